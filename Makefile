@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+OUT    ?= out/demo
+
+.PHONY: demo test lint bench sample-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the package metadata changes.
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/eicgeo demo --out $(OUT)
+
+# pytest exits 5 when it collects nothing: a suite that finds no tests is a failure here.
+test: $(VENV)/.installed-test
+	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+lint:
+	$(PIP) install -e ".[dev]"
+	$(BIN)/ruff check eicgeo tests bench
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+sample-data: $(VENV)/.installed
+	$(BIN)/eicgeo sample-data --out sample_data/peri_urban_demo --size S
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

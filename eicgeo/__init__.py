@@ -1,0 +1,32 @@
+"""eicgeo: site Eco-Industrial Clusters on the urban-rural fringe.
+
+Combine land cover, population, roads, raw-material sources and firms into suitability layers,
+find the peri-urban fringe, cluster firms and link them by by-product exchange, and rank
+candidate zones.
+
+>>> import eicgeo
+>>> result = eicgeo.run(eicgeo.load_sample(), progress=False)   # doctest: +SKIP
+>>> result.summary()                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from eicgeo._errors import EicgeoError, EicgeoWarning  # noqa: E402
+from eicgeo.datasets import load_sample  # noqa: E402
+from eicgeo.grid import Grid  # noqa: E402
+from eicgeo.pipeline import Result, run  # noqa: E402
+from eicgeo.scenario import Scenario, read_scenario  # noqa: E402
+
+__all__ = [
+    "EicgeoError",
+    "EicgeoWarning",
+    "Grid",
+    "Result",
+    "Scenario",
+    "__version__",
+    "load_sample",
+    "read_scenario",
+    "run",
+]

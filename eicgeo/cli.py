@@ -1,0 +1,157 @@
+"""The ``eicgeo`` command (thin: every command calls the Python API).
+
+Errors print one line, ``eicgeo: error: ...``, and exit 1 (2 for usage errors), with no
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
+
+__all__ = ["main"]
+
+_ZONE_TABLE = ["kind", "score", "area_ha", "mean_suitability", "n_firms", "symbiosis_tonnes", "market_minutes",
+               "material_minutes", "rural_pop_30min"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eicgeo")
+def cli() -> None:
+    """Site Eco-Industrial Clusters on the urban-rural fringe."""
+
+
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--offline/--online", default=True, show_default=True,
+              help="Self-contained map.html (Leaflet inlined), or CDN links.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def demo(out: Path, offline: bool, quiet: bool) -> None:
+    """Run the synthetic peri-urban sample region end to end."""
+    from eicgeo.datasets import load_sample
+
+    _run_and_report(load_sample(), out, offline=offline, quiet=quiet)
+
+
+@cli.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--landcover", type=click.Path(dir_okay=False, path_type=Path), help="Land-cover raster (class codes).")
+@click.option("--legend", help="esa_worldcover, corine, or a CSV legend.")
+@click.option("--population", type=click.Path(dir_okay=False, path_type=Path), help="Population raster (people per cell).")
+@click.option("--roads", type=click.Path(dir_okay=False, path_type=Path), help="OSM .osm/.osm.bz2/.osm.pbf or .graphml.")
+@click.option("--sources", type=click.Path(dir_okay=False, path_type=Path), help="Raw-material sources (vector).")
+@click.option("--firms", type=click.Path(dir_okay=False, path_type=Path), help="Firm register (CSV or vector).")
+@click.option("--resolution", type=float, help="Cell size in metres.")
+@click.option("--crs", help="Analysis CRS (projected) or 'auto' for local UTM.")
+@click.option("--preset", help="Preset for a run with flags only (default balanced).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--offline", is_flag=True, help="Self-contained map.html (no CDN).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, **flags: object) -> None:
+    """Run a scenario file, flags, or both (flags override the file)."""
+    from eicgeo.scenario import Scenario, read_scenario
+
+    if scenario is not None:
+        s = read_scenario(scenario)
+        changed = {k: v for k, v in flags.items() if v is not None}
+        if changed:
+            s = s.replace(**changed)
+    else:
+        data: dict = {"inputs": {}, "grid": {}}
+        for key in ("landcover", "population", "roads", "sources", "firms", "legend"):
+            if flags.get(key) is not None:
+                data["inputs"][key] = str(flags[key])
+        for key in ("resolution", "crs"):
+            if flags.get(key) is not None:
+                data["grid"][key] = flags[key]
+        if flags.get("preset"):
+            data["preset"] = flags["preset"]
+        data["name"] = Path(str(flags.get("landcover") or "run")).name.split(".")[0]
+        s = Scenario.from_dict(data, base_dir=Path.cwd())
+    _run_and_report(s, out, offline=offline, quiet=quiet)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+def validate(scenario: Path) -> None:
+    """Check a scenario file; list every problem with its key; exit 1 if any."""
+    from eicgeo.scenario import read_scenario
+
+    try:
+        s = read_scenario(scenario)
+    except ScenarioError as err:
+        for key, message in err.problems:
+            click.echo(f"{scenario}: {key}: {message}")
+        sys.exit(1)
+    click.echo(f"{scenario}: ok ({len(s.weights())} weighted criteria, preset {s.preset})")
+
+
+@cli.command("sample-data")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--size", type=click.Choice(["S", "M", "L"]), default="S", show_default=True,
+              help="S 48 km, M 96 km, L 192 km square.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the committed sample's).")
+def sample_data(out: Path, size: str, seed: int | None) -> None:
+    """Regenerate the synthetic peri-urban sample region."""
+    from eicgeo.datasets.synth import generate
+
+    t0 = time.perf_counter()
+    kwargs = {"size": size} if seed is None else {"size": size, "seed": seed}
+    folder = generate(out, **kwargs)
+    click.echo(f"sample region ({size}) written to {folder} in {time.perf_counter() - t0:.1f} s")
+
+
+def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool) -> None:
+    import pandas as pd
+
+    from eicgeo.pipeline import run as run_pipeline
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EicgeoWarning)
+        result = run_pipeline(scenario, out=out, progress=not quiet, offline=offline)
+    for w in caught:
+        if issubclass(w.category, EicgeoWarning):
+            click.echo(f"eicgeo: warning: {w.message}", err=True)
+    elapsed = time.perf_counter() - t0
+    table = result.summary()[_ZONE_TABLE]
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
+        click.echo(f"\nRanked candidate EIC zones ({scenario.name}):\n{table.to_string()}\n")
+    for key, why in result.skipped:
+        click.echo(f"skipped {key}: {why}")
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+    click.echo(f"stage seconds: {timings}")
+    click.echo(f"done in {elapsed:.1f} s; outputs in {out}/ — open {out / 'map.html'} in a browser")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    try:
+        cli.main(args=argv, prog_name="eicgeo", standalone_mode=False)
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.Abort:
+        click.echo("eicgeo: aborted", err=True)
+        return 1
+    except click.ClickException as err:
+        click.echo(f"eicgeo: error: {err.format_message()}", err=True)
+        return 2
+    except EicgeoError as err:
+        click.echo(f"eicgeo: error: {err}", err=True)
+        return 1
+    except OSError as err:
+        click.echo(f"eicgeo: error: {err}", err=True)
+        return 1
+    except SystemExit as err:
+        return int(err.code or 0)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,479 @@
+"""Reading inputs onto a Grid and writing outputs atomically.
+
+This is the only module (with :mod:`eicgeo.roads` loaders and the CLI) that touches files. Rasters
+are warped onto the analysis :class:`~eicgeo.grid.Grid`: nearest neighbour for class codes, and
+for quantities such as population a density-preserving average so that the total is conserved
+whether the grid is finer or coarser than the source. Outputs are written into a staging folder
+that replaces the target in one rename, so a failed run never leaves a partial folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import rasterio.shutil
+import xarray as xr
+from pyproj import CRS, Geod
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.io import MemoryFile
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
+
+from eicgeo._errors import CRSError, InputError
+from eicgeo._validate import check_columns, check_crs, check_file
+from eicgeo.grid import Grid
+from eicgeo.materials import check_material, parse_flows
+
+__all__ = [
+    "RASTER_SUFFIXES",
+    "VECTOR_SUFFIXES",
+    "output_folder",
+    "raster_footprint",
+    "read_firms",
+    "read_raster",
+    "read_sources",
+    "read_vector",
+    "sha256",
+    "write_gpkg",
+    "write_raster",
+    "write_text",
+]
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".nc", ".jp2")
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".geoparquet", ".fgb")
+_GEOD = Geod(ellps="WGS84")
+
+RasterKind = Literal["categorical", "quantity", "continuous"]
+
+
+# --------------------------------------------------------------------------------------------
+# rasters in
+# --------------------------------------------------------------------------------------------
+def raster_footprint(path: str | Path, what: str = "raster") -> tuple[tuple[float, ...], CRS]:
+    """Bounds and CRS of a raster file, for building a Grid around it."""
+    path = check_file(path, what, RASTER_SUFFIXES)
+    with _open_raster(path, what) as src:
+        if src.crs is None:
+            msg = f"{what} {str(path)!r} has no CRS; expected a georeferenced raster"
+            raise CRSError(msg)
+        return tuple(src.bounds), CRS.from_user_input(src.crs)
+
+
+def read_raster(
+    path: str | Path,
+    grid: Grid,
+    *,
+    kind: RasterKind = "continuous",
+    name: str | None = None,
+    band: int = 1,
+    resampling: str | None = None,
+    what: str | None = None,
+) -> xr.DataArray:
+    """Read one band of a raster file onto ``grid``.
+
+    Parameters
+    ----------
+    path : path
+        Any raster GDAL reads, in any CRS.
+    grid : Grid
+        The analysis grid.
+    kind : {"categorical", "quantity", "continuous"}
+        ``categorical``: class codes, nearest neighbour, uint8 with 0 for nodata (uint16 when
+        codes exceed 255). ``quantity``: a count per cell such as people; warped as a density so
+        that totals are kept, float32 with NaN for nodata. ``continuous``: a field such as slope,
+        bilinear, float32 with NaN for nodata.
+    name : str, optional
+        Layer name (default: the file stem).
+    resampling : str, optional
+        Override the resampling (a ``rasterio.enums.Resampling`` name, e.g. ``"mode"``).
+    """
+    what = what or f"{kind} raster"
+    path = check_file(path, what, RASTER_SUFFIXES)
+    name = name or path.name.split(".")[0]
+    if kind not in ("categorical", "quantity", "continuous"):
+        msg = f"read_raster kind {kind!r} is not one of 'categorical', 'quantity', 'continuous'"
+        raise InputError(msg)
+    with _open_raster(path, what) as src:
+        if src.crs is None:
+            msg = f"{what} {str(path)!r} has no CRS; expected a georeferenced raster"
+            raise CRSError(msg)
+        if not 1 <= band <= src.count:
+            msg = f"{what} {str(path)!r} has {src.count} band(s); band {band} does not exist"
+            raise InputError(msg)
+        window = _window_over(src, grid)
+        if window is None:
+            msg = f"{what} {str(path)!r} does not overlap the analysis grid {grid}"
+            raise InputError(msg)
+        data = src.read(band, window=window, masked=True)
+        src_transform = src.window_transform(window)
+        src_crs = src.crs
+        method = Resampling[resampling] if resampling else None
+        if kind == "categorical":
+            out = _warp_classes(data, src_transform, src_crs, grid, method or Resampling.nearest)
+            attrs = {"kind": "categorical", "source": path.name}
+        elif kind == "quantity":
+            out = _warp_quantity(data, src_transform, src_crs, grid, method or Resampling.average)
+            attrs = {"kind": "quantity", "units": "per cell", "source": path.name}
+        else:
+            out = _warp_float(data, src_transform, src_crs, grid, method or Resampling.bilinear)
+            attrs = {"kind": "continuous", "source": path.name}
+    return grid.wrap(out, name, attrs=attrs)
+
+
+@contextlib.contextmanager
+def _open_raster(path: Path, what: str) -> Iterator[rasterio.DatasetReader]:
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as err:
+        msg = f"{what} {str(path)!r} cannot be read as a raster: {err}"
+        raise InputError(msg) from err
+    with src:
+        yield src
+
+
+def _window_over(src: rasterio.DatasetReader, grid: Grid) -> Window | None:
+    """The source window covering the grid, with a margin of two source cells."""
+    left, bottom, right, top = transform_bounds(grid.crs, src.crs, *grid.bounds, densify_pts=21)
+    window = from_bounds(left, bottom, right, top, transform=src.transform)
+    window = Window(window.col_off - 2, window.row_off - 2, window.width + 4, window.height + 4)
+    full = Window(0, 0, src.width, src.height)
+    try:
+        window = window.intersection(full)
+    except rasterio.errors.WindowError:
+        return None
+    window = window.round_offsets(op="floor").round_lengths(op="ceil")
+    if window.width <= 0 or window.height <= 0:
+        return None
+    return window
+
+
+def _warp_classes(data, transform, crs, grid: Grid, resampling: Resampling) -> np.ndarray:
+    codes = np.ma.filled(data, 0)
+    if codes.size and (codes.min() < 0 or codes.max() > 65535):
+        msg = f"class raster values span {codes.min()}..{codes.max()}; expected class codes in 0..65535"
+        raise InputError(msg)
+    dtype = np.uint8 if codes.max(initial=0) <= 255 else np.uint16
+    out = np.zeros(grid.shape, dtype=dtype)
+    reproject(
+        codes.astype(dtype),
+        out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=0,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        dst_nodata=0,
+        resampling=resampling,
+    )
+    return out
+
+
+def _warp_float(data, transform, crs, grid: Grid, resampling: Resampling) -> np.ndarray:
+    values = np.ma.filled(data.astype(np.float32), np.nan)
+    out = np.full(grid.shape, np.nan, dtype=np.float32)
+    reproject(
+        values,
+        out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        dst_nodata=np.nan,
+        resampling=resampling,
+    )
+    return out
+
+
+def _warp_quantity(data, transform, crs, grid: Grid, resampling: Resampling) -> np.ndarray:
+    """Warp counts per cell as a density per m², then back to counts per grid cell."""
+    values = np.ma.filled(data.astype(np.float64), np.nan)
+    if np.nanmin(values, initial=0) < 0:
+        msg = f"quantity raster has negative values (min {np.nanmin(values):g}); expected counts >= 0"
+        raise InputError(msg)
+    density = values / _cell_areas_m2(transform, CRS.from_user_input(crs), values.shape)
+    out = np.full(grid.shape, np.nan, dtype=np.float64)
+    reproject(
+        density,
+        out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        dst_nodata=np.nan,
+        resampling=resampling,
+    )
+    return (out * grid.cell_area_m2).astype(np.float32)
+
+
+def _cell_areas_m2(transform, crs: CRS, shape: tuple[int, int]) -> np.ndarray:
+    """Area of each source cell in m² (a column vector for geographic rasters)."""
+    if crs.is_projected:
+        unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        return np.full((1, 1), abs(transform.a * transform.e) * unit * unit)
+    rows = np.arange(shape[0])
+    top = transform.f + transform.e * rows
+    bottom = top + transform.e
+    lon0, lon1 = transform.c, transform.c + transform.a
+    areas = np.array(
+        [abs(_GEOD.polygon_area_perimeter([lon0, lon1, lon1, lon0], [t, t, b, b])[0]) for t, b in zip(top, bottom, strict=True)]
+    )
+    return areas[:, None]
+
+
+# --------------------------------------------------------------------------------------------
+# vectors in
+# --------------------------------------------------------------------------------------------
+def read_vector(
+    path: str | Path,
+    *,
+    what: str = "vector",
+    crs: Any = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoPackage, GeoJSON, Shapefile, GeoParquet, FlatGeobuf).
+
+    The result is reprojected to ``crs`` when given. An empty layer, a layer without CRS or an
+    unreadable file is an :class:`~eicgeo.InputError` naming the file.
+    """
+    path = check_file(path, what, VECTOR_SUFFIXES)
+    try:
+        if path.name.lower().endswith((".parquet", ".geoparquet")):
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError, OSError) as err:
+        msg = f"{what} {str(path)!r} cannot be read as a vector layer: {err}"
+        raise InputError(msg) from err
+    if gdf.empty:
+        msg = f"{what} {str(path)!r} has no features"
+        raise InputError(msg)
+    if gdf.crs is None:
+        msg = f"{what} {str(path)!r} has no CRS; expected a layer with a coordinate reference system"
+        raise CRSError(msg)
+    if gdf.geometry.isna().any():
+        row = int(np.flatnonzero(gdf.geometry.isna().to_numpy())[0])
+        msg = f"{what} {str(path)!r} feature {row + 1} has no geometry"
+        raise InputError(msg)
+    if crs is not None:
+        gdf = gdf.to_crs(check_crs(crs, what))
+    return gdf
+
+
+def read_sources(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
+    """Read raw-material sources: a ``material`` column and an optional ``tonnes_per_year``."""
+    gdf = read_vector(path, what="sources", crs=crs)
+    check_columns(gdf.columns, ["material"], f"sources {str(path)!r}")
+    for row, material in enumerate(gdf["material"]):
+        check_material(material, what=f"sources {str(path)!r} feature {row + 1}: material")
+    if "tonnes_per_year" in gdf:
+        tonnes = pd.to_numeric(gdf["tonnes_per_year"], errors="coerce")
+        bad = np.flatnonzero((tonnes < 0).to_numpy() | (tonnes.isna() & gdf["tonnes_per_year"].notna()).to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            msg = (
+                f"sources {str(path)!r} feature {row + 1}: tonnes_per_year "
+                f"{str(gdf['tonnes_per_year'].iloc[row])!r} is not a number >= 0"
+            )
+            raise InputError(msg)
+        gdf["tonnes_per_year"] = tonnes.astype(float)
+    else:
+        gdf["tonnes_per_year"] = np.nan
+    return gdf
+
+
+_FIRM_COLUMNS = ("firm_id", "name", "sector", "inputs", "outputs")
+
+
+def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
+    """Read a firm register from CSV (with ``lon``/``lat``) or any vector format.
+
+    Required columns: ``firm_id``, ``name``, ``sector``, ``inputs``, ``outputs`` and a geometry
+    or ``lon``/``lat`` (WGS 84 degrees). ``inputs`` and ``outputs`` are ``material:tonnes``
+    lists separated by ``;`` (tonnes per year; MWh per year for energy). Every material must be
+    in the vocabulary of :mod:`eicgeo.materials`; each problem is reported with its row.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed 0..n-1, in ``crs`` when given, else in EPSG:4326 for CSV input.
+    """
+    path = Path(path)
+    label = f"firms {str(path)!r}"
+    if path.name.lower().endswith(".csv"):
+        path = check_file(path, "firms", (".csv",))
+        try:
+            table = pd.read_csv(path, dtype={"firm_id": str}, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            msg = f"{label} cannot be parsed as CSV: {err}"
+            raise InputError(msg) from err
+        check_columns(table.columns, [*_FIRM_COLUMNS, "lon", "lat"], label)
+        lon = pd.to_numeric(table["lon"], errors="coerce")
+        lat = pd.to_numeric(table["lat"], errors="coerce")
+        bad = np.flatnonzero((lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 90)).to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            msg = (
+                f"{label} row {row + 2} (firm_id {table['firm_id'].iloc[row]!r}): lon/lat "
+                f"{table['lon'].iloc[row]!r}, {table['lat'].iloc[row]!r} are not valid WGS 84 degrees"
+            )
+            raise InputError(msg)
+        firms = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+        first_row = 2  # header is line 1
+    else:
+        firms = read_vector(path, what="firms")
+        check_columns(firms.columns, _FIRM_COLUMNS, label)
+        first_row = 1
+    if firms.empty:
+        msg = f"{label} has no firms"
+        raise InputError(msg)
+    firms = firms.reset_index(drop=True)
+    firms["firm_id"] = firms["firm_id"].astype(str)
+    dupes = firms["firm_id"][firms["firm_id"].duplicated()]
+    if len(dupes):
+        row = int(dupes.index[0])
+        msg = f"{label} row {row + first_row}: firm_id {dupes.iloc[0]!r} is used more than once"
+        raise InputError(msg)
+    for column in ("inputs", "outputs"):
+        firms[column] = firms[column].fillna("").astype(str)
+        for row, text in enumerate(firms[column]):
+            parse_flows(text, what=f"{label} row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}) {column}")
+    if crs is not None:
+        firms = firms.to_crs(check_crs(crs, "firms"))
+    return firms
+
+
+# --------------------------------------------------------------------------------------------
+# outputs
+# --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def output_folder(out: str | Path) -> Iterator[Path]:
+    """Yield a staging folder that replaces ``out`` only if the block succeeds.
+
+    The staging folder is a sibling of ``out`` (same file system), so the final step is a
+    rename: readers see either the old folder or the complete new one, never a partial one.
+    """
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like any folder
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_raster(
+    layer: xr.DataArray,
+    path: str | Path,
+    *,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    units: str | None = None,
+) -> Path:
+    """Write a layer as a Cloud-Optimised GeoTIFF (tiled, DEFLATE, internal overviews).
+
+    The file is written beside its final name and renamed into place. Float layers keep NaN as
+    nodata; integer (class) layers use 0.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = Grid.from_dataarray(layer)
+    data = np.asarray(layer.values)
+    is_float = np.issubdtype(data.dtype, np.floating)
+    if is_float:
+        data = data.astype(np.float32)
+    nodata = np.nan if is_float else 0
+    profile = {
+        "driver": "GTiff",
+        "height": grid.height,
+        "width": grid.width,
+        "count": 1,
+        "dtype": data.dtype,
+        "crs": grid.crs.to_wkt(),
+        "transform": grid.transform,
+        "nodata": nodata,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(data, 1)
+            dst.update_tags(**{k: str(v) for k, v in (tags or {}).items()})
+            if description:
+                dst.set_band_description(1, description)
+            if units:
+                dst.update_tags(1, units=units)
+        with mem.open() as src:
+            rasterio.shutil.copy(
+                src,
+                tmp,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="YES" if is_float else "NO",
+                BLOCKSIZE=256,
+                OVERVIEWS="AUTO",
+                RESAMPLING="AVERAGE" if is_float else "NEAREST",
+            )
+    os.replace(tmp, path)
+    return path
+
+
+def write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame]) -> Path:
+    """Write GeoDataFrames as layers of one GeoPackage, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    try:
+        for name, gdf in layers.items():
+            frame = gdf.reset_index(drop=True)
+            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,405 @@
+"""``run(scenario) -> Result``: every stage of the data flow, in order, timed.
+
+Stages: grid → land cover → population → roads → fringe → sources and firms → criteria →
+suitability and constraints → symbiosis and firm clusters → zones. Missing inputs skip the
+criteria that need them; the result (and ``report.md``) says what was skipped and why.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from eicgeo import criteria as crit
+from eicgeo import fringe as fr
+from eicgeo import io, mcda, roads, symbiosis, zones
+from eicgeo._errors import EicgeoWarning, InputError
+from eicgeo.clustering import FirmClusterer
+from eicgeo.grid import Grid
+from eicgeo.legends import ROLE_CODE, get_legend
+from eicgeo.scenario import Scenario, read_scenario
+
+__all__ = ["EXCLUSION_REASONS", "STAGES", "Result", "run"]
+
+STAGES = ("grid", "landcover", "population", "roads", "fringe", "sources_firms", "criteria",
+          "suitability", "symbiosis", "zones")
+
+#: Reason codes of ``excluded.tif``.
+EXCLUSION_REASONS: dict[int, str] = {
+    1: "no data",
+    2: "water",
+    3: "wetland",
+    4: "built-up land",
+    5: "forest",
+    6: "bare land",
+    7: "grass and shrub",
+    8: "cropland",
+}
+_ROLE_REASON = {"water": 2, "wetland": 3, "built_up": 4, "forest": 5, "bare": 6, "grass_shrub": 7, "cropland": 8}
+
+
+@dataclass
+class Result:
+    """Everything a run produced. Layers are DataArrays on ``grid``; vectors are in its CRS."""
+
+    scenario: Scenario
+    grid: Grid
+    layers: xr.Dataset
+    criteria: xr.Dataset
+    suitability: xr.DataArray
+    fringe: xr.DataArray
+    excluded: xr.DataArray
+    zones: gpd.GeoDataFrame
+    firms: gpd.GeoDataFrame
+    links: gpd.GeoDataFrame
+    sources: gpd.GeoDataFrame
+    clusters: gpd.GeoDataFrame
+    degurba: xr.DataArray | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=dict)
+    symbiosis_metrics: dict[str, Any] = field(default_factory=dict)
+    main_roads: gpd.GeoDataFrame | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """The ranked zones as a table (no geometry)."""
+        return pd.DataFrame(self.zones.drop(columns="geometry")).set_index("rank")
+
+    def explore(self, **kwargs: Any):
+        """Interactive Folium map of the result (see :func:`eicgeo.maps.explore`)."""
+        from eicgeo import maps
+
+        return maps.explore(self, **kwargs)
+
+    def save(self, out: str | Path, *, offline: bool = False) -> Path:
+        """Write the output folder atomically (see the README for its contents)."""
+        from eicgeo import report
+
+        t0 = time.perf_counter()
+        with io.output_folder(out) as stage:
+            report.write_outputs(self, stage, offline=offline)
+            self.timings["outputs"] = time.perf_counter() - t0
+            report.write_manifest(self, stage)
+        return Path(out)
+
+    def _repr_html_(self) -> str:
+        head = (f"<b>eicgeo result</b> — scenario <code>{self.scenario.name}</code>, {self.grid!r}<br>"
+                f"{len(self.zones)} zones, {len(self.firms)} firms, {len(self.links)} symbiosis links")
+        return head + self.summary().round(3).to_html()
+
+
+class _Clock:
+    def __init__(self, progress: bool):
+        self.timings: dict[str, float] = {}
+        self.bar = tqdm(total=len(STAGES), desc="eicgeo", unit="stage", disable=not progress, leave=False)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - t0
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(scenario: Scenario | str | Path, out: str | Path | None = None, progress: bool = True, *,
+        offline: bool = False) -> Result:
+    """Run a scenario end to end.
+
+    Parameters
+    ----------
+    scenario : Scenario or path to a TOML file
+    out : path, optional
+        Write the output folder here (atomically) when given.
+    progress : bool
+        Show a progress bar over the stages.
+    offline : bool
+        Make ``map.html`` self-contained (no CDN).
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = read_scenario(scenario)
+    clock = _Clock(progress)
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
+    try:
+        result = _run(scenario, clock, skipped, notes)
+    finally:
+        clock.close()
+    if out is not None:
+        result.save(out, offline=offline)
+    return result
+
+
+def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list[str]) -> Result:
+    legend = get_legend(s.legend)
+    with clock.stage("grid"):
+        if s.bounds is not None:
+            grid = Grid.from_bounds(s.bounds, s.resolution, s.crs, bounds_crs=s.bounds_crs)
+        else:
+            bounds, src_crs = io.raster_footprint(s.landcover, "landcover")
+            grid = Grid.from_bounds(bounds, s.resolution, s.crs, bounds_crs=src_crs)
+    with clock.stage("landcover"):
+        landcover = io.read_raster(s.landcover, grid, kind="categorical", name="landcover_class", what="landcover")
+        unknown = legend.unknown_codes(np.asarray(landcover.values))
+        if unknown:
+            msg = (f"landcover {str(s.landcover)!r} has class codes {unknown[:10]} that legend {legend.name!r} "
+                   f"does not list; expected codes {legend.codes[:12]}... (is inputs.legend right?)")
+            raise InputError(msg)
+        roles = crit.landcover(landcover, legend)
+    layers = {"landcover_class": landcover, "landcover_role": roles}
+
+    with clock.stage("population"):
+        population = None
+        if s.population is not None:
+            population = io.read_raster(s.population, grid, kind="quantity", name="population", what="population")
+            layers["population"] = population
+
+    with clock.stage("roads"):
+        network = None
+        graph = None
+        summary: dict[str, Any] = {}
+        if s.roads is not None:
+            graph = roads.load_network(s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"))
+            network = roads.compile_network(graph, spacing_m=grid.resolution)
+            dropped = graph.graph.get("eicgeo_dropped", {})
+            summary = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+                       "km": round(sum(d["length"] for _, _, d in graph.edges(data=True)) / 1000.0, 1),
+                       "dropped_nodes": dropped.get("nodes", 0),
+                       "dropped_length_share": round(dropped.get("length_share", 0.0), 4)}
+        else:
+            notes.append("no road network: travel-time criteria are skipped")
+
+    with clock.stage("fringe"):
+        method = s.fringe.get("method", "auto")
+        smod = None
+        if method == "degurba" and population is None:
+            msg = "fringe.method is 'degurba' but inputs.population is not given"
+            raise InputError(msg)
+        if population is not None and method in ("auto", "degurba"):
+            water = xr.where(roles == ROLE_CODE["water"], 1.0, 0.0)
+            smod = fr.degurba(population, cell_m=s.fringe.get("cell_m", 1000.0), water_share=water)
+            fringe = fr.classes(smod, band_km=s.fringe.get("band_km", 5.0))
+        else:
+            if population is None:
+                notes.append("no population grid: the fringe comes from the land-cover built-up gradient")
+            fringe = fr.from_landcover(landcover, legend, radius_m=s.fringe.get("radius_m", 1000.0),
+                                       urban_share=s.fringe.get("urban_share", 0.5),
+                                       fringe_share=s.fringe.get("fringe_share", 0.1))
+        fringe = fringe.where(landcover > 0, 0).astype(np.uint8).rio.write_nodata(0, encoded=False)
+
+    with clock.stage("sources_firms"):
+        sources = _empty_points(grid, ["material", "tonnes_per_year"])
+        if s.sources is not None:
+            sources = _inside(io.read_sources(s.sources, crs=grid.crs), grid, "sources", notes)
+        firms = _empty_points(grid, ["firm_id", "name", "sector", "inputs", "outputs"])
+        if s.firms is not None:
+            firms = _inside(io.read_firms(s.firms, crs=grid.crs), grid, "firms", notes)
+
+    with clock.stage("criteria"):
+        raw, standard, weights = _criteria(s, grid, roles, fringe, smod, network, sources, skipped)
+        layers.update(raw)
+
+    with clock.stage("suitability"):
+        combined = mcda.combine(standard, weights, method=s.mcda.get("method", "wlc"),
+                                order_weights=s.mcda.get("order_weights"))
+        excluded = _exclusions(s, roles, combined)
+        suitability = combined.where(excluded == 0).astype(np.float32)
+        suitability.name = "suitability"
+        suitability.attrs = {**combined.attrs, "long_name": "EIC suitability (excluded cells are NaN)"}
+        suitability = suitability.rio.write_nodata(np.nan, encoded=False)
+        n_mc = int(s.mcda.get("monte_carlo", 0))
+        if n_mc > 0:
+            mc = mcda.monte_carlo(standard, weights, n=n_mc, seed=s.mcda.get("monte_carlo_seed", 0))
+            layers["suitability_std"] = mc["std"]
+            layers["p_top"] = mc["p_top"]
+
+    with clock.stage("symbiosis"):
+        links = symbiosis.match(firms, None, s.symbiosis.get("max_km", 33.0), detour=s.symbiosis.get("detour", 1.3),
+                                kinds=s.symbiosis.get("kinds", ("byproduct", "energy"))) if len(firms) else _empty_links(grid)
+        metrics = symbiosis.metrics(firms, links) if len(firms) else {}
+        clusterer = FirmClusterer(method=s.clustering.get("method", "hdbscan"),
+                                  min_cluster_size=s.clustering.get("min_cluster_size", 5),
+                                  eps_m=s.clustering.get("eps_m", 2000.0),
+                                  min_samples=s.clustering.get("min_samples"))
+        if len(firms):
+            clusterer.fit(firms)
+            firms = firms.assign(cluster=clusterer.labels_)
+            clusters = clusterer.clusters_
+        else:
+            clusters = gpd.GeoDataFrame({"cluster": [], "n_firms": []}, geometry=[], crs=grid.crs)
+
+    with clock.stage("zones"):
+        allowed = (fringe == 2) & (excluded == 0) & suitability.notnull()
+        found = zones.locate(suitability, allowed, n=s.zones.get("n", 10), quantile=s.zones.get("quantile", 0.85),
+                             min_area_ha=s.zones.get("min_area_ha", 50.0))
+        if "note" in found.attrs:
+            notes.append(found.attrs["note"])
+        around = zones.cluster_zones(clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0),
+                                     min_area_ha=s.zones.get("min_area_ha", 50.0)) if len(clusters) else None
+        candidates = pd.concat([found, around], ignore_index=True) if around is not None and len(around) else found
+        candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
+        rural = _rural_population(candidates, network, grid, population, fringe, s)
+        material_minutes = raw.get("material_access")
+        ranked = zones.score(candidates, suitability=suitability, firms=firms, links=links,
+                             market_minutes=raw.get("market_access"), material_minutes=material_minutes,
+                             rural_pop_30min=rural, weights=s.zones.get("score_weights"))
+
+    main = None
+    if graph is not None:
+        import osmnx as ox
+
+        edges = ox.graph_to_gdfs(graph, nodes=False)[["highway", "geometry"]]
+        edges["highway"] = edges["highway"].map(lambda h: h[0] if isinstance(h, list) else h)
+        main = edges[edges["highway"].isin(["motorway", "trunk", "primary"])].reset_index(drop=True)
+
+    return Result(
+        scenario=s, grid=grid, layers=xr.Dataset(layers), criteria=xr.Dataset(standard), suitability=suitability,
+        fringe=fringe, excluded=excluded, zones=ranked, firms=firms, links=links, sources=sources, clusters=clusters,
+        degurba=smod, weights=mcda.normalize_weights(weights), skipped=skipped, notes=notes,
+        timings=dict(clock.timings), network=summary, symbiosis_metrics=metrics, main_roads=main,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+def _criteria(s: Scenario, grid: Grid, roles: xr.DataArray, fringe: xr.DataArray, smod: xr.DataArray | None,
+              network: roads.CompiledNetwork | None, sources: gpd.GeoDataFrame,
+              skipped: list[tuple[str, str]]) -> tuple[dict, dict, dict]:
+    """Raw criterion layers, their standardised versions and the weights actually used."""
+    raw: dict[str, xr.DataArray] = {}
+    standard: dict[str, xr.DataArray] = {}
+    weights: dict[str, float] = {}
+    offroad = s.roads_settings.get("offroad_kph", 10.0)
+    given = s.weights()
+
+    def use(name: str, layer: xr.DataArray, weight: float) -> None:
+        spec = s.criteria.get(name) or s.criteria.get(name.split(":")[0])
+        fn, params = (spec.fn, dict(spec.params)) if spec is not None and spec.fn else crit.DEFAULTS.get(name.split(":")[0], (None, {}))
+        standard[name] = mcda.standardize(layer, fn, **params) if fn else layer.astype(np.float32)
+        if weight > 0:
+            weights[name] = weight
+
+    for name, c in s.criteria.items():
+        weight = given.get(name, 0.0)
+        if not c.enabled or weight <= 0:
+            continue
+        base = name.split(":")[0]
+        if c.raster is not None:
+            layer = io.read_raster(c.raster, grid, kind="continuous", name=name, what=f"criteria.{name}.raster")
+            raw[name] = layer
+            use(name, layer, weight)
+        elif base == "landcover":
+            scores = {ROLE_CODE[r]: v for r, v in c.params["scores"].items()}
+            standard[name] = mcda.standardize(roles, "categorical", scores=scores)
+            weights[name] = weight
+        elif network is None:
+            skipped.append((name, "no road network (inputs.roads)"))
+        elif base == "road_access":
+            raw[name] = crit.road_access(network, grid, classes=s.roads_settings.get("main_roads", roads.MAJOR_ROADS),
+                                         offroad_kph=offroad)
+            use(name, raw[name], weight)
+        elif base == "market_access" or base == "equal_access":
+            if "market_access" not in raw:
+                centres = _centres(smod, fringe)
+                if centres is None:
+                    skipped.append((name, "no urban centre found in the population or land cover"))
+                    continue
+                raw["market_access"] = crit.market_access(network, grid, centres, offroad_kph=offroad)
+            if base == "market_access":
+                use(name, raw[name], weight)
+        elif base == "material_access":
+            if sources.empty:
+                skipped.append((name, "no raw-material sources (inputs.sources)"))
+                continue
+            materials = [name.split(":")[1]] if ":" in name else (c.materials or sorted(sources["material"].unique()))
+            present = [m for m in materials if (sources["material"] == m).any()]
+            for m in sorted(set(materials) - set(present)):
+                skipped.append((f"material_access:{m}", "no source of this material"))
+            for m in present:
+                key = f"material_access:{m}"
+                raw[key] = crit.material_access(network, grid, sources, m, offroad_kph=offroad)
+                use(key, raw[key], weight / len(present))
+    if "equal_access" in given and "market_access" in raw:
+        per_material = [v for k, v in raw.items() if k.startswith("material_access:")]
+        if per_material:
+            mean_minutes = xr.concat(per_material, dim="m").mean("m")
+            raw["material_access"] = grid.georef(mean_minutes)
+            standard["equal_access"] = crit.equal_access(raw["market_access"], raw["material_access"])
+            weights["equal_access"] = given["equal_access"]
+        else:
+            skipped.append(("equal_access", "no raw-material sources (inputs.sources)"))
+    elif "equal_access" in given and network is not None and not any(k == "equal_access" for k, _ in skipped):
+        skipped.append(("equal_access", "no market access layer"))
+    per_material = [v for k, v in raw.items() if k.startswith("material_access:")]
+    if per_material and "material_access" not in raw:
+        raw["material_access"] = grid.georef(xr.concat(per_material, dim="m").mean("m"))
+    if not weights:
+        msg = "no criterion could be computed: " + "; ".join(f"{k}: {why}" for k, why in skipped)
+        raise InputError(msg)
+    return raw, standard, weights
+
+
+def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> gpd.GeoDataFrame | None:
+    for mask in ([smod == 30, smod == 23] if smod is not None else []) + [fringe == 3]:
+        if bool(mask.any()):
+            return crit.urban_centres(mask)
+    return None
+
+
+def _exclusions(s: Scenario, roles: xr.DataArray, suitability: xr.DataArray) -> xr.DataArray:
+    reasons = [(1, (roles == ROLE_CODE["nodata"]) | suitability.isnull())]
+    for role in s.constraints.get("exclude_roles", ["water", "wetland", "built_up"]):
+        reasons.append((_ROLE_REASON[role], roles == ROLE_CODE[role]))
+    excluded = mcda.exclude(reasons, roles)
+    excluded.attrs = {"long_name": "exclusion reason (0 = allowed)",
+                      "reasons": "; ".join(f"{k} {v}" for k, v in EXCLUSION_REASONS.items())}
+    return excluded
+
+
+def _rural_population(candidates: gpd.GeoDataFrame, network: roads.CompiledNetwork | None, grid: Grid,
+                      population: xr.DataArray | None, fringe: xr.DataArray, s: Scenario) -> np.ndarray | None:
+    """People in rural and fringe cells within 30 minutes of each zone."""
+    if network is None or population is None or candidates.empty:
+        return None
+    people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
+    out = []
+    for geom in candidates.geometry:
+        minutes = roads.travel_time_surface(network, gpd.GeoSeries([geom], crs=grid.crs), grid, max_minutes=30.0,
+                                            offroad_kph=s.roads_settings.get("offroad_kph", 10.0))
+        out.append(float(people[np.isfinite(minutes.values)].sum()))
+    return np.array(out)
+
+
+def _inside(gdf: gpd.GeoDataFrame, grid: Grid, what: str, notes: list[str]) -> gpd.GeoDataFrame:
+    centroids = gdf.geometry.representative_point()
+    inside = grid.contains(centroids.x.to_numpy(), centroids.y.to_numpy())
+    if not inside.all():
+        n = int((~inside).sum())
+        message = f"{n} of {len(gdf)} {what} lie outside the study area and were dropped"
+        warnings.warn(message, EicgeoWarning, stacklevel=3)
+        notes.append(message)
+    return gdf[inside].reset_index(drop=True)
+
+
+def _empty_points(grid: Grid, columns: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=gpd.GeoSeries([], crs=grid.crs))
+
+
+def _empty_links(grid: Grid) -> gpd.GeoDataFrame:
+    columns = ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector", "to_sector"]
+    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=gpd.GeoSeries([], crs=grid.crs))

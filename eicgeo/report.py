@@ -1,0 +1,203 @@
+"""The output folder: which file holds what, ``report.md`` and ``manifest.json``.
+
+(An addition to the module layout of ARCHITECTURE.md: the output-folder contract is one
+concern, kept apart from composing the stages in :mod:`eicgeo.pipeline`.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from eicgeo import __version__, io
+from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
+
+if TYPE_CHECKING:
+    from eicgeo.pipeline import Result
+
+__all__ = ["OUTPUT_FILES", "report_markdown", "write_manifest", "write_outputs"]
+
+#: The output-folder contract.
+OUTPUT_FILES: dict[str, str] = {
+    "suitability.tif": "float32 0..1, NaN nodata (and excluded), COG with overviews",
+    "fringe.tif": "uint8: 1 rural, 2 peri-urban fringe, 3 urban, 0 nodata",
+    "degurba.tif": "uint8 GHS-SMOD level-2 codes (when population is given)",
+    "excluded.tif": "uint8 exclusion reason codes (0 = allowed)",
+    "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
+    "zones.gpkg": "layer zones",
+    "firms.gpkg": "layers firms, links, sources, clusters",
+    "map.html": "interactive Folium map",
+    "map.png": "static map for briefs",
+    "report.md": "ranked zones, method, weights, what was skipped and why",
+    "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
+}
+
+_PACKAGES = ["numpy", "pandas", "xarray", "rioxarray", "rasterio", "geopandas", "shapely", "pyproj", "pyogrio",
+             "osmnx", "networkx", "osmium", "scipy", "scikit-learn", "folium", "branca", "matplotlib", "dask"]
+
+
+def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> None:
+    """Write every file of the contract but the manifest into ``folder``."""
+    from eicgeo import maps
+    from eicgeo.pipeline import EXCLUSION_REASONS
+
+    io.write_raster(result.suitability, folder / "suitability.tif", description="EIC suitability", units="0..1",
+                    tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")})
+    io.write_raster(result.fringe, folder / "fringe.tif", description="urban-rural fringe",
+                    tags={"classes": _codes(FRINGE_CLASSES)})
+    if result.degurba is not None:
+        io.write_raster(result.degurba, folder / "degurba.tif", description="Degree of Urbanisation (GHS-SMOD L2)",
+                        tags={"classes": _codes(SMOD_CLASSES)})
+    io.write_raster(result.excluded, folder / "excluded.tif", description="exclusion reason",
+                    tags={"reasons": _codes({0: "allowed", **EXCLUSION_REASONS})})
+    for name, layer in result.criteria.data_vars.items():
+        io.write_raster(layer, folder / "criteria" / f"{_file_name(name)}.tif", description=f"criterion {name}",
+                        units="0..1", tags={"standardisation": layer.attrs.get("standardisation", ""),
+                                            "parameters": layer.attrs.get("parameters", "")})
+    io.write_gpkg(folder / "zones.gpkg", {"zones": result.zones})
+    io.write_gpkg(folder / "firms.gpkg", {"firms": result.firms, "links": result.links, "sources": result.sources,
+                                          "clusters": result.clusters})
+    maps.explore(result, offline=offline).save(str(folder / "map.html"))
+    maps.static(result, folder / "map.png")
+    io.write_text(folder / "report.md", report_markdown(result))
+
+
+def write_manifest(result: Result, folder: Path) -> None:
+    """``manifest.json``: inputs and outputs with sha256, scenario, versions and timings."""
+    s = result.scenario
+    inputs = {}
+    for key in ("landcover", "population", "roads", "sources", "firms"):
+        path = getattr(s, key)
+        if path is not None:
+            inputs[key] = {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": io.sha256(path)}
+    outputs = {str(p.relative_to(folder)): io.sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    import rasterio
+
+    versions["GDAL"] = rasterio.__gdal_version__
+    manifest = {
+        "eicgeo": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "scenario": s.to_dict(),
+        "grid": {"crs": result.grid.crs.to_string(), "transform": list(result.grid.transform)[:6],
+                 "shape": list(result.grid.shape), "resolution_m": result.grid.resolution},
+        "inputs": inputs,
+        "weights": result.weights,
+        "skipped": [{"criterion": k, "reason": why} for k, why in result.skipped],
+        "notes": result.notes,
+        "network": result.network,
+        "stage_seconds": {k: round(v, 3) for k, v in result.timings.items()},
+        "total_seconds": round(sum(result.timings.values()), 3),
+        "packages": versions,
+        "outputs": outputs,
+    }
+    io.write_text(folder / "manifest.json", json.dumps(manifest, indent=2, default=_json_default) + "\n")
+
+
+def report_markdown(result: Result) -> str:
+    """The human-readable report: ranked zones, method, weights, skipped criteria, exclusions."""
+    from eicgeo.pipeline import EXCLUSION_REASONS
+
+    s = result.scenario
+    g = result.grid
+    lines = [f"# eicgeo report: {s.name}", ""]
+    if s.description:
+        lines += [s.description, ""]
+    lines += [
+        f"Preset `{s.preset}`; grid {g.crs.to_string()}, {g.resolution:g} m cells, {g.width} x {g.height} "
+        f"({g.width * g.height * g.cell_area_m2 / 1e6:,.0f} km²).",
+        "",
+        "## Ranked candidate zones",
+        "",
+    ]
+    if result.zones.empty:
+        lines += ["No zone was found. " + " ".join(result.notes), ""]
+    else:
+        table = result.summary().reset_index()
+        cols = ["rank", "kind", "score", "area_ha", "mean_suitability", "n_firms", "symbiosis_tonnes",
+                "market_minutes", "material_minutes", "rural_pop_30min"]
+        lines += [_md_table(table[cols]), ""]
+        lines += ["`score` = 0.6 × mean suitability + 0.2 × symbiosis tonnes + 0.2 × rural population within 30 min, "
+                  "each scaled by its maximum over the zones (see `eicgeo.zones.score`).", ""]
+    lines += ["## Criteria and weights", "", "| criterion | weight | standardisation |", "| --- | ---: | --- |"]
+    for name, w in sorted(result.weights.items(), key=lambda kv: -kv[1]):
+        attrs = result.criteria[name].attrs if name in result.criteria else {}
+        lines.append(f"| {name} | {w:.3f} | {attrs.get('standardisation', '')} {attrs.get('parameters', '')} |")
+    lines += ["", f"Combination: `{result.suitability.attrs.get('method', 'wlc')}`.", ""]
+    if result.skipped:
+        lines += ["### Skipped criteria", ""]
+        lines += [f"- `{k}`: {why}" for k, why in result.skipped]
+        lines.append("")
+    lines += ["## Exclusions", "", "| code | reason | area (ha) |", "| ---: | --- | ---: |"]
+    codes = np.asarray(result.excluded.values)
+    cell_ha = g.cell_area_m2 / 1e4
+    for code, reason in EXCLUSION_REASONS.items():
+        n = int((codes == code).sum())
+        if n:
+            lines.append(f"| {code} | {reason} | {n * cell_ha:,.0f} |")
+    lines.append("")
+    fringe = np.asarray(result.fringe.values)
+    lines += ["## Fringe", "", "| class | area (ha) |", "| --- | ---: |"]
+    for code, name in FRINGE_CLASSES.items():
+        if code:
+            lines.append(f"| {name} | {int((fringe == code).sum()) * cell_ha:,.0f} |")
+    lines.append("")
+    if result.symbiosis_metrics:
+        m = result.symbiosis_metrics
+        lines += ["## Symbiosis network", "",
+                  f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
+                  f"{m['tonnes_exchanged']:,.0f} t/yr exchanged, {m['share_of_byproducts_used']:.0%} of by-product "
+                  "output (in tonnes) finds a user.", ""]
+        if m["tonnes_by_material"]:
+            lines += ["| material | tonnes or MWh per year |", "| --- | ---: |"]
+            lines += [f"| {k} | {v:,.0f} |" for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])]
+            lines.append("")
+    if result.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
+    lines += ["## Stage timings (s)", "", "| stage | seconds |", "| --- | ---: |"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in result.timings.items()]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
+        return str(v)
+
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _codes(mapping: dict[int, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in mapping.items())
+
+
+def _file_name(name: str) -> str:
+    return name.replace(":", "-").replace("/", "-")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    if isinstance(value, tuple | set):
+        return list(value)
+    return str(value)

@@ -1,0 +1,465 @@
+"""Scenarios: what to read, which criteria to use with which weights, and the settings of every
+stage. A scenario is a TOML file or a Python object; both are validated the same way, and every
+problem is reported at once with its key path.
+
+A scenario starts from a preset (``balanced`` by default, shipped in ``eicgeo/presets/``); the
+file's own keys override the preset's. Relative input paths resolve against the scenario
+file's folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from eicgeo._errors import ScenarioError
+from eicgeo._validate import did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "CRITERIA",
+    "PRESETS",
+    "Criterion",
+    "Scenario",
+    "read_scenario",
+]
+
+#: Criteria that can be named in ``[criteria.NAME]`` (plus ``material_access:MATERIAL`` and
+#: user rasters given with ``raster = "path"``).
+CRITERIA: dict[str, str] = {
+    "landcover": "suitability of each land-cover role",
+    "road_access": "travel time (min) to the nearest main road",
+    "market_access": "travel time (min) to the nearest urban centre",
+    "material_access": "travel time (min) to the nearest source of each raw material, averaged",
+    "equal_access": "markets and raw materials both near and at similar times",
+}
+
+#: Presets shipped with the package.
+PRESETS: tuple[str, ...] = ("balanced",)
+
+_ROLE_SCORES = {
+    "cropland": 1.0,
+    "grass_shrub": 0.9,
+    "bare": 0.7,
+    "forest": 0.2,
+    "wetland": 0.0,
+    "water": 0.0,
+    "built_up": 0.0,
+}
+_FN_PARAMS = {"low", "high", "increasing", "midpoint", "spread", "target", "a", "b", "c", "d", "points", "scores"}
+_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms")
+
+
+@dataclass
+class Criterion:
+    """One criterion: its weight and how it is standardised to 0..1."""
+
+    name: str
+    weight: float = 0.0
+    enabled: bool = True
+    fn: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    raster: Path | None = None
+    materials: list[str] | None = None
+
+
+@dataclass
+class Scenario:
+    """A validated scenario. Build it with :func:`read_scenario`, :meth:`from_dict` or directly.
+
+    Examples
+    --------
+    >>> data = {"inputs": {"landcover": "lc.tif"}, "criteria": {"road_access": {"weight": 2}}}
+    >>> s = Scenario.from_dict(data, check_files=False)
+    >>> s.weights()["road_access"] > s.weights()["landcover"]
+    True
+    """
+
+    name: str = "scenario"
+    preset: str = "balanced"
+    description: str = ""
+    base_dir: Path = field(default_factory=Path.cwd)
+    # [grid]
+    crs: str = "auto"
+    resolution: float = 100.0
+    bounds: tuple[float, float, float, float] | None = None
+    bounds_crs: str | None = None
+    chunks: int = 0
+    # [inputs]
+    landcover: Path | None = None
+    legend: str = "esa_worldcover"
+    population: Path | None = None
+    roads: Path | None = None
+    sources: Path | None = None
+    firms: Path | None = None
+    # stages
+    roads_settings: dict[str, Any] = field(default_factory=dict)
+    fringe: dict[str, Any] = field(default_factory=dict)
+    criteria: dict[str, Criterion] = field(default_factory=dict)
+    mcda: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, Any] = field(default_factory=dict)
+    symbiosis: dict[str, Any] = field(default_factory=dict)
+    clustering: dict[str, Any] = field(default_factory=dict)
+    zones: dict[str, Any] = field(default_factory=dict)
+    source_file: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, base_dir: str | Path | None = None,
+                  source_file: str | Path | None = None, check_files: bool = True) -> Scenario:
+        """Validate a scenario mapping (as read from TOML) over its preset."""
+        problems: list[tuple[str, str]] = []
+        preset_name = data.get("preset", "balanced")
+        if not isinstance(preset_name, str) or preset_name not in PRESETS:
+            problems.append(("preset", f"unknown preset {preset_name!r}; expected one of {', '.join(PRESETS)}"
+                                       f"{did_you_mean(str(preset_name), PRESETS)}"))
+            preset_name = "balanced"
+        merged = _deep_merge(_preset(preset_name), data)
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        scenario = _build(merged, base, problems, check_files=check_files)
+        scenario.preset = preset_name
+        scenario.source_file = Path(source_file) if source_file else None
+        scenario.raw = merged
+        if problems:
+            raise ScenarioError(problems, str(source_file) if source_file else None)
+        return scenario
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with top-level fields changed and re-validated (used by CLI flags)."""
+        data = copy.deepcopy(self.raw)
+        inputs = data.setdefault("inputs", {})
+        grid = data.setdefault("grid", {})
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key in (*_INPUT_KEYS, "legend"):
+                inputs[key] = str(Path(value).resolve()) if key != "legend" else value
+            elif key in ("crs", "resolution", "bounds", "bounds_crs", "chunks"):
+                grid[key] = value
+            elif key in ("name", "preset", "description"):
+                data[key] = value
+            else:
+                msg = f"Scenario.replace got unknown field {key!r}"
+                raise ScenarioError([(key, msg)])
+        return Scenario.from_dict(data, base_dir=self.base_dir, source_file=self.source_file)
+
+    def weights(self) -> dict[str, float]:
+        """Criterion weights as given (not yet normalised), enabled criteria only."""
+        ahp = self.mcda.get("ahp")
+        if ahp:
+            from eicgeo.mcda import ahp_weights
+
+            return ahp_weights(ahp["matrix"], ahp["labels"]).weights
+        return {name: c.weight for name, c in self.criteria.items() if c.enabled and c.weight > 0}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (for manifest.json)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "raw":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "criteria":
+                value = {k: {kk: (str(vv) if isinstance(vv, Path) else vv) for kk, vv in dataclasses.asdict(c).items()}
+                         for k, c in value.items()}
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def read_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem with its key path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError([("scenario", f"file {str(path)!r} does not exist")])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ScenarioError([("scenario", f"not valid TOML: {err}")], str(path)) from err
+    return Scenario.from_dict(data, base_dir=path.parent.resolve(), source_file=path, check_files=check_files)
+
+
+# --------------------------------------------------------------------------------------------
+def _preset(name: str) -> dict[str, Any]:
+    text = resources.files("eicgeo.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str, "chunks": int},
+    "inputs": {"landcover": str, "legend": str, "population": str, "roads": str, "sources": str, "firms": str},
+    "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
+    "fringe": {"method": str, "band_km": (int, float), "cell_m": (int, float), "radius_m": (int, float),
+               "urban_share": (int, float), "fringe_share": (int, float)},
+    "mcda": {"method": str, "order_weights": list, "ahp": dict, "monte_carlo": int, "monte_carlo_seed": int},
+    "constraints": {"exclude_roles": list},
+    "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
+    "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
+    "zones": {"n": int, "quantile": (int, float), "min_area_ha": (int, float), "cluster_buffer_m": (int, float),
+              "score_weights": dict},
+}
+_TOP = {"name": str, "preset": str, "description": str}
+
+
+def _type_ok(value: Any, expected: type | tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and expected in ((int, float), int):
+        return False
+    return isinstance(value, expected)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    if isinstance(expected, tuple):
+        return "a number" if expected == (int, float) else " or ".join(t.__name__ for t in expected)
+    return {"str": "a string", "int": "an integer", "list": "a list", "dict": "a table", "bool": "true or false"}.get(
+        expected.__name__, expected.__name__)
+
+
+def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *, check_files: bool) -> Scenario:
+    known = {*_TOP, *_SECTIONS, "criteria"}
+    for key in data:
+        if key not in known:
+            problems.append((key, f"unknown key{did_you_mean(key, known)}"))
+    for key, expected in _TOP.items():
+        if key in data and not _type_ok(data[key], expected):
+            problems.append((key, f"expected {_type_name(expected)}, got {data[key]!r}"))
+    sections: dict[str, dict[str, Any]] = {}
+    for section, schema in _SECTIONS.items():
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            problems.append((section, f"expected a table [{section}], got {raw!r}"))
+            raw = {}
+        for key, value in raw.items():
+            where = f"{section}.{key}"
+            if key not in schema:
+                problems.append((where, f"unknown key{did_you_mean(key, schema)}"))
+            elif not _type_ok(value, schema[key]):
+                problems.append((where, f"expected {_type_name(schema[key])}, got {value!r}"))
+        sections[section] = {k: v for k, v in raw.items() if k in schema and _type_ok(v, schema[k])}
+
+    s = Scenario(name=str(data.get("name", "scenario")), description=str(data.get("description", "")), base_dir=base)
+    _grid(s, sections["grid"], problems)
+    _inputs(s, sections["inputs"], base, problems, check_files)
+    s.roads_settings = sections["roads"]
+    s.fringe = sections["fringe"]
+    s.mcda = sections["mcda"]
+    s.constraints = sections["constraints"]
+    s.symbiosis = sections["symbiosis"]
+    s.clustering = sections["clustering"]
+    s.zones = sections["zones"]
+    _check_settings(s, problems)
+    s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files)
+    _check_weights(s, problems)
+    return s
+
+
+def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    from eicgeo._errors import CRSError
+    from eicgeo._validate import check_crs
+
+    s.crs = grid.get("crs", "auto")
+    if s.crs.lower() != "auto":
+        try:
+            crs = check_crs(s.crs, "grid.crs")
+            if not crs.is_projected:
+                problems.append(("grid.crs", f"{s.crs!r} is geographic; expected a projected CRS in metres or 'auto'"))
+        except CRSError:
+            problems.append(("grid.crs", f"cannot parse CRS {s.crs!r}; expected 'auto', 'EPSG:XXXX' or WKT"))
+    s.resolution = float(grid.get("resolution", 100.0))
+    if s.resolution <= 0:
+        problems.append(("grid.resolution", f"must be > 0 metres, got {s.resolution:g}"))
+    if "bounds" in grid:
+        b = grid["bounds"]
+        if len(b) != 4 or not all(isinstance(v, int | float) for v in b) or not (b[0] < b[2] and b[1] < b[3]):
+            problems.append(("grid.bounds", f"expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax, got {b!r}"))
+        else:
+            s.bounds = tuple(float(v) for v in b)  # type: ignore[assignment]
+    s.bounds_crs = grid.get("bounds_crs")
+    s.chunks = int(grid.get("chunks", 0))
+    if s.chunks < 0:
+        problems.append(("grid.chunks", f"must be 0 (no dask) or a positive chunk size in cells, got {s.chunks}"))
+
+
+def _inputs(s: Scenario, inputs: dict[str, Any], base: Path, problems: list[tuple[str, str]], check_files: bool) -> None:
+    from eicgeo.legends import get_legend
+
+    for key in _INPUT_KEYS:
+        if key not in inputs:
+            continue
+        path = Path(inputs[key]).expanduser()
+        path = path if path.is_absolute() else base / path
+        if check_files and not path.is_file():
+            problems.append((f"inputs.{key}", f"file {str(path)!r} does not exist"))
+        setattr(s, key, path)
+    s.legend = inputs.get("legend", "esa_worldcover")
+    legend_path = Path(s.legend)
+    if s.legend.lower().endswith(".csv") and not legend_path.is_absolute():
+        s.legend = str(base / legend_path)
+    try:
+        if check_files or not s.legend.lower().endswith(".csv"):
+            get_legend(s.legend)
+    except (ValueError, OSError) as err:
+        problems.append(("inputs.legend", str(err)))
+    if s.landcover is None:
+        problems.append(("inputs.landcover", "missing; a land-cover raster is required (it defines the study area)"))
+
+
+def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files: bool) -> dict[str, Criterion]:
+    from eicgeo.materials import MATERIALS
+    from eicgeo.mcda import STANDARDIZERS
+
+    if not isinstance(raw, dict):
+        problems.append(("criteria", f"expected tables [criteria.NAME], got {raw!r}"))
+        return {}
+    out: dict[str, Criterion] = {}
+    for name, spec in raw.items():
+        where = f"criteria.{name}"
+        if not isinstance(spec, dict):
+            problems.append((where, f"expected a table, got {spec!r}"))
+            continue
+        is_user_raster = "raster" in spec
+        base_name, _, material = name.partition(":")
+        if not is_user_raster and base_name not in CRITERIA:
+            problems.append((where, f"unknown criterion{did_you_mean(name, CRITERIA)}; a user raster needs raster = \"path\""))
+            continue
+        if material and base_name != "material_access":
+            problems.append((where, "only material_access takes a ':material' suffix"))
+            continue
+        if material and material not in MATERIALS:
+            problems.append((where, f"unknown material {material!r}{did_you_mean(material, MATERIALS)}"))
+            continue
+        c = Criterion(name=name)
+        for key, value in spec.items():
+            kwhere = f"{where}.{key}"
+            if key == "weight":
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    problems.append((kwhere, f"expected a number >= 0, got {value!r}"))
+                else:
+                    c.weight = float(value)
+            elif key == "enabled":
+                if not isinstance(value, bool):
+                    problems.append((kwhere, f"expected true or false, got {value!r}"))
+                else:
+                    c.enabled = value
+            elif key == "fn":
+                if value not in STANDARDIZERS:
+                    problems.append((kwhere, f"unknown function {value!r}; expected one of {', '.join(STANDARDIZERS)}{did_you_mean(str(value), STANDARDIZERS)}"))
+                else:
+                    c.fn = value
+            elif key == "raster":
+                path = Path(str(value)).expanduser()
+                path = path if path.is_absolute() else base / path
+                if check_files and not path.is_file():
+                    problems.append((kwhere, f"file {str(path)!r} does not exist"))
+                c.raster = path
+            elif key == "materials" and base_name == "material_access":
+                if not isinstance(value, list):
+                    problems.append((kwhere, f"expected a list of material names, got {value!r}"))
+                    continue
+                for m in value:
+                    if m not in MATERIALS:
+                        problems.append((kwhere, f"unknown material {m!r}{did_you_mean(str(m), MATERIALS)}"))
+                c.materials = [str(m) for m in value]
+            elif key in _FN_PARAMS:
+                c.params[key] = value
+            else:
+                problems.append((kwhere, f"unknown key{did_you_mean(key, ['weight', 'enabled', 'fn', 'raster', 'materials', *_FN_PARAMS])}"))
+        if name == "landcover":
+            scores = {**_ROLE_SCORES, **c.params.get("scores", {})}
+            from eicgeo.legends import ROLES
+
+            for role in scores:
+                if role not in ROLES:
+                    problems.append((f"{where}.scores.{role}", f"unknown role{did_you_mean(role, ROLES)}"))
+            c.params["scores"] = scores
+        if is_user_raster and c.fn is None:
+            problems.append((f"{where}.fn", "a user raster criterion needs fn (and its parameters) to standardise it"))
+        if c.fn is not None:
+            _check_fn_params(c, where, problems)
+        out[name] = c
+    return out
+
+
+def _check_fn_params(c: Criterion, where: str, problems: list[tuple[str, str]]) -> None:
+    import numpy as np
+    import xarray as xr
+
+    from eicgeo.mcda import standardize
+
+    try:
+        params = {k: v for k, v in c.params.items() if not (c.name == "landcover" and k == "scores")}
+        standardize(xr.DataArray(np.zeros((1, 1))), c.fn, **params)  # type: ignore[arg-type]
+    except ValueError as err:
+        problems.append((where, str(err)))
+
+
+def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
+    from eicgeo.legends import ROLES
+    from eicgeo.mcda import STANDARDIZERS  # noqa: F401  (import check only)
+
+    for role in s.constraints.get("exclude_roles", []):
+        if role not in ROLES:
+            problems.append(("constraints.exclude_roles", f"unknown role {role!r}{did_you_mean(str(role), ROLES)}"))
+    method = s.fringe.get("method", "auto")
+    if method not in ("auto", "degurba", "landcover"):
+        problems.append(("fringe.method", f"expected 'auto', 'degurba' or 'landcover', got {method!r}"))
+    if s.mcda.get("method", "wlc") not in ("wlc", "owa"):
+        problems.append(("mcda.method", f"expected 'wlc' or 'owa', got {s.mcda.get('method')!r}"))
+    if s.clustering.get("method", "hdbscan") not in ("hdbscan", "dbscan"):
+        problems.append(("clustering.method", f"expected 'hdbscan' or 'dbscan', got {s.clustering.get('method')!r}"))
+    q = s.zones.get("quantile", 0.85)
+    if not 0 <= q < 1:
+        problems.append(("zones.quantile", f"expected a number in [0, 1), got {q!r}"))
+    for key in ("max_km", "detour"):
+        if key in s.symbiosis and s.symbiosis[key] <= 0:
+            problems.append((f"symbiosis.{key}", f"must be > 0, got {s.symbiosis[key]!r}"))
+    if s.roads_settings.get("offroad_kph", 10) <= 0:
+        problems.append(("roads.offroad_kph", f"must be > 0, got {s.roads_settings['offroad_kph']!r}"))
+
+
+def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
+    ahp = s.mcda.get("ahp")
+    if ahp:
+        labels, matrix = ahp.get("labels"), ahp.get("matrix")
+        if not isinstance(labels, list) or not isinstance(matrix, list):
+            problems.append(("mcda.ahp", "expected labels = [...] and matrix = [[...], ...]"))
+            return
+        for label in labels:
+            if label not in s.criteria:
+                problems.append(("mcda.ahp.labels", f"criterion {label!r} is not defined{did_you_mean(str(label), s.criteria)}"))
+        from eicgeo.mcda import ahp_weights
+
+        try:
+            result = ahp_weights(matrix, labels)
+        except ValueError as err:
+            problems.append(("mcda.ahp.matrix", str(err)))
+            return
+        if not result.consistent:
+            problems.append(("mcda.ahp.matrix", f"consistency ratio {result.consistency_ratio:.3f} exceeds 0.10; revise the judgements"))
+        return
+    if not any(c.enabled and c.weight > 0 for c in s.criteria.values()):
+        problems.append(("criteria", "no criterion has a weight > 0"))

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import bz2
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+from affine import Affine
+from shapely.geometry import Point, box
+
+from eicgeo import Grid, roads
+from eicgeo._errors import CRSError, InputError, NetworkError
+
+OFFROAD_MPS = 10 / 3.6  # the default off-road speed, 10 km/h
+
+
+def line_graph(times, *, oneway=False, highway="primary"):
+    """Nodes 0..n every 1 km along y = 0 (EPSG:32647); edge i -> i+1 takes times[i] seconds."""
+    g = nx.MultiDiGraph(crs="EPSG:32647")
+    for i in range(len(times) + 1):
+        g.add_node(i, x=1000.0 * i, y=0.0)
+    for i, t in enumerate(times):
+        g.add_edge(i, i + 1, length=1000.0, travel_time=float(t), highway=highway)
+        if not oneway:
+            g.add_edge(i + 1, i, length=1000.0, travel_time=float(t), highway=highway)
+    return g
+
+
+# ---------------------------------------------------------------------------- loading
+def test_load_xml_west_oakland(data_dir):
+    g = roads.load_network(data_dir / "West-Oakland.osm.bz2")
+    assert g.graph["crs"].to_epsg() == 32610  # UTM 10N
+    assert g.number_of_nodes() > 20
+    for _, _, d in g.edges(data=True):
+        assert d["length"] > 0 and d["speed_kph"] > 0
+        assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6), rel=1e-3)
+    assert nx.is_strongly_connected(g)
+
+
+def test_pbf_gives_the_same_graph_as_xml(data_dir):
+    xml = roads.load_network(data_dir / "aguascalientes.osm.bz2")
+    pbf = roads.load_network(data_dir / "aguascalientes.osm.pbf")
+    length = lambda g: sum(d["length"] for _, _, d in g.edges(data=True))  # noqa: E731
+    assert abs(pbf.number_of_nodes() - xml.number_of_nodes()) <= 0.05 * xml.number_of_nodes()
+    assert length(pbf) == pytest.approx(length(xml), rel=0.02)
+
+
+def test_load_pbf_with_all_tags(data_dir):
+    g = roads.load_network(data_dir / "kotka-karhula.osm.pbf")
+    highways = {roads._first(d["highway"]) for _, _, d in g.edges(data=True)}
+    assert highways <= set(roads.DRIVABLE)
+    assert "footway" not in highways and g.number_of_edges() > 50
+
+
+def test_largest_component_is_reported(data_dir):
+    g = roads.load_network(data_dir / "aguascalientes.osm.bz2")
+    dropped = g.graph["eicgeo_dropped"]
+    assert dropped["nodes"] > 0 and 0 < dropped["length_share"] < 0.5
+    whole = roads.load_network(data_dir / "aguascalientes.osm.bz2", largest_component=False)
+    assert whole.number_of_nodes() == g.number_of_nodes() + dropped["nodes"]
+
+
+def test_speed_table_override(data_dir):
+    slow = roads.load_network(data_dir / "West-Oakland.osm.bz2", speeds={"residential": 5})
+    times = [d for _, _, d in slow.edges(data=True) if d["highway"] == "residential" and "maxspeed" not in d]
+    assert times and all(d["speed_kph"] == 5 for d in times)
+
+
+def test_load_errors(tmp_path, data_dir):
+    truncated = tmp_path / "cut.osm.bz2"
+    truncated.write_bytes((data_dir / "West-Oakland.osm.bz2").read_bytes()[:3000])
+    with pytest.raises(NetworkError, match="cut.osm.bz2"):
+        roads.load_network(truncated)
+    footways = tmp_path / "paths.osm"
+    footways.write_text(
+        '<?xml version="1.0"?><osm version="0.6"><node id="1" lat="14.8" lon="100.4" version="1"/>'
+        '<node id="2" lat="14.81" lon="100.41" version="1"/><way id="3" version="1"><nd ref="1"/><nd ref="2"/>'
+        '<tag k="highway" v="footway"/></way></osm>'
+    )
+    with pytest.raises(NetworkError, match="paths.osm' has no drivable roads"):
+        roads.load_network(footways)
+    (tmp_path / "roads.txt").write_text("x")
+    with pytest.raises(InputError, match="unsupported extension; expected one of .osm"):
+        roads.load_network(tmp_path / "roads.txt")
+    plain = nx.MultiDiGraph()
+    plain.add_edge(1, 2, length=1.0, highway="primary")
+    nx.write_graphml(plain, tmp_path / "nocrs.graphml")
+    with pytest.raises((CRSError, NetworkError), match="nocrs.graphml"):
+        roads.load_network(tmp_path / "nocrs.graphml")
+    with pytest.raises(InputError, match="network_type 'walk' is not supported"):
+        roads.load_network(data_dir / "West-Oakland.osm.bz2", network_type="walk")
+
+
+# ---------------------------------------------------------------------------- network times
+def test_three_edge_path_times():
+    net = roads.compile_network(line_graph([60, 120, 30]))
+    t = net.node_times({0: 0.0}, direction="from")
+    np.testing.assert_allclose(t, [0, 60, 180, 210], atol=1e-6)
+    t = net.node_times({3: 0.0}, direction="to")  # time from each node to node 3
+    np.testing.assert_allclose(t, [210, 150, 30, 0], atol=1e-6)
+    t = net.node_times({0: 5.0, 3: 0.0}, direction="from")  # initial offsets add
+    np.testing.assert_allclose(t, [5, 65, 30, 0], atol=1e-6)
+
+
+def test_one_way_streets_are_respected():
+    net = roads.compile_network(line_graph([60, 60], oneway=True))
+    assert net.node_times({0: 0.0}, direction="from").tolist()[:3] == pytest.approx([0, 60, 120])
+    away = net.node_times({0: 0.0}, direction="to")  # nobody can drive back to node 0
+    assert away[0] == pytest.approx(0) and np.isinf(away[1:]).all()
+
+
+def test_parallel_edges_keep_the_fastest():
+    g = line_graph([100])
+    g.add_edge(0, 1, length=1000.0, travel_time=40.0, highway="motorway")
+    assert roads.compile_network(g).node_times({0: 0.0}, direction="from")[1] == pytest.approx(40)
+
+
+@pytest.mark.parametrize("path", ["aguascalientes.osm.bz2", "kotka-karhula.osm.pbf"])
+def test_node_times_equal_networkx(data_dir, path):
+    g = roads.load_network(data_dir / path)
+    net = roads.compile_network(g)
+    sources = list(g.nodes)[::97][:6]
+    index = {n: i for i, n in enumerate(net.node_ids)}
+    for direction, graph in (("from", g), ("to", g.reverse(copy=True))):
+        ours = net.node_times({index[s]: 0.0 for s in sources}, direction=direction)
+        ref = nx.multi_source_dijkstra_path_length(graph, sources, weight="travel_time")
+        assert len(ref) == np.isfinite(ours).sum()
+        for node, seconds in ref.items():
+            assert ours[index[node]] == pytest.approx(seconds, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- surfaces
+def strip_grid():
+    """100 m cells over the road x = 0..3000 m, y = 0..200 m (road along the bottom edge)."""
+    return Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 200), (2, 30))
+
+
+def test_cell_times_by_hand():
+    g = line_graph([60, 60, 60])  # 60 km/h
+    source = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32647")
+    minutes = roads.travel_time_surface(g, source, strip_grid(), direction="from")
+    assert minutes.dtype == np.float32 and minutes.attrs["units"] == "minutes"
+    # Cell centred at (2050, 50): 70.7 m off-road to the road point at x = 2000 (or 2100), which the
+    # network reaches in 120 s (126 s): 120 + 70.71 / 2.78 = 145.46 s.
+    expected = (120 + np.hypot(50, 50) / OFFROAD_MPS) / 60
+    assert float(minutes.values[1, 20]) == pytest.approx(expected, rel=1e-4)
+    # Cell centred at (50, 150): straight to the source point is shorter than via the road.
+    assert float(minutes.values[0, 0]) == pytest.approx(np.hypot(50, 150) / OFFROAD_MPS / 60, rel=1e-4)
+
+
+def test_points_between_nodes_snap_to_the_edge():
+    g = line_graph([60, 60, 60])
+    # A source beside the middle of edge 1-2 (x = 1500), 20 m off the road.
+    source = gpd.GeoDataFrame(geometry=[Point(1500, 20)], crs="EPSG:32647")
+    minutes = roads.travel_time_surface(g, source, strip_grid(), direction="to")
+    # Cell (2550, 50): 70.7 m to road point x=2500 (or 2600), then 1000 m back along the road at
+    # 60 km/h (60 s) to x = 1500, then 20 m off-road.
+    expected = (np.hypot(50, 50) / OFFROAD_MPS + 60 + 20 / OFFROAD_MPS) / 60
+    assert float(minutes.values[1, 25]) == pytest.approx(expected, rel=1e-3)
+
+
+def test_highway_selector_and_polygons():
+    g = line_graph([60, 60, 60])
+    minutes = roads.travel_time_surface(g, "primary", strip_grid())
+    # Every road point is a source: a cell 50 m off the road costs 50 m off-road (at x = 50 the
+    # nearest road point is the node at x = 0 or the first sample point at x = 100: 70.7 m).
+    assert float(minutes.values[1, 5]) == pytest.approx(np.hypot(50, 50) / OFFROAD_MPS / 60, rel=1e-3)
+    inside = roads.travel_time_surface(g, gpd.GeoDataFrame(geometry=[box(1000, 0, 1300, 200)], crs="EPSG:32647"),
+                                       strip_grid())
+    assert np.all(inside.values[:, 10:13] == 0)
+    assert float(inside.values[1, 14]) > 0
+    capped = roads.travel_time_surface(g, gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32647"),
+                                       strip_grid(), max_minutes=1.5)
+    assert np.isnan(capped.values[1, 25]) and np.isfinite(capped.values[1, 10])
+
+
+def test_surface_errors():
+    g = line_graph([60])
+    with pytest.raises(InputError, match="unknown class\\(es\\) \\['highway'\\]"):
+        roads.travel_time_surface(g, "highway", strip_grid())
+    with pytest.raises(NetworkError, match="no roads of class motorway"):
+        roads.travel_time_surface(g, ["motorway"], strip_grid())
+    with pytest.raises(CRSError, match="sources have no CRS"):
+        roads.travel_time_surface(g, gpd.GeoDataFrame(geometry=[Point(0, 0)]), strip_grid())
+    other = Grid("EPSG:32648", Affine(100, 0, 0, 0, -100, 200), (2, 30))
+    with pytest.raises(CRSError, match="differs from the grid CRS"):
+        roads.travel_time_surface(g, "primary", other)
+    with pytest.raises(InputError, match="offroad_kph must be > 0"):
+        roads.travel_time_surface(g, "primary", strip_grid(), offroad_kph=0)
+    unprojected = line_graph([60])
+    unprojected.graph["crs"] = "EPSG:4326"
+    with pytest.raises(CRSError, match="not projected"):
+        roads.compile_network(unprojected)
