@@ -59,7 +59,9 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         if len(xy) < max(2, self.min_cluster_size):
             self.labels_ = np.full(len(xy), -1)
         elif self.method == "hdbscan":
-            model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples)
+            # copy=True: scikit-learn 1.10 makes it the default and warns until then
+            model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
+                            copy=True)
             self.labels_ = model.fit_predict(xy)
         else:
             model = DBSCAN(eps=self.eps_m, min_samples=self.min_cluster_size)

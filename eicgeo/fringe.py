@@ -97,7 +97,8 @@ def degurba(
     values = np.asarray(population.values, dtype=np.float64)
     people = _block_sum(np.nan_to_num(values, nan=0.0), factor)
     valid = _block_sum(np.isfinite(values).astype(np.float64), factor) > 0
-    area_km2 = (factor * grid.resolution) ** 2 / 1e6
+    # Blocks cut by the grid edge hold fewer cells; their density uses the area they cover.
+    area_km2 = _block_sum(np.ones(values.shape), factor) * grid.resolution**2 / 1e6
     density = people / area_km2
     water = _block_mean(np.asarray(water_share.values, dtype=float), factor) if water_share is not None else None
     built = _block_mean(np.asarray(built_share.values, dtype=float), factor) if built_share is not None else None
@@ -123,7 +124,7 @@ def degurba(
 def smod_codes(
     density: np.ndarray,
     *,
-    area_km2: float,
+    area_km2: float | np.ndarray,
     centre_density: float = 1500.0,
     centre_population: float = 50_000.0,
     cluster_density: float = 300.0,
@@ -138,7 +139,8 @@ def smod_codes(
 ) -> np.ndarray:
     """GHS-SMOD level-2 codes from a density grid (inh/km²) of aggregation cells.
 
-    The core of :func:`degurba`, on plain arrays, for hand-checked tests.
+    The core of :func:`degurba`, on plain arrays, for hand-checked tests. ``area_km2`` is the
+    area of each aggregation cell (a scalar, or an array where edge cells are smaller).
     """
     for name, value in [("centre_density", centre_density), ("cluster_density", cluster_density)]:
         check_positive(value, name)
@@ -152,7 +154,7 @@ def smod_codes(
     if built_share is not None:
         dense |= np.nan_to_num(built_share) >= 0.5
     centre = _keep_clusters(dense, people, centre_population, _ROOK)
-    centre = _fill_holes(centre, max_hole_km2 / area_km2)
+    centre = _fill_holes(centre, max_hole_km2 / float(np.max(area_km2)))
     centre = _majority_smooth(centre)
 
     dense_cluster = _keep_clusters(dense & ~centre, people, cluster_population, _ROOK)

@@ -113,7 +113,10 @@ class Legend:
         bad = table.index[codes.isna() | (codes % 1 != 0)]
         if len(bad):
             row = int(bad[0])
-            msg = f"legend {str(path)!r} row {row + 2}: code {table['code'].iloc[row]!r} is not an integer"
+            value = table["code"].iloc[row]
+            # A numpy scalar would print as np.float64(2.5); the user wrote 2.5.
+            value = value.item() if hasattr(value, "item") else value
+            msg = f"legend {str(path)!r} row {row + 2}: code {value!r} is not an integer"
             raise InputError(msg)
         colors = table["color"] if "color" in table else ["#999999"] * len(table)
         classes = tuple(

@@ -22,7 +22,9 @@ import numpy as np
 import xarray as xr
 from matplotlib import colormaps
 from rasterio.enums import Resampling
+import rasterio.features
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+from shapely.geometry import shape
 
 from eicgeo.fringe import FRINGE_CLASSES
 from eicgeo.grid import Grid
@@ -66,8 +68,7 @@ def explore(result: Result, *, offline: bool = False, max_pixels: int = 1_000_00
     m.fit_bounds([[south, west], [north, east]])
 
     _image_layer(result.suitability, _colorize_continuous, "Suitability (0–1)", opacity=0.75).add_to(m)
-    _image_layer(result.fringe, lambda a: _colorize_classes(a, _FRINGE_COLOURS), "Fringe (urban / peri-urban)",
-                 opacity=0.45, categorical=True).add_to(m)
+    _fringe_layer(result.fringe).add_to(m)
     _image_layer(result.excluded, lambda a: _colorize_classes(a, _EXCLUDED_COLOURS), "Excluded land (by reason)",
                  opacity=0.6, categorical=True, show=False).add_to(m)
     if result.main_roads is not None and len(result.main_roads):
@@ -89,7 +90,8 @@ def explore(result: Result, *, offline: bool = False, max_pixels: int = 1_000_00
 
 
 def _inline_assets(m: folium.Map) -> None:
-    """Replace Folium's CDN links by Leaflet inlined from the package's assets."""
+    """Replace Folium's CDN links by Leaflet and jQuery (which Folium's popups use) inlined
+    from the package's assets."""
     assets = resources.files("eicgeo.assets")
     css = assets.joinpath("leaflet.css").read_text(encoding="utf-8")
 
@@ -98,12 +100,14 @@ def _inline_assets(m: folium.Map) -> None:
         return "url(data:image/png;base64," + base64.b64encode(png).decode("ascii") + ")"
 
     css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
-    js = assets.joinpath("leaflet.js").read_text(encoding="utf-8")
     m.default_js = []
     m.default_css = []
     header = m.get_root().header
     header.add_child(branca.element.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
-    header.add_child(branca.element.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+    for name in ("leaflet.js", "jquery.min.js"):
+        js = assets.joinpath(name).read_text(encoding="utf-8")
+        js = re.sub(r"//# sourceMappingURL=\S+", "", js)
+        header.add_child(branca.element.Element(f"<script>{js}</script>"), name=f"{name}_inline")
 
 
 def _display_array(layer: xr.DataArray, max_pixels: int, categorical: bool) -> tuple[np.ndarray, list[list[float]]]:
@@ -152,6 +156,28 @@ def _image_layer(layer: xr.DataArray, colorize, name: str, *, opacity: float, ca
     values, bounds = _display_array(layer, max_pixels, categorical)
     return folium.raster_layers.ImageOverlay(colorize(values), bounds=bounds, name=name, opacity=opacity,
                                              mercator_project=False, pixelated=True, show=show)
+
+
+def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
+    """Urban and peri-urban areas as outlined polygons, so the suitability below stays legible."""
+    group = folium.FeatureGroup(name="Fringe (urban / peri-urban)")
+    grid = Grid.from_dataarray(fringe)
+    codes = np.asarray(fringe.values).astype(np.uint8)
+    for code in (2, 3):
+        mask = codes == code
+        if not mask.any():
+            continue
+        polygons = [shape(g) for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask,
+                                                                   transform=grid.transform)]
+        outline = gpd.GeoSeries(polygons, crs=grid.crs).to_crs(4326).simplify(0.0005)
+        colour = _FRINGE_COLOURS[code]
+        folium.GeoJson(
+            gpd.GeoDataFrame({"class": FRINGE_CLASSES[code]}, index=range(len(outline)), geometry=outline),
+            style_function=lambda _f, c=colour, dash=("6 4" if code == 2 else None): {
+                "color": c, "weight": 2, "fill": True, "fillColor": c, "fillOpacity": 0.08, "dashArray": dash},
+            tooltip=folium.GeoJsonTooltip(["class"]),
+        ).add_to(group)
+    return group
 
 
 def _road_style(feature: dict) -> dict:
@@ -203,7 +229,7 @@ def _firms_layer(firms: gpd.GeoDataFrame) -> folium.FeatureGroup:
 
 
 def _links_layer(links: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    group = folium.FeatureGroup(name="Symbiosis links (width = tonnes)")
+    group = folium.FeatureGroup(name="Symbiosis links (width = tonnes)", show=False)
     shown = links.to_crs(4326)
     materials = sorted(shown["material"].unique())
     colours = {m: _MATERIAL_PALETTE[i % len(_MATERIAL_PALETTE)] for i, m in enumerate(materials)}
@@ -231,8 +257,10 @@ def _sources_layer(sources: gpd.GeoDataFrame) -> folium.FeatureGroup:
         if row.geometry.geom_type != "Point":
             folium.GeoJson(row.geometry.__geo_interface__, style_function=lambda _f, c=colours[row.material]: {
                 "color": c, "weight": 1, "fillOpacity": 0.3}, tooltip=label).add_to(group)
-        folium.RegularPolygonMarker([point.y, point.x], number_of_sides=4, radius=5, color=colours[row.material],
-                                    fill=True, fill_opacity=0.9, tooltip=label).add_to(group)
+        square = (f"<div style='width:9px;height:9px;background:{colours[row.material]};"
+                  "border:1px solid #222'></div>")
+        folium.Marker([point.y, point.x], icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5)),
+                      tooltip=label).add_to(group)
     return group
 
 
@@ -261,15 +289,22 @@ def _title_html(result: Result) -> str:
 
 def _legend_html(result: Result) -> str:
     stops = ", ".join(matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x)) for x in np.linspace(0, 1, 6))
-    fringe = "".join(f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};opacity:0.6;"
-                     f"margin-right:6px'></span>{FRINGE_CLASSES[k]}</div>" for k, c in _FRINGE_COLOURS.items() if c)
+    fringe = "".join(f"<div><span style='display:inline-block;width:12px;height:10px;border:2px "
+                     f"{'dashed' if k == 2 else 'solid'} {c};margin-right:6px'></span>{FRINGE_CLASSES[k]}</div>"
+                     for k, c in _FRINGE_COLOURS.items() if c)
+    from eicgeo.pipeline import EXCLUSION_REASONS
+
+    present = set(np.unique(np.asarray(result.excluded.values)).tolist())
+    excluded = "".join(f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};opacity:0.7;"
+                       f"margin-right:6px'></span>{EXCLUSION_REASONS[k]}</div>"
+                       for k, c in _EXCLUDED_COLOURS.items() if k in present)
     return (
-        "<div style='position:fixed;bottom:24px;left:10px;z-index:1000;background:rgba(255,255,255,0.92);"
+        "<div style='position:fixed;bottom:30px;right:10px;z-index:1000;background:rgba(255,255,255,0.92);"
         "padding:8px 10px;border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)'>"
         "<b>Suitability</b> (0–1)"
         f"<div style='width:160px;height:10px;background:linear-gradient(to right, {stops})'></div>"
         "<div style='display:flex;justify-content:space-between;width:160px'><span>0</span><span>0.5</span><span>1</span></div>"
-        f"<b>Fringe</b>{fringe}"
+        f"<b>Fringe</b>{fringe}<b>Excluded</b> (layer off by default){excluded}"
         "<div><span style='display:inline-block;width:12px;height:12px;border:2px solid #b30000;background:#ffb000;"
         "margin-right:6px'></span>candidate zone (number = rank)</div></div>"
     )

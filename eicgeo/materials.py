@@ -35,7 +35,9 @@ class Material:
     """One material of the vocabulary.
 
     ``kind`` is ``raw`` (virgin input), ``byproduct`` (a residue or waste with a use),
-    ``product`` (a main product traded between sectors) or ``energy`` (an energy carrier).
+    ``product`` (a main product traded between sectors), ``energy`` (heat, steam or gas that can
+    be piped to a neighbour), ``emission`` (captured CO2) or ``utility`` (grid electricity and
+    raw water, bought from networks rather than exchanged).
     """
 
     name: str
@@ -67,7 +69,7 @@ MATERIALS: dict[str, Material] = {
         _m("clay", "raw"),
         _m("sand", "raw"),
         _m("timber", "raw", description="roundwood"),
-        _m("water", "raw", description="raw water (t/yr = m³/yr / 1)"),
+        _m("water", "utility", description="raw water, t/yr (1 t = 1 m³)"),
         # by-products and wastes
         _m("scrap_metal", "byproduct", "12 01", "ferrous scrap"),
         _m("rice_husk", "byproduct", "02 03", "about 20 % of paddy by mass"),
@@ -92,7 +94,7 @@ MATERIALS: dict[str, Material] = {
         _m("sewage_sludge", "byproduct", "19 08"),
         _m("digestate", "byproduct", "19 06", "anaerobic digestion residue"),
         _m("compost", "product", "19 05"),
-        _m("co2", "byproduct", description="captured process CO2"),
+        _m("co2", "emission", description="captured process CO2"),
         _m("waste_plastic", "byproduct", "20 01"),
         _m("cullet", "byproduct", "20 01", "broken and waste glass"),
         _m("paper_waste", "byproduct", "20 01", "waste paper and cardboard"),
@@ -105,7 +107,7 @@ MATERIALS: dict[str, Material] = {
         _m("biogas", "energy", description="as energy content", unit=_MWH),
         _m("waste_heat", "energy", description="low-grade heat", unit=_MWH),
         _m("steam", "energy", description="process steam", unit=_MWH),
-        _m("electricity", "energy", unit=_MWH),
+        _m("electricity", "utility", unit=_MWH),
         # products traded between sectors
         _m("animal_feed", "product"),
         _m("ethanol", "product"),
@@ -288,4 +290,10 @@ def format_flows(flows: dict[str, float]) -> str:
     >>> format_flows({"fly_ash": 1200.0, "steam": 300.5})
     'fly_ash:1200;steam:300.5'
     """
-    return ";".join(f"{m}:{t:g}" for m, t in flows.items())
+    return ";".join(f"{m}:{_number(t)}" for m, t in flows.items())
+
+
+def _number(value: float) -> str:
+    """Shortest text that reads back as ``value`` exactly: '1200', '300.5', never '1.23457e+06'."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

@@ -335,6 +335,9 @@ def combine(
             msg = f"OWA order_weights must be {len(names)} numbers >= 0 (one per criterion), got {order_weights!r}"
             raise InputError(msg)
         v = v / v.sum()
+        if stack.chunks is not None:
+            # OWA sorts across criteria in each cell, so a dask block must hold every criterion.
+            stack = stack.chunk({"criterion": -1})
         out = xr.apply_ufunc(_owa, stack, kwargs={"u": w, "v": v}, input_core_dims=[["criterion"]],
                              dask="parallelized", output_dtypes=[np.float32])
     else:

@@ -18,6 +18,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio.features
 import xarray as xr
 from tqdm.auto import tqdm
 
@@ -231,7 +232,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 
     with clock.stage("symbiosis"):
         links = symbiosis.match(firms, None, s.symbiosis.get("max_km", 33.0), detour=s.symbiosis.get("detour", 1.3),
-                                kinds=s.symbiosis.get("kinds", ("byproduct", "energy"))) if len(firms) else _empty_links(grid)
+                                kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission"))) if len(firms) else _empty_links(grid)
         metrics = symbiosis.metrics(firms, links) if len(firms) else {}
         clusterer = FirmClusterer(method=s.clustering.get("method", "hdbscan"),
                                   min_cluster_size=s.clustering.get("min_cluster_size", 5),
@@ -246,13 +247,19 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 
     with clock.stage("zones"):
         allowed = (fringe == 2) & (excluded == 0) & suitability.notnull()
-        found = zones.locate(suitability, allowed, n=s.zones.get("n", 10), quantile=s.zones.get("quantile", 0.85),
-                             min_area_ha=s.zones.get("min_area_ha", 50.0))
+        min_area = s.zones.get("min_area_ha", 50.0)
+        around = zones.cluster_zones(clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0),
+                                     min_area_ha=min_area)
+        # Greenfield zones are sought on the allowed land that no cluster zone already covers.
+        free = allowed
+        if len(around):
+            taken = rasterio.features.geometry_mask(list(around.geometry), grid.shape, grid.transform, invert=True)
+            free = allowed & ~xr.DataArray(taken, dims=allowed.dims, coords=allowed.coords)
+        found = zones.locate(suitability, free, n=s.zones.get("n", 10), quantile=s.zones.get("quantile", 0.85),
+                             min_area_ha=min_area, max_area_ha=s.zones.get("max_area_ha", 1000.0))
         if "note" in found.attrs:
             notes.append(found.attrs["note"])
-        around = zones.cluster_zones(clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0),
-                                     min_area_ha=s.zones.get("min_area_ha", 50.0)) if len(clusters) else None
-        candidates = pd.concat([found, around], ignore_index=True) if around is not None and len(around) else found
+        candidates = pd.concat([around, found], ignore_index=True) if len(around) else found
         candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
         rural = _rural_population(candidates, network, grid, population, fringe, s)
         material_minutes = raw.get("material_access")

@@ -159,8 +159,8 @@ def report_markdown(result: Result) -> str:
         m = result.symbiosis_metrics
         lines += ["## Symbiosis network", "",
                   f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
-                  f"{m['tonnes_exchanged']:,.0f} t/yr exchanged, {m['share_of_byproducts_used']:.0%} of by-product "
-                  "output (in tonnes) finds a user.", ""]
+                  f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
+                  f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user.", ""]
         if m["tonnes_by_material"]:
             lines += ["| material | tonnes or MWh per year |", "| --- | ---: |"]
             lines += [f"| {k} | {v:,.0f} |" for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])]

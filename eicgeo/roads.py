@@ -281,6 +281,8 @@ class CompiledNetwork:
     point_frac: np.ndarray
     point_tier: np.ndarray
     _trees: list[cKDTree | None] = field(repr=False, default_factory=list)
+    _tier_points: list[np.ndarray] = field(repr=False, default_factory=list)
+    _cache: dict = field(repr=False, default_factory=dict, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -397,6 +399,7 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
         point_frac=point_frac,
         point_tier=point_tier,
         _trees=trees,
+        _tier_points=[np.flatnonzero(point_tier == t) for t in range(_N_TIERS)],
     )
 
 
@@ -528,7 +531,7 @@ def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offr
         if tree is None:
             continue
         dist, local = tree.query(xy, k=1)
-        global_idx = np.flatnonzero(net.point_tier == tier)[local]
+        global_idx = net._tier_points[tier][local]
         access = dist / offroad
         idx, t = _attach(net, global_idx, access, direction)
         seed_idx.append(idx)
@@ -600,24 +603,58 @@ def _cell_times(net: CompiledNetwork, point_t: np.ndarray, extra_xy: np.ndarray,
                 grid: Grid, offroad: float, k: int, block_rows: int = 256) -> np.ndarray:
     """Per cell: min over candidate points of (distance / offroad speed + point time), seconds."""
     out = np.empty(grid.shape, dtype=np.float64)
-    xs = grid.xs
-    tier_ids = [np.flatnonzero(net.point_tier == t) for t in range(_N_TIERS)]
+    cached = _candidates(net, grid, k)
     extra_tree = cKDTree(extra_xy) if len(extra_xy) else None
     for r0 in range(0, grid.height, block_rows):
-        ys = grid.ys[r0 : r0 + block_rows]
-        cx, cy = np.meshgrid(xs, ys)
-        cells = np.column_stack([cx.ravel(), cy.ravel()])
-        best = np.full(len(cells), np.inf)
-        for tier, tree in enumerate(net._trees):
-            if tree is None:
-                continue
-            kk = min(k, tree.n)
-            dist, local = tree.query(cells, k=kk, workers=-1)
-            dist, local = dist.reshape(len(cells), kk), local.reshape(len(cells), kk)
-            cand = dist / offroad + point_t[tier_ids[tier][local]]
-            best = np.minimum(best, cand.min(axis=1))
+        rows = slice(r0, min(r0 + block_rows, grid.height))
+        if cached is not None:
+            n0, n1 = rows.start * grid.width, rows.stop * grid.width
+            dist, idx = cached[0][n0:n1], cached[1][n0:n1]
+        else:
+            dist, idx = _block_candidates(net, grid, rows, k)
+        best = (dist / offroad + point_t[idx]).min(axis=1)
         if extra_tree is not None:
-            dist, local = extra_tree.query(cells, k=1, workers=-1)
-            best = np.minimum(best, dist / offroad + extra_t[local])
-        out[r0 : r0 + len(ys)] = best.reshape(len(ys), grid.width)
+            d, j = extra_tree.query(_cell_centres(grid, rows), k=1, workers=-1)
+            best = np.minimum(best, d / offroad + extra_t[j])
+        out[rows] = best.reshape(-1, grid.width)
     return out
+
+
+#: Cells x candidates above which candidate lists are recomputed per surface instead of cached
+#: (about 8 bytes each: 50 million is 400 MB).
+_CACHE_LIMIT = 50_000_000
+
+
+def _candidates(net: CompiledNetwork, grid: Grid, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Candidate road points of every cell (distances in m, point indices), cached per grid.
+
+    The candidates depend only on geometry, not on the sources, so every surface on the same grid
+    reuses them and costs one gather and one minimum per cell.
+    """
+    key = (grid, k)
+    if key in net._cache:
+        return net._cache[key]
+    if grid.height * grid.width * k * _N_TIERS > _CACHE_LIMIT:
+        return None
+    dist, idx = _block_candidates(net, grid, slice(0, grid.height), k)
+    net._cache[key] = (dist, idx)
+    return dist, idx
+
+
+def _block_candidates(net: CompiledNetwork, grid: Grid, rows: slice, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest road points of each road tier for the cells of ``rows``."""
+    cells = _cell_centres(grid, rows)
+    dists, idxs = [], []
+    for tier, tree in enumerate(net._trees):
+        if tree is None:
+            continue
+        kk = min(k, tree.n)
+        dist, local = tree.query(cells, k=kk, workers=-1)
+        dists.append(dist.reshape(len(cells), kk).astype(np.float32))
+        idxs.append(net._tier_points[tier][local.reshape(len(cells), kk)].astype(np.int32))
+    return np.hstack(dists), np.hstack(idxs)
+
+
+def _cell_centres(grid: Grid, rows: slice) -> np.ndarray:
+    cx, cy = np.meshgrid(grid.xs, grid.ys[rows])
+    return np.column_stack([cx.ravel(), cy.ravel()])

@@ -220,7 +220,8 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "constraints": {"exclude_roles": list},
     "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
     "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
-    "zones": {"n": int, "quantile": (int, float), "min_area_ha": (int, float), "cluster_buffer_m": (int, float),
+    "zones": {"n": int, "quantile": (int, float), "min_area_ha": (int, float), "max_area_ha": (int, float),
+              "cluster_buffer_m": (int, float),
               "score_weights": dict},
 }
 _TOP = {"name": str, "preset": str, "description": str}

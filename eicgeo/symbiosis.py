@@ -44,7 +44,7 @@ def match(
     max_km: float = 33.0,
     *,
     detour: float = 1.3,
-    kinds: Iterable[str] = ("byproduct", "energy"),
+    kinds: Iterable[str] = ("byproduct", "energy", "emission"),
 ) -> gpd.GeoDataFrame:
     """Symbiosis links between firms.
 
@@ -60,8 +60,9 @@ def match(
         reported for the UK National Industrial Symbiosis Programme.
     detour : float
         Road distance over straight-line distance, used when no graph is given.
-    kinds : materials kinds that are exchanged (see :class:`eicgeo.materials.Material`);
-        ordinary products and raw materials are trade, not symbiosis.
+    kinds : iterable of str
+        Material kinds that are exchanged (see :class:`eicgeo.materials.Material`); products,
+        raw materials and utilities are ordinary trade, not symbiosis.
 
     Returns
     -------
@@ -162,22 +163,27 @@ def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
     return km / 1000.0
 
 
-def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, kinds: Iterable[str] = ("byproduct", "energy")) -> dict:
-    """Network metrics: firms, links, density, tonnes by material, share of by-products used."""
-    kinds = set(kinds)
+def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -> dict:
+    """Network metrics of the symbiosis links.
+
+    ``density`` is the share of ordered firm pairs (among linked firms) joined by at least one
+    link; ``share_of_byproducts_used`` is the tonnage of by-products (kind ``byproduct``) that
+    finds a user over the tonnage offered.
+    """
     offered = 0.0
     for text in firms["outputs"].fillna(""):
-        offered += sum(t for m, t in parse_flows(text).items() if MATERIALS[m].kind in kinds and MATERIALS[m].unit == "t/yr")
-    tonnes_links = links[[MATERIALS[m].unit == "t/yr" for m in links["material"]]] if len(links) else links
-    exchanged = float(tonnes_links["tonnes"].sum()) if len(links) else 0.0
-    linked = set(links["from_firm"]) | set(links["to_firm"]) if len(links) else set()
+        offered += sum(t for m, t in parse_flows(text).items() if MATERIALS[m].kind == "byproduct")
+    byproduct = [MATERIALS[m].kind == "byproduct" for m in links["material"]]
+    exchanged = float(links.loc[byproduct, "tonnes"].sum()) if len(links) else 0.0
+    linked = set(links["from_firm"]) | set(links["to_firm"])
     n = len(linked)
+    pairs = len(set(zip(links["from_firm"], links["to_firm"], strict=True)))
     return {
         "n_firms": len(firms),
         "n_linked_firms": n,
         "n_links": len(links),
-        "density": (len(links) / (n * (n - 1))) if n > 1 else 0.0,
-        "tonnes_exchanged": exchanged,
+        "density": pairs / (n * (n - 1)) if n > 1 else 0.0,
+        "byproduct_tonnes_exchanged": exchanged,
         "share_of_byproducts_used": exchanged / offered if offered > 0 else 0.0,
         "tonnes_by_material": links.groupby("material")["tonnes"].sum().round(1).to_dict() if len(links) else {},
     }

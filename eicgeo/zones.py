@@ -43,6 +43,7 @@ def locate(
     n: int = 10,
     quantile: float = 0.85,
     min_area_ha: float = 50.0,
+    max_area_ha: float | None = 1000.0,
 ) -> gpd.GeoDataFrame:
     """Greenfield candidate zones.
 
@@ -58,6 +59,10 @@ def locate(
         Cells at or above this quantile of the allowed cells' suitability are candidates.
     min_area_ha : float
         Smallest zone, hectares.
+    max_area_ha : float, optional
+        Largest zone, hectares. A larger contiguous area keeps only its best cells: its own
+        threshold is raised until they cover at most ``max_area_ha``, and the pieces of at least
+        ``min_area_ha`` that remain are candidates.
 
     Returns
     -------
@@ -78,8 +83,10 @@ def locate(
         return empty
     threshold = float(np.quantile(suit[ok], quantile))
     labels, count = ndimage.label(ok & (suit >= threshold), structure=_ROOK)
-    index = np.arange(1, count + 1)
     cell_ha = grid.cell_area_m2 / 1e4
+    if max_area_ha is not None:
+        labels, count = _cap_area(labels, count, suit, max_area_ha / cell_ha)
+    index = np.arange(1, count + 1)
     area = ndimage.sum_labels(np.ones_like(suit), labels, index) * cell_ha
     mean = ndimage.mean(suit, labels, index)
     big = area >= min_area_ha
@@ -98,6 +105,18 @@ def locate(
     return zones
 
 
+def _cap_area(labels: np.ndarray, count: int, suit: np.ndarray, max_cells: float) -> tuple[np.ndarray, int]:
+    """Shrink every labelled area larger than ``max_cells`` to its best cells, then relabel."""
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    keep = labels > 0
+    for label in np.flatnonzero(sizes[1:] > max_cells) + 1:
+        cells = labels == label
+        values = np.sort(suit[cells])[::-1]
+        cut = values[int(max_cells) - 1]
+        keep[cells & (suit < cut)] = False
+    return ndimage.label(keep, structure=_ROOK)
+
+
 def cluster_zones(
     clusters: gpd.GeoDataFrame,
     allowed: xr.DataArray,
@@ -109,6 +128,8 @@ def cluster_zones(
     grid = Grid.from_dataarray(allowed)
     ok = np.asarray(allowed.values, dtype=bool)
     rows, geoms = [], []
+    if clusters.empty:
+        return gpd.GeoDataFrame(rows, columns=["kind", "area_ha", "cluster"], geometry=[], crs=grid.crs)
     for cluster in clusters.to_crs(grid.crs).itertuples():
         near = rasterio.features.geometry_mask([cluster.geometry.buffer(buffer_m)], grid.shape, grid.transform, invert=True)
         cells = near & ok
@@ -146,7 +167,8 @@ def score(
     follows the rank.
     """
     grid = Grid.from_dataarray(suitability)
-    out = zones.copy()
+    # Positions, not labels, tie zones to the firms joined below and to rural_pop_30min.
+    out = zones.reset_index(drop=True)
     if out.empty:
         for column in ZONE_COLUMNS:
             if column not in out:

@@ -1,0 +1,127 @@
+"""FirmClusterer: DBSCAN and HDBSCAN on two blobs of firms and two outliers, in metres."""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from sklearn.base import clone
+from shapely.geometry import Point
+
+from eicgeo._errors import CRSError, InputError
+from eicgeo.clustering import FirmClusterer
+
+X0, Y0 = 600_000.0, 1_600_000.0
+
+# two blobs of six firms, 20 km apart, each within 700 m; two outliers over 30 km from both
+BLOB_A = [(0, 0), (300, 0), (0, 300), (300, 300), (150, 150), (600, 150)]
+BLOB_B = [(20_000 + x, 5_000 + y) for x, y in [(0, 0), (250, 0), (0, 250), (250, 250), (125, 400), (-200, 100)]]
+OUTLIERS = [(10_000, 40_000), (-30_000, -30_000)]
+POINTS = [*BLOB_A, OUTLIERS[0], *BLOB_B, OUTLIERS[1]]
+SECTORS = ["rice_mill", "rice_mill", "feed_mill", "biomass_power", "rice_mill", "brick_kiln", "cement",
+           "sugar_mill", "distillery", "sugar_mill", "biogas_plant", "sugar_mill", "compost_plant", "steel"]
+EMPLOYEES = [10, 20, 30, 40, 50, 60, 1000, 1, 2, 3, 4, 5, 6, 2000]
+EXPECTED = [0, 0, 0, 0, 0, 0, -1, 1, 1, 1, 1, 1, 1, -1]
+
+
+def firms(crs="EPSG:32647") -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"firm_id": [f"F{i:02d}" for i in range(len(POINTS))], "sector": SECTORS, "employees": EMPLOYEES},
+        geometry=[Point(X0 + x, Y0 + y) for x, y in POINTS],
+        crs=crs,
+    )
+
+
+def test_dbscan_exact_labels():
+    model = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=1000)
+    assert model.fit(firms()) is model
+    np.testing.assert_array_equal(model.labels_, EXPECTED)
+    np.testing.assert_array_equal(model.fit_predict(firms()), EXPECTED)
+
+
+def test_dbscan_eps_is_in_metres():
+    # the firms of a blob are 212-335 m from their nearest neighbours: a 100 m radius finds nothing
+    model = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=100).fit(firms())
+    assert (model.labels_ == -1).all()
+    assert len(model.clusters_) == 0
+    # a 25 km radius joins the two blobs (20.6 km apart) but not the outliers
+    model = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=25_000).fit(firms())
+    np.testing.assert_array_equal(model.labels_, [0] * 6 + [-1] + [0] * 6 + [-1])
+
+
+def test_hdbscan_finds_the_two_blobs():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecation noise from scikit-learn either
+        model = FirmClusterer(min_cluster_size=4).fit(firms())
+    labels = model.labels_
+    a, b = labels[:6], labels[7:13]
+    assert len(set(a)) == 1 and len(set(b)) == 1
+    assert a[0] >= 0 and b[0] >= 0 and a[0] != b[0]
+    assert labels[6] == -1 and labels[13] == -1
+    assert set(labels) == {-1, 0, 1}
+
+
+def test_clusters_table():
+    model = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=1000, hull_buffer_m=500).fit(firms())
+    clusters = model.clusters_
+    assert list(clusters.columns) == ["cluster", "n_firms", "sectors", "employees", "geometry"]
+    assert clusters.crs == "EPSG:32647"
+    assert clusters["cluster"].tolist() == [0, 1]
+    assert clusters["n_firms"].tolist() == [6, 6]
+    assert clusters["sectors"].tolist() == ["biomass_power;brick_kiln;feed_mill;rice_mill",
+                                            "biogas_plant;compost_plant;distillery;sugar_mill"]
+    assert clusters["employees"].tolist() == [210, 21]
+    points = firms().geometry
+    for row in clusters.itertuples():
+        members = points[model.labels_ == row.cluster]
+        assert members.within(row.geometry).all()
+        # the hull is buffered by 500 m: a point 400 m outside the blob is still inside
+        assert not points[model.labels_ != row.cluster].within(row.geometry).any()
+    hull_a = clusters.geometry.iloc[0]
+    assert hull_a.contains(Point(X0 - 400, Y0))
+    assert not hull_a.contains(Point(X0 - 600, Y0))
+
+
+def test_clusters_without_employees_or_sector_columns():
+    frame = firms().drop(columns=["employees", "sector"])
+    clusters = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=1000).fit(frame).clusters_
+    assert clusters["employees"].tolist() == [0, 0]
+    assert clusters["sectors"].tolist() == ["", ""]
+
+
+def test_too_few_firms_are_all_noise():
+    model = FirmClusterer(min_cluster_size=5).fit(firms().iloc[:3])
+    np.testing.assert_array_equal(model.labels_, [-1, -1, -1])
+    assert len(model.clusters_) == 0
+    assert list(model.clusters_.columns) == ["cluster", "n_firms", "sectors", "employees", "geometry"]
+
+
+def test_geographic_crs_is_an_error():
+    with pytest.raises(CRSError, match=r"FirmClusterer needs firms in a projected CRS \(metres\)"):
+        FirmClusterer().fit(firms().to_crs("EPSG:4326"))
+    with pytest.raises(CRSError, match=r"projected CRS"):
+        FirmClusterer().fit(firms().set_crs(None, allow_override=True))
+
+
+def test_bad_input_and_method():
+    with pytest.raises(InputError, match=r"FirmClusterer.fit expects a GeoDataFrame of firms, got DataFrame"):
+        FirmClusterer().fit(firms().drop(columns="geometry"))
+    with pytest.raises(InputError, match=r"FirmClusterer method 'kmeans' is not 'hdbscan' or 'dbscan'"):
+        FirmClusterer(method="kmeans").fit(firms())
+
+
+def test_clone_and_params_round_trip():
+    model = FirmClusterer(method="dbscan", min_cluster_size=3, eps_m=1500.0, min_samples=2, hull_buffer_m=250.0)
+    params = model.get_params()
+    assert params == {"method": "dbscan", "min_cluster_size": 3, "eps_m": 1500.0, "min_samples": 2,
+                      "hull_buffer_m": 250.0}
+    copy = clone(model)
+    assert copy is not model
+    assert copy.get_params() == params
+    assert not hasattr(copy, "labels_")  # clone does not carry the fit
+    assert FirmClusterer(**params).get_params() == params
+    assert FirmClusterer().set_params(**params).get_params() == params
+    model.fit(firms())
+    assert not hasattr(clone(model), "labels_")

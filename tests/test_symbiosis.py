@@ -1,0 +1,259 @@
+"""Symbiosis matching on a hand-made firm register with known optimal links."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+
+from eicgeo import symbiosis
+from eicgeo._errors import CRSError, InputError, MaterialError
+from eicgeo.materials import parse_flows
+
+X0, Y0 = 600_000.0, 1_600_000.0  # somewhere in central Thailand, UTM 47N
+
+# firm_id, sector, x km, y km (from X0, Y0), inputs, outputs
+FIRMS = [
+    # fly ash: one supplier of 100 t; users of 60 t at 10 km and 60 t at 20 km, 50 t at 40 km
+    ("P1", "coal_power", 0, 0, "", "fly_ash:100"),
+    ("C1", "cement", 10, 0, "fly_ash:60", ""),
+    ("B1", "brick_kiln", -20, 0, "fly_ash:60", ""),
+    ("U1", "brick_kiln", 0, 40, "fly_ash:50", ""),
+    # bottom ash: S1 is nearest to D1, but S2 is nearer still; the optimum does not cross
+    ("S1", "coal_power", 100, 100, "", "bottom_ash:50"),
+    ("S2", "coal_power", 104, 106, "", "bottom_ash:50"),
+    ("D1", "brick_kiln", 104, 103, "bottom_ash:50", ""),
+    ("D2", "cement", 100, 94, "bottom_ash:50", ""),
+    # steam: pipelines only, 5 km at most
+    ("P2", "coal_power", 300, 0, "", "steam:100"),
+    ("F1", "food_processing", 303.5, 0, "steam:30", ""),
+    ("F2", "food_processing", 300, 4, "steam:30", ""),
+    # a product: trade, not symbiosis
+    ("K1", "feed_mill", 400, 0, "", "animal_feed:1000"),
+    ("K2", "livestock_farm", 401, 0, "animal_feed:100", ""),
+    # a steel mill that both offers and takes scrap, and a second mill
+    ("X", "steel", 500, 0, "scrap_metal:50", "scrap_metal:30"),
+    ("Y", "steel", 505, 0, "scrap_metal:10", ""),
+    # sawdust: nearest-first would strand Sb; the most tonnes needs Sa -> Dy and Sb -> Dx
+    ("Sa", "sawmill", 700, 0, "", "sawdust:50"),
+    ("Dx", "board_mill", 701, 0, "sawdust:50", ""),
+    ("Dy", "board_mill", 700, 20, "sawdust:50", ""),
+    ("Sb", "sawmill", 721, 0, "", "sawdust:50"),
+]
+
+
+def register(ids=None, crs="EPSG:32647") -> gpd.GeoDataFrame:
+    rows = [r for r in FIRMS if ids is None or r[0] in ids]
+    return gpd.GeoDataFrame(
+        {
+            "firm_id": [r[0] for r in rows],
+            "name": [f"firm {r[0]}" for r in rows],
+            "sector": [r[1] for r in rows],
+            "inputs": [r[4] for r in rows],
+            "outputs": [r[5] for r in rows],
+        },
+        geometry=[Point(X0 + r[2] * 1000, Y0 + r[3] * 1000) for r in rows],
+        crs=crs,
+    )
+
+
+def links_of(links, material):
+    part = links[links["material"] == material]
+    return {(a, b): (t, km) for a, b, t, km in zip(part["from_firm"], part["to_firm"], part["tonnes"], part["km"], strict=True)}
+
+
+def tonne_km(links) -> float:
+    return float((links["tonnes"] * links["km"]).sum())
+
+
+@pytest.fixture(scope="module")
+def links():
+    return symbiosis.match(register())
+
+
+def test_fly_ash_goes_to_the_nearer_user_first(links):
+    got = links_of(links, "fly_ash")
+    # km = straight line x 1.3 (the default detour); U1 is 40 x 1.3 = 52 km away, beyond 33 km
+    assert got.keys() == {("P1", "C1"), ("P1", "B1")}
+    assert got[("P1", "C1")] == pytest.approx((60.0, 13.0))
+    assert got[("P1", "B1")] == pytest.approx((40.0, 26.0))
+
+
+def test_straight_line_times_detour():
+    firms = register(["P1", "C1", "B1"])
+    plain = links_of(symbiosis.match(firms, detour=1.0), "fly_ash")
+    assert plain[("P1", "C1")] == pytest.approx((60.0, 10.0))
+    assert plain[("P1", "B1")] == pytest.approx((40.0, 20.0))
+    winding = links_of(symbiosis.match(firms, detour=1.5), "fly_ash")
+    assert winding[("P1", "B1")][1] == pytest.approx(30.0)
+
+
+def test_user_beyond_max_km_gets_nothing():
+    firms = register(["P1", "C1", "B1", "U1"])
+    # B1 is 26 km away by the detour rule: outside 20 km
+    got = links_of(symbiosis.match(firms, max_km=20), "fly_ash")
+    assert got == {("P1", "C1"): pytest.approx((60.0, 13.0))}
+    # with a long reach U1 is still last in line: 100 t go to the two nearer users
+    far = links_of(symbiosis.match(firms, max_km=60), "fly_ash")
+    assert far.keys() == {("P1", "C1"), ("P1", "B1")}
+
+
+def test_two_suppliers_two_users_optimum_does_not_cross(links):
+    got = links_of(links, "bottom_ash")
+    # straight-line km: S1-D1 5, S1-D2 6, S2-D1 3, S2-D2 sqrt(4² + 12²) = 12.65.
+    # First come, S1 takes its nearest user D1 and S2 is left with D2: 50 x (5 + 12.65) = 882 t·km
+    # straight, and the two links cross. The optimum S1 -> D2, S2 -> D1 moves the same 100 t
+    # for 50 x (6 + 3) = 450 t·km straight, 585 with the 1.3 detour.
+    assert got.keys() == {("S1", "D2"), ("S2", "D1")}
+    assert got[("S1", "D2")] == pytest.approx((50.0, 7.8))
+    assert got[("S2", "D1")] == pytest.approx((50.0, 3.9))
+    assert tonne_km(links[links["material"] == "bottom_ash"]) == pytest.approx(585.0)
+    s1d2, s2d1 = (links[(links["material"] == "bottom_ash") & (links["from_firm"] == f)].geometry.iloc[0]
+                  for f in ("S1", "S2"))
+    assert not s1d2.crosses(s2d1)
+    greedy_s1d1 = LineString([(X0 + 100e3, Y0 + 100e3), (X0 + 104e3, Y0 + 103e3)])
+    greedy_s2d2 = LineString([(X0 + 104e3, Y0 + 106e3), (X0 + 100e3, Y0 + 94e3)])
+    assert greedy_s1d1.crosses(greedy_s2d2)
+    assert 50 * (5 + math.hypot(4, 12)) * 1.3 > tonne_km(links[links["material"] == "bottom_ash"])
+
+
+def test_most_tonnes_before_fewest_tonne_km(links):
+    got = links_of(links, "sawdust")
+    # Sa -> Dx (1 km) is the cheapest link, but then Sb (20 km from Dx, 29 km from Dy: 37.7 km
+    # with the detour) could deliver nothing. Moving all 100 t needs Sa -> Dy and Sb -> Dx.
+    assert got == {("Sa", "Dy"): pytest.approx((50.0, 26.0)), ("Sb", "Dx"): pytest.approx((50.0, 26.0))}
+
+
+def test_steam_is_capped_at_5_km(links):
+    assert symbiosis.MAX_KM_BY_MATERIAL["steam"] == 5.0
+    got = links_of(links, "steam")
+    # F1: 3.5 km x 1.3 = 4.55 km <= 5; F2: 4 km x 1.3 = 5.2 km > 5 although max_km is 33
+    assert got == {("P2", "F1"): pytest.approx((30.0, 4.55))}
+
+
+def test_products_are_not_matched_by_default(links):
+    assert "animal_feed" not in set(links["material"])
+    traded = symbiosis.match(register(["K1", "K2"]), kinds=("product",))
+    assert links_of(traded, "animal_feed") == {("K1", "K2"): pytest.approx((100.0, 1.3))}
+
+
+def test_a_firm_never_links_to_itself(links):
+    assert (links["from_firm"] != links["to_firm"]).all()
+    # X offers 30 t of scrap and wants 50 t; only Y (5 km) can take X's scrap
+    assert links_of(links, "scrap_metal") == {("X", "Y"): pytest.approx((10.0, 6.5))}
+
+
+def test_links_table(links):
+    assert list(links.columns) == ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector",
+                                   "to_sector", "geometry"]
+    assert links.crs == "EPSG:32647"
+    assert list(links["material"]) == ["bottom_ash", "bottom_ash", "fly_ash", "fly_ash", "sawdust", "sawdust",
+                                       "scrap_metal", "steam"]
+    fly = links[links["material"] == "fly_ash"]
+    assert list(fly["tonnes"]) == pytest.approx([60.0, 40.0])  # largest first within a material
+    first = fly.iloc[0]
+    assert (first["from_sector"], first["to_sector"]) == ("coal_power", "cement")
+    assert list(first.geometry.coords) == [(X0, Y0), (X0 + 10_000, Y0)]
+
+
+def test_no_one_ships_more_than_it_has_or_gets_more_than_it_needs(links):
+    firms = register()
+    supply = {(f, m): t for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
+              for m, t in parse_flows(text).items()}
+    demand = {(f, m): t for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
+              for m, t in parse_flows(text).items()}
+    for (firm, material), sent in links.groupby(["from_firm", "material"])["tonnes"].sum().items():
+        assert sent <= supply[(firm, material)] + 1e-6
+    for (firm, material), got in links.groupby(["to_firm", "material"])["tonnes"].sum().items():
+        assert got <= demand[(firm, material)] + 1e-6
+    assert (links["tonnes"] > 0).all()
+    assert (links["km"] <= 33.0).all()
+
+
+def test_distances_along_a_road_graph():
+    firms = register(["P1", "C1"])  # 10 km apart in a straight line
+    graph = nx.MultiDiGraph(crs="EPSG:32647")
+    graph.add_node(1, x=X0, y=Y0)
+    graph.add_node(2, x=X0 + 5_000, y=Y0 + 5_000)
+    graph.add_node(3, x=X0 + 10_000, y=Y0 - 1_000)  # C1 is 1 km off the road end
+    graph.add_edge(1, 2, length=8_000.0)
+    graph.add_edge(2, 3, length=8_000.0)
+    got = links_of(symbiosis.match(firms, graph=graph), "fly_ash")
+    # 8 + 8 km along the roads, plus 1 km from the road end to C1; no detour factor
+    assert got == {("P1", "C1"): pytest.approx((60.0, 17.0))}
+    # the roads are one-way: from C1 back to P1 there is no path, so a reverse flow finds no link
+    reverse = register(["P1", "C1"])
+    reverse["inputs"] = ["fly_ash:60", ""]
+    reverse["outputs"] = ["", "fly_ash:100"]
+    assert len(symbiosis.match(reverse, graph=graph)) == 0
+
+
+def test_no_common_material_gives_an_empty_table():
+    got = symbiosis.match(register(["P1", "F1"]))
+    assert len(got) == 0
+    assert list(got.columns) == ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector",
+                                 "to_sector", "geometry"]
+
+
+def test_geographic_crs_is_an_error():
+    firms = register(["P1", "C1"]).to_crs("EPSG:4326")
+    with pytest.raises(CRSError, match=r"symbiosis.match needs firms in a projected CRS \(metres\)"):
+        symbiosis.match(firms)
+    firms = register(["P1", "C1"]).set_crs(None, allow_override=True)
+    with pytest.raises(CRSError, match=r"projected CRS"):
+        symbiosis.match(firms)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"max_km": 0}, r"max_km must be > 0, got 0"), ({"detour": -1}, r"detour must be > 0, got -1")],
+)
+def test_bad_distances(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        symbiosis.match(register(["P1", "C1"]), **kwargs)
+
+
+def test_bad_flow_names_the_firm():
+    firms = register(["P1", "C1"])
+    firms.loc[0, "outputs"] = "flyash:100"
+    with pytest.raises(MaterialError, match=r"firm 'P1' outputs: material 'flyash' is not a known material "
+                                            r"\(did you mean 'fly_ash'"):
+        symbiosis.match(firms)
+
+
+def test_metrics_by_hand(links):
+    small = register(["P1", "C1", "B1", "U1"])
+    m = symbiosis.metrics(small, symbiosis.match(small))
+    assert m == {
+        "n_firms": 4,
+        "n_linked_firms": 3,  # U1 is out of reach
+        "n_links": 2,
+        "density": pytest.approx(2 / (3 * 2)),
+        "byproduct_tonnes_exchanged": pytest.approx(100.0),
+        "share_of_byproducts_used": pytest.approx(1.0),
+        "tonnes_by_material": {"fly_ash": 100.0},
+    }
+
+    m = symbiosis.metrics(register(), links)
+    # offered by-products in tonnes: fly ash 100 + bottom ash 100 + scrap 30 + sawdust 100 = 330
+    # (steam is MWh and animal feed a product). Exchanged: 100 + 100 + 10 + 100 = 310 t.
+    assert m["n_firms"] == 19
+    assert m["n_links"] == 8
+    assert m["n_linked_firms"] == 15  # all but U1, F2, K1, K2
+    assert m["density"] == pytest.approx(8 / (15 * 14))
+    assert m["byproduct_tonnes_exchanged"] == pytest.approx(310.0)
+    assert m["share_of_byproducts_used"] == pytest.approx(310 / 330)
+    assert m["tonnes_by_material"] == {"bottom_ash": 100.0, "fly_ash": 100.0, "sawdust": 100.0,
+                                       "scrap_metal": 10.0, "steam": 30.0}
+
+
+def test_metrics_without_links():
+    firms = register(["P1", "F1"])
+    m = symbiosis.metrics(firms, symbiosis.match(firms))
+    assert m == {"n_firms": 2, "n_linked_firms": 0, "n_links": 0, "density": 0.0, "byproduct_tonnes_exchanged": 0.0,
+                 "share_of_byproducts_used": 0.0, "tonnes_by_material": {}}
+    assert np.isfinite(m["density"])
