@@ -28,9 +28,10 @@ test: $(VENV)/.installed-test
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
-lint:
+lint: $(VENV)/.installed
 	$(PIP) install -e ".[dev]"
-	$(BIN)/ruff check eicgeo tests bench
+	$(BIN)/ruff check eicgeo tests
+	$(BIN)/ruff format --check eicgeo tests
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py

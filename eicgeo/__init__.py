@@ -13,11 +13,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from eicgeo._errors import EicgeoError, EicgeoWarning  # noqa: E402
-from eicgeo.datasets import load_sample  # noqa: E402
-from eicgeo.grid import Grid  # noqa: E402
-from eicgeo.pipeline import Result, run  # noqa: E402
-from eicgeo.scenario import Scenario, read_scenario  # noqa: E402
+from eicgeo._errors import EicgeoError, EicgeoWarning
+from eicgeo.datasets import load_sample
+from eicgeo.grid import Grid
+from eicgeo.pipeline import Result, run
+from eicgeo.scenario import Scenario, read_scenario
 
 __all__ = [
     "EicgeoError",

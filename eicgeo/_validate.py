@@ -92,9 +92,6 @@ def check_in(value: object, choices: Iterable[str], what: str) -> str:
     """Return ``value`` if it is one of ``choices``; the error suggests the closest."""
     choices = list(choices)
     if value not in choices:
-        msg = (
-            f"{what} {value!r} is not one of {', '.join(map(repr, choices))}"
-            f"{did_you_mean(str(value), choices)}"
-        )
+        msg = f"{what} {value!r} is not one of {', '.join(map(repr, choices))}{did_you_mean(str(value), choices)}"
         raise InputError(msg)
     return str(value)

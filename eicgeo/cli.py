@@ -17,8 +17,17 @@ from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
 
 __all__ = ["main"]
 
-_ZONE_TABLE = ["kind", "score", "area_ha", "mean_suitability", "n_firms", "symbiosis_tonnes", "market_minutes",
-               "material_minutes", "rural_pop_30min"]
+_ZONE_TABLE = [
+    "kind",
+    "score",
+    "area_ha",
+    "mean_suitability",
+    "n_firms",
+    "symbiosis_tonnes",
+    "market_minutes",
+    "material_minutes",
+    "rural_pop_30min",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,8 +38,12 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--offline/--online", default=True, show_default=True,
-              help="Self-contained map.html (Leaflet inlined), or CDN links.")
+@click.option(
+    "--offline/--online",
+    default=True,
+    show_default=True,
+    help="Self-contained map.html (Leaflet inlined), or CDN links.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def demo(out: Path, offline: bool, quiet: bool) -> None:
     """Run the synthetic peri-urban sample region end to end."""
@@ -43,8 +56,12 @@ def demo(out: Path, offline: bool, quiet: bool) -> None:
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--landcover", type=click.Path(dir_okay=False, path_type=Path), help="Land-cover raster (class codes).")
 @click.option("--legend", help="esa_worldcover, corine, or a CSV legend.")
-@click.option("--population", type=click.Path(dir_okay=False, path_type=Path), help="Population raster (people per cell).")
-@click.option("--roads", type=click.Path(dir_okay=False, path_type=Path), help="OSM .osm/.osm.bz2/.osm.pbf or .graphml.")
+@click.option(
+    "--population", type=click.Path(dir_okay=False, path_type=Path), help="Population raster (people per cell)."
+)
+@click.option(
+    "--roads", type=click.Path(dir_okay=False, path_type=Path), help="OSM .osm/.osm.bz2/.osm.pbf or .graphml."
+)
 @click.option("--sources", type=click.Path(dir_okay=False, path_type=Path), help="Raw-material sources (vector).")
 @click.option("--firms", type=click.Path(dir_okay=False, path_type=Path), help="Firm register (CSV or vector).")
 @click.option("--resolution", type=float, help="Cell size in metres.")
@@ -94,8 +111,13 @@ def validate(scenario: Path) -> None:
 
 @cli.command("sample-data")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--size", type=click.Choice(["S", "M", "L"]), default="S", show_default=True,
-              help="S 48 km, M 96 km, L 192 km square.")
+@click.option(
+    "--size",
+    type=click.Choice(["S", "M", "L"]),
+    default="S",
+    show_default=True,
+    help="S 48 km, M 96 km, L 192 km square.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (default: the committed sample's).")
 def sample_data(out: Path, size: str, seed: int | None) -> None:
     """Regenerate the synthetic peri-urban sample region."""

@@ -37,8 +37,14 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         buffered hull as geometry.
     """
 
-    def __init__(self, method: str = "hdbscan", min_cluster_size: int = 5, eps_m: float = 2000.0,
-                 min_samples: int | None = None, hull_buffer_m: float = 500.0):
+    def __init__(
+        self,
+        method: str = "hdbscan",
+        min_cluster_size: int = 5,
+        eps_m: float = 2000.0,
+        min_samples: int | None = None,
+        hull_buffer_m: float = 500.0,
+    ):
         self.method = method
         self.min_cluster_size = min_cluster_size
         self.eps_m = eps_m
@@ -60,8 +66,7 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
             self.labels_ = np.full(len(xy), -1)
         elif self.method == "hdbscan":
             # copy=True: scikit-learn 1.10 makes it the default and warns until then
-            model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                            copy=True)
+            model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples, copy=True)
             self.labels_ = model.fit_predict(xy)
         else:
             model = DBSCAN(eps=self.eps_m, min_samples=self.min_cluster_size)
@@ -75,12 +80,14 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         for label, group in frame[frame["_cluster"] >= 0].groupby("_cluster"):
             hull = group.geometry.union_all().convex_hull.buffer(self.hull_buffer_m)
             employees = pd.to_numeric(group.get("employees", pd.Series(0, index=group.index)), errors="coerce")
-            rows.append({
-                "cluster": int(label),
-                "n_firms": len(group),
-                "sectors": ";".join(sorted(group["sector"].astype(str).unique())) if "sector" in group else "",
-                "employees": int(employees.fillna(0).sum()),
-                "geometry": hull,
-            })
+            rows.append(
+                {
+                    "cluster": int(label),
+                    "n_firms": len(group),
+                    "sectors": ";".join(sorted(group["sector"].astype(str).unique())) if "sector" in group else "",
+                    "employees": int(employees.fillna(0).sum()),
+                    "geometry": hull,
+                }
+            )
         columns = ["cluster", "n_firms", "sectors", "employees", "geometry"]
         return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=firms.crs)

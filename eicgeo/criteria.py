@@ -47,31 +47,36 @@ def landcover(layer: xr.DataArray, legend: str | Legend) -> xr.DataArray:
     return grid.wrap(roles, "landcover", attrs={"units": "land-cover role code", "legend": legend.name})
 
 
-def road_access(network: CompiledNetwork, grid: Grid, *, classes: Sequence[str] = MAJOR_ROADS,
-                offroad_kph: float = 10.0) -> xr.DataArray:
+def road_access(
+    network: CompiledNetwork, grid: Grid, *, classes: Sequence[str] = MAJOR_ROADS, offroad_kph: float = 10.0
+) -> xr.DataArray:
     """Minutes from each cell to the road network and along it to the nearest main road."""
     return travel_time_surface(network, list(classes), grid, offroad_kph=offroad_kph, name="road_access")
 
 
-def market_access(network: CompiledNetwork, grid: Grid, centres: gpd.GeoDataFrame, *,
-                  offroad_kph: float = 10.0) -> xr.DataArray:
+def market_access(
+    network: CompiledNetwork, grid: Grid, centres: gpd.GeoDataFrame, *, offroad_kph: float = 10.0
+) -> xr.DataArray:
     """Minutes from each cell to the nearest urban centre (0 inside one)."""
     return travel_time_surface(network, centres, grid, offroad_kph=offroad_kph, name="market_access")
 
 
-def material_access(network: CompiledNetwork, grid: Grid, sources: gpd.GeoDataFrame, material: str, *,
-                    offroad_kph: float = 10.0) -> xr.DataArray:
+def material_access(
+    network: CompiledNetwork, grid: Grid, sources: gpd.GeoDataFrame, material: str, *, offroad_kph: float = 10.0
+) -> xr.DataArray:
     """Minutes for a delivery from the nearest source of ``material`` to each cell."""
     chosen = sources[sources["material"] == material]
     if chosen.empty:
         msg = f"sources have no feature of material {material!r}"
         raise InputError(msg)
-    return travel_time_surface(network, chosen, grid, offroad_kph=offroad_kph, direction="from",
-                               name=f"material_access:{material}")
+    return travel_time_surface(
+        network, chosen, grid, offroad_kph=offroad_kph, direction="from", name=f"material_access:{material}"
+    )
 
 
-def equal_access(market_minutes: xr.DataArray, material_minutes: xr.DataArray, *,
-                 horizon: float = 60.0) -> xr.DataArray:
+def equal_access(
+    market_minutes: xr.DataArray, material_minutes: xr.DataArray, *, horizon: float = 60.0
+) -> xr.DataArray:
     """The seed's "equal access to raw materials as well as to urban markets", 0..1.
 
     ``(1 - max(tm, tr) / horizon) * (1 - |tm - tr| / (tm + tr + 1))``, clipped to 0..1: high
@@ -91,5 +96,7 @@ def urban_centres(mask: xr.DataArray) -> gpd.GeoDataFrame:
     """Polygons of the connected True cells of ``mask`` (for example GHS-SMOD code 30)."""
     grid = Grid.from_dataarray(mask)
     values = np.asarray(mask.values).astype(np.uint8)
-    shapes = [shape(geom) for geom, v in rasterio.features.shapes(values, mask=values > 0, transform=grid.transform) if v]
+    shapes = [
+        shape(geom) for geom, v in rasterio.features.shapes(values, mask=values > 0, transform=grid.transform) if v
+    ]
     return gpd.GeoDataFrame({"centre": np.arange(1, len(shapes) + 1)}, geometry=shapes, crs=grid.crs)

@@ -104,11 +104,19 @@ def degurba(
     built = _block_mean(np.asarray(built_share.values, dtype=float), factor) if built_share is not None else None
 
     codes = smod_codes(
-        density, area_km2=area_km2, centre_density=centre_density, centre_population=centre_population,
-        cluster_density=cluster_density, cluster_population=cluster_population,
-        rural_cluster_population=rural_cluster_population, low_density=low_density,
-        max_hole_km2=max_hole_km2, semi_dense_distance_km=semi_dense_distance_km,
-        cell_km=factor * grid.resolution / 1000.0, water_share=water, built_share=built,
+        density,
+        area_km2=area_km2,
+        centre_density=centre_density,
+        centre_population=centre_population,
+        cluster_density=cluster_density,
+        cluster_population=cluster_population,
+        rural_cluster_population=rural_cluster_population,
+        low_density=low_density,
+        max_hole_km2=max_hole_km2,
+        semi_dense_distance_km=semi_dense_distance_km,
+        cell_km=factor * grid.resolution / 1000.0,
+        water_share=water,
+        built_share=built,
     )
     codes[~valid] = 0
     fine = np.repeat(np.repeat(codes, factor, axis=0), factor, axis=1)[: grid.height, : grid.width]
@@ -167,10 +175,7 @@ def smod_codes(
     codes[rural_cluster] = 13
     if rest.any():
         core = centre | dense_cluster
-        if core.any():
-            near_km = ndimage.distance_transform_edt(~core) * cell_km
-        else:
-            near_km = np.full(density.shape, np.inf)
+        near_km = ndimage.distance_transform_edt(~core) * cell_km if core.any() else np.full(density.shape, np.inf)
         labels, n = ndimage.label(rest, structure=_QUEEN)
         nearest = ndimage.minimum(near_km, labels, index=np.arange(1, n + 1))
         semi = np.zeros(n + 1, dtype=bool)
@@ -200,8 +205,11 @@ def classes(smod: xr.DataArray, *, band_km: float = 5.0) -> xr.DataArray:
         dist_km = ndimage.distance_transform_edt(~centre) * grid.resolution / 1000.0
         out[(out == 1) & (dist_km <= band_km)] = 2
     out[centre] = 3
-    attrs = {"long_name": "urban-rural fringe", "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items()),
-             "band_km": band_km}
+    attrs = {
+        "long_name": "urban-rural fringe",
+        "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items()),
+        "band_km": band_km,
+    }
     return grid.wrap(out, "fringe", attrs=attrs)
 
 
@@ -230,8 +238,11 @@ def from_landcover(
     share = built_share(roles, grid, radius_m=radius_m)
     out = np.where(share >= urban_share, 3, np.where(share >= fringe_share, 2, 1)).astype(np.uint8)
     out[roles == ROLE_CODE["nodata"]] = 0
-    attrs = {"long_name": "urban-rural fringe (land-cover gradient)", "radius_m": radius_m,
-             "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items())}
+    attrs = {
+        "long_name": "urban-rural fringe (land-cover gradient)",
+        "radius_m": radius_m,
+        "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items()),
+    }
     return grid.wrap(out, "fringe", attrs=attrs)
 
 

@@ -230,7 +230,10 @@ def _cell_areas_m2(transform, crs: CRS, shape: tuple[int, int]) -> np.ndarray:
     bottom = top + transform.e
     lon0, lon1 = transform.c, transform.c + transform.a
     areas = np.array(
-        [abs(_GEOD.polygon_area_perimeter([lon0, lon1, lon1, lon0], [t, t, b, b])[0]) for t, b in zip(top, bottom, strict=True)]
+        [
+            abs(_GEOD.polygon_area_perimeter([lon0, lon1, lon1, lon0], [t, t, b, b])[0])
+            for t, b in zip(top, bottom, strict=True)
+        ]
     )
     return areas[:, None]
 

@@ -19,10 +19,10 @@ import folium
 import geopandas as gpd
 import matplotlib
 import numpy as np
+import rasterio.features
 import xarray as xr
 from matplotlib import colormaps
 from rasterio.enums import Resampling
-import rasterio.features
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from shapely.geometry import shape
 
@@ -36,8 +36,16 @@ __all__ = ["explore", "static"]
 
 _SUITABILITY_CMAP = "viridis"
 _FRINGE_COLOURS = {1: None, 2: "#f08a24", 3: "#7a0177"}
-_EXCLUDED_COLOURS = {1: "#bdbdbd", 2: "#2166ac", 3: "#35978f", 4: "#525252", 5: "#1b7837", 6: "#bf812d",
-                     7: "#a6d96a", 8: "#fee08b"}
+_EXCLUDED_COLOURS = {
+    1: "#bdbdbd",
+    2: "#2166ac",
+    3: "#35978f",
+    4: "#525252",
+    5: "#1b7837",
+    6: "#bf812d",
+    7: "#a6d96a",
+    8: "#fee08b",
+}
 _SECTOR_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["tab20"].colors]
 _MATERIAL_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["Dark2"].colors + colormaps["Set1"].colors]
 
@@ -45,8 +53,9 @@ _MATERIAL_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["Dark2"].col
 # --------------------------------------------------------------------------------------------
 # interactive
 # --------------------------------------------------------------------------------------------
-def explore(result: Result, *, offline: bool = False, max_pixels: int = 1_000_000,
-            tiles: str | None = "OpenStreetMap") -> folium.Map:
+def explore(
+    result: Result, *, offline: bool = False, max_pixels: int = 1_000_000, tiles: str | None = "OpenStreetMap"
+) -> folium.Map:
     """An interactive map of a result, with every layer switchable in a layer control.
 
     Parameters
@@ -61,21 +70,36 @@ def explore(result: Result, *, offline: bool = False, max_pixels: int = 1_000_00
         Base map (any Folium tile name); None for none.
     """
     west, south, east, north = result.grid.lonlat_bounds
-    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=tiles, control_scale=True,
-                   zoom_start=10, prefer_canvas=True)
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=tiles,
+        control_scale=True,
+        zoom_start=10,
+        prefer_canvas=True,
+    )
     if offline:
         _inline_assets(m)
     m.fit_bounds([[south, west], [north, east]])
 
     _image_layer(result.suitability, _colorize_continuous, "Suitability (0–1)", opacity=0.75).add_to(m)
     _fringe_layer(result.fringe).add_to(m)
-    _image_layer(result.excluded, lambda a: _colorize_classes(a, _EXCLUDED_COLOURS), "Excluded land (by reason)",
-                 opacity=0.6, categorical=True, show=False).add_to(m)
+    _image_layer(
+        result.excluded,
+        lambda a: _colorize_classes(a, _EXCLUDED_COLOURS),
+        "Excluded land (by reason)",
+        opacity=0.6,
+        categorical=True,
+        show=False,
+    ).add_to(m)
     if result.main_roads is not None and len(result.main_roads):
         roads = result.main_roads.to_crs(4326)
         roads = roads.assign(geometry=roads.geometry.simplify(0.0003))
-        folium.GeoJson(roads[["highway", "geometry"]], name="Main roads", style_function=_road_style,
-                       tooltip=folium.GeoJsonTooltip(["highway"])).add_to(m)
+        folium.GeoJson(
+            roads[["highway", "geometry"]],
+            name="Main roads",
+            style_function=_road_style,
+            tooltip=folium.GeoJsonTooltip(["highway"]),
+        ).add_to(m)
     _zones_layer(result.zones).add_to(m)
     if len(result.links):
         _links_layer(result.links).add_to(m)
@@ -117,8 +141,9 @@ def _display_array(layer: xr.DataArray, max_pixels: int, categorical: bool) -> t
     transform, width, height = calculate_default_transform(grid.crs, dst_crs, grid.width, grid.height, *grid.bounds)
     scale = max(1.0, np.sqrt(width * height / max_pixels))
     width, height = max(1, int(width / scale)), max(1, int(height / scale))
-    transform, width, height = calculate_default_transform(grid.crs, dst_crs, grid.width, grid.height, *grid.bounds,
-                                                           dst_width=width, dst_height=height)
+    transform, width, height = calculate_default_transform(
+        grid.crs, dst_crs, grid.width, grid.height, *grid.bounds, dst_width=width, dst_height=height
+    )
     src = np.asarray(layer.values)
     if categorical:
         out = np.zeros((height, width), dtype=src.dtype)
@@ -127,8 +152,17 @@ def _display_array(layer: xr.DataArray, max_pixels: int, categorical: bool) -> t
         src = src.astype(np.float32)
         out = np.full((height, width), np.nan, dtype=np.float32)
         nodata = np.nan
-    reproject(src, out, src_transform=grid.transform, src_crs=grid.crs, src_nodata=nodata, dst_transform=transform,
-              dst_crs=dst_crs, dst_nodata=nodata, resampling=Resampling.nearest if categorical else Resampling.average)
+    reproject(
+        src,
+        out,
+        src_transform=grid.transform,
+        src_crs=grid.crs,
+        src_nodata=nodata,
+        dst_transform=transform,
+        dst_crs=dst_crs,
+        dst_nodata=nodata,
+        resampling=Resampling.nearest if categorical else Resampling.average,
+    )
     left, top = transform.c, transform.f
     right, bottom = left + transform.a * width, top + transform.e * height
     w, s, e, n = transform_bounds(dst_crs, "EPSG:4326", left, bottom, right, top)
@@ -151,11 +185,20 @@ def _colorize_classes(values: np.ndarray, colours: dict[int, str | None]) -> np.
     return rgba
 
 
-def _image_layer(layer: xr.DataArray, colorize, name: str, *, opacity: float, categorical: bool = False,
-                 show: bool = True, max_pixels: int = 1_000_000) -> folium.raster_layers.ImageOverlay:
+def _image_layer(
+    layer: xr.DataArray,
+    colorize,
+    name: str,
+    *,
+    opacity: float,
+    categorical: bool = False,
+    show: bool = True,
+    max_pixels: int = 1_000_000,
+) -> folium.raster_layers.ImageOverlay:
     values, bounds = _display_array(layer, max_pixels, categorical)
-    return folium.raster_layers.ImageOverlay(colorize(values), bounds=bounds, name=name, opacity=opacity,
-                                             mercator_project=False, pixelated=True, show=show)
+    return folium.raster_layers.ImageOverlay(
+        colorize(values), bounds=bounds, name=name, opacity=opacity, mercator_project=False, pixelated=True, show=show
+    )
 
 
 def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
@@ -167,14 +210,21 @@ def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
         mask = codes == code
         if not mask.any():
             continue
-        polygons = [shape(g) for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask,
-                                                                   transform=grid.transform)]
+        polygons = [
+            shape(g) for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=grid.transform)
+        ]
         outline = gpd.GeoSeries(polygons, crs=grid.crs).to_crs(4326).simplify(0.0005)
         colour = _FRINGE_COLOURS[code]
         folium.GeoJson(
             gpd.GeoDataFrame({"class": FRINGE_CLASSES[code]}, index=range(len(outline)), geometry=outline),
             style_function=lambda _f, c=colour, dash=("6 4" if code == 2 else None): {
-                "color": c, "weight": 2, "fill": True, "fillColor": c, "fillOpacity": 0.08, "dashArray": dash},
+                "color": c,
+                "weight": 2,
+                "fill": True,
+                "fillColor": c,
+                "fillOpacity": 0.08,
+                "dashArray": dash,
+            },
             tooltip=folium.GeoJsonTooltip(["class"]),
         ).add_to(group)
     return group
@@ -207,7 +257,9 @@ def _zones_layer(zones: gpd.GeoDataFrame) -> folium.FeatureGroup:
         point = row.geometry.representative_point()
         folium.Marker(
             [point.y, point.x],
-            icon=folium.DivIcon(html=f'<div class="eicgeo-rank">{row.rank}</div>', icon_size=(24, 24), icon_anchor=(12, 12)),
+            icon=folium.DivIcon(
+                html=f'<div class="eicgeo-rank">{row.rank}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
+            ),
             tooltip=f"Zone {row.zone_id}",
         ).add_to(group)
     return group
@@ -219,12 +271,23 @@ def _firms_layer(firms: gpd.GeoDataFrame) -> folium.FeatureGroup:
     sectors = sorted(shown["sector"].astype(str).unique())
     colours = {s: _SECTOR_PALETTE[i % len(_SECTOR_PALETTE)] for i, s in enumerate(sectors)}
     for row in shown.itertuples():
-        fields = {"firm": f"{row.firm_id} {row.name}", "sector": row.sector,
-                  "inputs": str(row.inputs).replace(";", "; "), "outputs": str(row.outputs).replace(";", "; ")}
-        folium.CircleMarker([row.geometry.y, row.geometry.x], radius=4, color="#333333", weight=0.8,
-                            fill=True, fill_color=colours[str(row.sector)], fill_opacity=0.9,
-                            tooltip=f"{row.name} ({row.sector})", popup=folium.Popup(_popup_table(fields), max_width=420),
-                            ).add_to(group)
+        fields = {
+            "firm": f"{row.firm_id} {row.name}",
+            "sector": row.sector,
+            "inputs": str(row.inputs).replace(";", "; "),
+            "outputs": str(row.outputs).replace(";", "; "),
+        }
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x],
+            radius=4,
+            color="#333333",
+            weight=0.8,
+            fill=True,
+            fill_color=colours[str(row.sector)],
+            fill_opacity=0.9,
+            tooltip=f"{row.name} ({row.sector})",
+            popup=folium.Popup(_popup_table(fields), max_width=420),
+        ).add_to(group)
     return group
 
 
@@ -237,11 +300,21 @@ def _links_layer(links: gpd.GeoDataFrame) -> folium.FeatureGroup:
     for row in shown.itertuples():
         width = 1.0 + 5.0 * np.log10(row.tonnes + 1) / top
         coords = [(y, x) for x, y in row.geometry.coords]
-        fields = {"material": row.material, "from": f"{row.from_firm} ({row.from_sector})",
-                  "to": f"{row.to_firm} ({row.to_sector})", "tonnes per year": f"{row.tonnes:,.0f}", "km": f"{row.km:.1f}"}
-        folium.PolyLine(coords, color=colours[row.material], weight=width, opacity=0.8,
-                        tooltip=f"{row.material}: {row.tonnes:,.0f} t/yr",
-                        popup=folium.Popup(_popup_table(fields), max_width=360)).add_to(group)
+        fields = {
+            "material": row.material,
+            "from": f"{row.from_firm} ({row.from_sector})",
+            "to": f"{row.to_firm} ({row.to_sector})",
+            "tonnes per year": f"{row.tonnes:,.0f}",
+            "km": f"{row.km:.1f}",
+        }
+        folium.PolyLine(
+            coords,
+            color=colours[row.material],
+            weight=width,
+            opacity=0.8,
+            tooltip=f"{row.material}: {row.tonnes:,.0f} t/yr",
+            popup=folium.Popup(_popup_table(fields), max_width=360),
+        ).add_to(group)
     return group
 
 
@@ -255,12 +328,15 @@ def _sources_layer(sources: gpd.GeoDataFrame) -> folium.FeatureGroup:
         tonnes = getattr(row, "tonnes_per_year", np.nan)
         label = f"{row.material}" + (f": {tonnes:,.0f} t/yr" if tonnes == tonnes else "")
         if row.geometry.geom_type != "Point":
-            folium.GeoJson(row.geometry.__geo_interface__, style_function=lambda _f, c=colours[row.material]: {
-                "color": c, "weight": 1, "fillOpacity": 0.3}, tooltip=label).add_to(group)
-        square = (f"<div style='width:9px;height:9px;background:{colours[row.material]};"
-                  "border:1px solid #222'></div>")
-        folium.Marker([point.y, point.x], icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5)),
-                      tooltip=label).add_to(group)
+            folium.GeoJson(
+                row.geometry.__geo_interface__,
+                style_function=lambda _f, c=colours[row.material]: {"color": c, "weight": 1, "fillOpacity": 0.3},
+                tooltip=label,
+            ).add_to(group)
+        square = f"<div style='width:9px;height:9px;background:{colours[row.material]};border:1px solid #222'></div>"
+        folium.Marker(
+            [point.y, point.x], icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5)), tooltip=label
+        ).add_to(group)
     return group
 
 
@@ -270,8 +346,10 @@ def _popup_table(fields: dict[str, Any]) -> str:
             return "–" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
         return html.escape(str(v))
 
-    rows = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(str(k))}</th><td>{fmt(v)}</td></tr>"
-                   for k, v in fields.items())
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(str(k))}</th><td>{fmt(v)}</td></tr>"
+        for k, v in fields.items()
+    )
     return f"<table style='font-size:12px'>{rows}</table>"
 
 
@@ -289,21 +367,28 @@ def _title_html(result: Result) -> str:
 
 def _legend_html(result: Result) -> str:
     stops = ", ".join(matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x)) for x in np.linspace(0, 1, 6))
-    fringe = "".join(f"<div><span style='display:inline-block;width:12px;height:10px;border:2px "
-                     f"{'dashed' if k == 2 else 'solid'} {c};margin-right:6px'></span>{FRINGE_CLASSES[k]}</div>"
-                     for k, c in _FRINGE_COLOURS.items() if c)
+    fringe = "".join(
+        f"<div><span style='display:inline-block;width:12px;height:10px;border:2px "
+        f"{'dashed' if k == 2 else 'solid'} {c};margin-right:6px'></span>{FRINGE_CLASSES[k]}</div>"
+        for k, c in _FRINGE_COLOURS.items()
+        if c
+    )
     from eicgeo.pipeline import EXCLUSION_REASONS
 
     present = set(np.unique(np.asarray(result.excluded.values)).tolist())
-    excluded = "".join(f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};opacity:0.7;"
-                       f"margin-right:6px'></span>{EXCLUSION_REASONS[k]}</div>"
-                       for k, c in _EXCLUDED_COLOURS.items() if k in present)
+    excluded = "".join(
+        f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};opacity:0.7;"
+        f"margin-right:6px'></span>{EXCLUSION_REASONS[k]}</div>"
+        for k, c in _EXCLUDED_COLOURS.items()
+        if k in present
+    )
     return (
         "<div style='position:fixed;bottom:30px;right:10px;z-index:1000;background:rgba(255,255,255,0.92);"
         "padding:8px 10px;border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)'>"
         "<b>Suitability</b> (0–1)"
         f"<div style='width:160px;height:10px;background:linear-gradient(to right, {stops})'></div>"
-        "<div style='display:flex;justify-content:space-between;width:160px'><span>0</span><span>0.5</span><span>1</span></div>"
+        "<div style='display:flex;justify-content:space-between;width:160px'>"
+        "<span>0</span><span>0.5</span><span>1</span></div>"
         f"<b>Fringe</b>{fringe}<b>Excluded</b> (layer off by default){excluded}"
         "<div><span style='display:inline-block;width:12px;height:12px;border:2px solid #b30000;background:#ffb000;"
         "margin-right:6px'></span>candidate zone (number = rank)</div></div>"
@@ -325,11 +410,22 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
     fig, ax = plt.subplots(figsize=(11.0, 8.5), dpi=dpi)
     suit = np.asarray(result.suitability.values, dtype=float)
-    image = ax.imshow(np.ma.masked_invalid(suit), cmap=_SUITABILITY_CMAP, vmin=0, vmax=1,
-                      extent=(xmin, xmax, ymin, ymax), interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(suit),
+        cmap=_SUITABILITY_CMAP,
+        vmin=0,
+        vmax=1,
+        extent=(xmin, xmax, ymin, ymax),
+        interpolation="nearest",
+    )
     excluded = np.asarray(result.excluded.values) > 0
-    ax.imshow(np.ma.masked_where(~excluded, np.ones_like(suit)), cmap=matplotlib.colors.ListedColormap(["#d9d9d9"]),
-              extent=(xmin, xmax, ymin, ymax), interpolation="nearest", alpha=0.9)
+    ax.imshow(
+        np.ma.masked_where(~excluded, np.ones_like(suit)),
+        cmap=matplotlib.colors.ListedColormap(["#d9d9d9"]),
+        extent=(xmin, xmax, ymin, ymax),
+        interpolation="nearest",
+        alpha=0.9,
+    )
     fringe = np.asarray(result.fringe.values)
     xs, ys = grid.xs / 1000.0, grid.ys / 1000.0
     ax.contour(xs, ys, (fringe == 2).astype(float), levels=[0.5], colors="#f08a24", linewidths=0.9)
@@ -337,8 +433,13 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     if result.main_roads is not None and len(result.main_roads):
         for geom, hw in zip(result.main_roads.geometry, result.main_roads["highway"], strict=True):
             x, y = geom.xy
-            ax.plot(np.asarray(x) / 1000, np.asarray(y) / 1000, color="#222222",
-                    lw=1.4 if hw in ("motorway", "trunk") else 0.7, alpha=0.8)
+            ax.plot(
+                np.asarray(x) / 1000,
+                np.asarray(y) / 1000,
+                color="#222222",
+                lw=1.4 if hw in ("motorway", "trunk") else 0.7,
+                alpha=0.8,
+            )
     if len(result.firms):
         ax.scatter(result.firms.geometry.x / 1000, result.firms.geometry.y / 1000, s=5, c="#000000", zorder=4)
     for row in result.zones.itertuples():
@@ -347,9 +448,17 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
             x, y = poly.exterior.xy
             ax.fill(np.asarray(x) / 1000, np.asarray(y) / 1000, facecolor="none", edgecolor="#d7301f", lw=1.5, zorder=5)
         p = row.geometry.representative_point()
-        ax.annotate(str(row.rank), (p.x / 1000, p.y / 1000), ha="center", va="center", fontsize=8, weight="bold",
-                    color="#b30000", zorder=6,
-                    bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#b30000", "lw": 1})
+        ax.annotate(
+            str(row.rank),
+            (p.x / 1000, p.y / 1000),
+            ha="center",
+            va="center",
+            fontsize=8,
+            weight="bold",
+            color="#b30000",
+            zorder=6,
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#b30000", "lw": 1},
+        )
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     ax.set_aspect("equal")
@@ -357,8 +466,17 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     ax.set_ylabel("northing (km)")
     ax.set_title(f"Candidate Eco-Industrial Cluster zones — {result.scenario.name}", fontsize=13, weight="bold")
     _scale_bar(ax, xmin, xmax, ymin, ymax)
-    ax.annotate("N", xy=(0.95, 0.93), xytext=(0.95, 0.83), xycoords="axes fraction", ha="center", va="center",
-                fontsize=12, weight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5})
+    ax.annotate(
+        "N",
+        xy=(0.95, 0.93),
+        xytext=(0.95, 0.83),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=12,
+        weight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+    )
     cbar = fig.colorbar(image, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("suitability (0–1)")
     handles = [
@@ -374,8 +492,14 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
     method = result.suitability.attrs.get("method", "wlc").upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
-    ax.text(0.0, -0.09, f"eicgeo · suitability by {method} of {len(result.weights)} criteria; fringe by the "
-            f"{fringe_method}", transform=ax.transAxes, fontsize=7, color="#555555")
+    ax.text(
+        0.0,
+        -0.09,
+        f"eicgeo · suitability by {method} of {len(result.weights)} criteria; fringe by the {fringe_method}",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="#555555",
+    )
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
@@ -390,4 +514,3 @@ def _scale_bar(ax, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
     x0, y0 = xmax - length - span * 0.04, ymin + (ymax - ymin) * 0.04
     ax.plot([x0, x0 + length], [y0, y0], color="black", lw=3, solid_capstyle="butt", zorder=7)
     ax.text(x0 + length / 2, y0 + (ymax - ymin) * 0.012, f"{length} km", ha="center", va="bottom", fontsize=8, zorder=7)
-

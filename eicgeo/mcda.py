@@ -7,6 +7,7 @@ nodata and works the same whether the arrays are numpy- or dask-backed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +87,12 @@ def _piecewise(x, *, points: Sequence[Sequence[float]]):
     if np.any(np.diff(pts[:, 0]) <= 0):
         msg = f"piecewise points must have strictly increasing x, got {pts[:, 0].tolist()}"
         raise InputError(msg)
-    return xr.apply_ufunc(lambda v: np.where(np.isnan(v), np.nan, np.interp(v, pts[:, 0], pts[:, 1])), x,
-                          dask="parallelized", output_dtypes=[np.float64])
+    return xr.apply_ufunc(
+        lambda v: np.where(np.isnan(v), np.nan, np.interp(v, pts[:, 0], pts[:, 1])),
+        x,
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    )
 
 
 def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
@@ -107,7 +112,7 @@ def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
 
 def _ordered(fn: str, **params: float | None) -> None:
     given = [(k, v) for k, v in params.items() if v is not None]
-    for (k1, v1), (k2, v2) in zip(given, given[1:], strict=False):
+    for (k1, v1), (k2, v2) in itertools.pairwise(given):
         if v1 > v2 or (fn == "linear" and v1 == v2):
             msg = f"{fn} parameters out of order: {k1}={v1} must be {'<' if fn == 'linear' else '<='} {k2}={v2}"
             raise InputError(msg)
@@ -151,7 +156,9 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
     [[1.0, 0.5], [0.0, nan]]
     """
     if fn not in STANDARDIZERS:
-        msg = f"standardisation function {fn!r} is not one of {', '.join(STANDARDIZERS)}{did_you_mean(fn, STANDARDIZERS)}"
+        msg = (
+            f"standardisation function {fn!r} is not one of {', '.join(STANDARDIZERS)}{did_you_mean(fn, STANDARDIZERS)}"
+        )
         raise InputError(msg)
     try:
         out = STANDARDIZERS[fn](layer.astype(np.float64) if fn != "categorical" else layer, **params)
@@ -222,8 +229,23 @@ def rank_weights(names: Sequence[str], method: str = "sum") -> dict[str, float]:
 
 
 #: Saaty's random consistency index by matrix order.
-RANDOM_INDEX: dict[int, float] = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41,
-                                  9: 1.45, 10: 1.49, 11: 1.51, 12: 1.48, 13: 1.56, 14: 1.57, 15: 1.59}
+RANDOM_INDEX: dict[int, float] = {
+    1: 0.0,
+    2: 0.0,
+    3: 0.58,
+    4: 0.90,
+    5: 1.12,
+    6: 1.24,
+    7: 1.32,
+    8: 1.41,
+    9: 1.45,
+    10: 1.49,
+    11: 1.51,
+    12: 1.48,
+    13: 1.56,
+    14: 1.57,
+    15: 1.59,
+}
 
 
 @dataclass(frozen=True)
@@ -269,8 +291,10 @@ def ahp_weights(matrix: Any, labels: Sequence[str] | None = None) -> AHPResult:
     bad = np.argwhere(~np.isclose(m * m.T, 1.0, rtol=1e-3))
     if bad.size:
         i, j = bad[0]
-        msg = (f"AHP matrix is not reciprocal: [{labels[i]}, {labels[j]}] = {m[i, j]:g} but "
-               f"[{labels[j]}, {labels[i]}] = {m[j, i]:g}; expected {1 / m[i, j]:g}")
+        msg = (
+            f"AHP matrix is not reciprocal: [{labels[i]}, {labels[j]}] = {m[i, j]:g} but "
+            f"[{labels[j]}, {labels[i]}] = {m[j, i]:g}; expected {1 / m[i, j]:g}"
+        )
         raise InputError(msg)
     values, vectors = np.linalg.eig(m)
     k = int(np.argmax(values.real))
@@ -286,11 +310,16 @@ def ahp_weights(matrix: Any, labels: Sequence[str] | None = None) -> AHPResult:
 # --------------------------------------------------------------------------------------------
 # combination
 # --------------------------------------------------------------------------------------------
-def _aligned(criteria: Mapping[str, xr.DataArray] | xr.Dataset, weights: Mapping[str, float]) -> tuple[list[str], list[xr.DataArray], np.ndarray]:
+def _aligned(
+    criteria: Mapping[str, xr.DataArray] | xr.Dataset, weights: Mapping[str, float]
+) -> tuple[list[str], list[xr.DataArray], np.ndarray]:
     layers = dict(criteria.data_vars) if isinstance(criteria, xr.Dataset) else dict(criteria)
     missing = [k for k in weights if k not in layers]
     if missing:
-        msg = f"weight given for criterion {missing[0]!r}, which does not exist; criteria are {', '.join(layers)}{did_you_mean(missing[0], layers)}"
+        msg = (
+            f"weight given for criterion {missing[0]!r}, which does not exist; criteria are "
+            f"{', '.join(layers)}{did_you_mean(missing[0], layers)}"
+        )
         raise InputError(msg)
     w = normalize_weights(weights)
     names = [k for k in w if w[k] > 0]
@@ -298,7 +327,10 @@ def _aligned(criteria: Mapping[str, xr.DataArray] | xr.Dataset, weights: Mapping
     first = arrays[0]
     for name, layer in zip(names[1:], arrays[1:], strict=True):
         if layer.shape != first.shape:
-            msg = f"criterion {name!r} has shape {layer.shape}, but {names[0]!r} has {first.shape}; criteria must share one grid"
+            msg = (
+                f"criterion {name!r} has shape {layer.shape}, but {names[0]!r} has {first.shape}; "
+                "criteria must share one grid"
+            )
             raise GridMismatchError(msg)
         if first.rio.crs is not None and layer.rio.crs is not None:
             Grid.from_dataarray(first).check(layer, f"criterion {name!r}")
@@ -338,8 +370,14 @@ def combine(
         if stack.chunks is not None:
             # OWA sorts across criteria in each cell, so a dask block must hold every criterion.
             stack = stack.chunk({"criterion": -1})
-        out = xr.apply_ufunc(_owa, stack, kwargs={"u": w, "v": v}, input_core_dims=[["criterion"]],
-                             dask="parallelized", output_dtypes=[np.float32])
+        out = xr.apply_ufunc(
+            _owa,
+            stack,
+            kwargs={"u": w, "v": v},
+            input_core_dims=[["criterion"]],
+            dask="parallelized",
+            output_dtypes=[np.float32],
+        )
     else:
         msg = f"combination method {method!r} is not 'wlc' or 'owa'"
         raise InputError(msg)
@@ -396,7 +434,7 @@ def monte_carlo(
     ``std`` of suitability and ``p_top``: the share of draws in which a cell is in the top
     ``top_q`` of the valid cells.
     """
-    names, arrays, w = _aligned(criteria, weights)
+    _, arrays, w = _aligned(criteria, weights)
     if n < 1:
         msg = f"monte_carlo n must be >= 1, got {n}"
         raise InputError(msg)

@@ -33,8 +33,18 @@ from eicgeo.scenario import Scenario, read_scenario
 
 __all__ = ["EXCLUSION_REASONS", "STAGES", "Result", "run"]
 
-STAGES = ("grid", "landcover", "population", "roads", "fringe", "sources_firms", "criteria",
-          "suitability", "symbiosis", "zones")
+STAGES = (
+    "grid",
+    "landcover",
+    "population",
+    "roads",
+    "fringe",
+    "sources_firms",
+    "criteria",
+    "suitability",
+    "symbiosis",
+    "zones",
+)
 
 #: Reason codes of ``excluded.tif``.
 EXCLUSION_REASONS: dict[int, str] = {
@@ -97,8 +107,10 @@ class Result:
         return Path(out)
 
     def _repr_html_(self) -> str:
-        head = (f"<b>eicgeo result</b> — scenario <code>{self.scenario.name}</code>, {self.grid!r}<br>"
-                f"{len(self.zones)} zones, {len(self.firms)} firms, {len(self.links)} symbiosis links")
+        head = (
+            f"<b>eicgeo result</b> — scenario <code>{self.scenario.name}</code>, {self.grid!r}<br>"
+            f"{len(self.zones)} zones, {len(self.firms)} firms, {len(self.links)} symbiosis links"
+        )
         return head + self.summary().round(3).to_html()
 
 
@@ -119,8 +131,9 @@ class _Clock:
         self.bar.close()
 
 
-def run(scenario: Scenario | str | Path, out: str | Path | None = None, progress: bool = True, *,
-        offline: bool = False) -> Result:
+def run(
+    scenario: Scenario | str | Path, out: str | Path | None = None, progress: bool = True, *, offline: bool = False
+) -> Result:
     """Run a scenario end to end.
 
     Parameters
@@ -159,8 +172,10 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         landcover = io.read_raster(s.landcover, grid, kind="categorical", name="landcover_class", what="landcover")
         unknown = legend.unknown_codes(np.asarray(landcover.values))
         if unknown:
-            msg = (f"landcover {str(s.landcover)!r} has class codes {unknown[:10]} that legend {legend.name!r} "
-                   f"does not list; expected codes {legend.codes[:12]}... (is inputs.legend right?)")
+            msg = (
+                f"landcover {str(s.landcover)!r} has class codes {unknown[:10]} that legend {legend.name!r} "
+                f"does not list; expected codes {legend.codes[:12]}... (is inputs.legend right?)"
+            )
             raise InputError(msg)
         roles = crit.landcover(landcover, legend)
     layers = {"landcover_class": landcover, "landcover_role": roles}
@@ -179,10 +194,13 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             graph = roads.load_network(s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"))
             network = roads.compile_network(graph, spacing_m=grid.resolution)
             dropped = graph.graph.get("eicgeo_dropped", {})
-            summary = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
-                       "km": round(sum(d["length"] for _, _, d in graph.edges(data=True)) / 1000.0, 1),
-                       "dropped_nodes": dropped.get("nodes", 0),
-                       "dropped_length_share": round(dropped.get("length_share", 0.0), 4)}
+            summary = {
+                "nodes": graph.number_of_nodes(),
+                "edges": graph.number_of_edges(),
+                "km": round(sum(d["length"] for _, _, d in graph.edges(data=True)) / 1000.0, 1),
+                "dropped_nodes": dropped.get("nodes", 0),
+                "dropped_length_share": round(dropped.get("length_share", 0.0), 4),
+            }
         else:
             notes.append("no road network: travel-time criteria are skipped")
 
@@ -199,9 +217,13 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         else:
             if population is None:
                 notes.append("no population grid: the fringe comes from the land-cover built-up gradient")
-            fringe = fr.from_landcover(landcover, legend, radius_m=s.fringe.get("radius_m", 1000.0),
-                                       urban_share=s.fringe.get("urban_share", 0.5),
-                                       fringe_share=s.fringe.get("fringe_share", 0.1))
+            fringe = fr.from_landcover(
+                landcover,
+                legend,
+                radius_m=s.fringe.get("radius_m", 1000.0),
+                urban_share=s.fringe.get("urban_share", 0.5),
+                fringe_share=s.fringe.get("fringe_share", 0.1),
+            )
         fringe = fringe.where(landcover > 0, 0).astype(np.uint8).rio.write_nodata(0, encoded=False)
 
     with clock.stage("sources_firms"):
@@ -217,8 +239,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         layers.update(raw)
 
     with clock.stage("suitability"):
-        combined = mcda.combine(standard, weights, method=s.mcda.get("method", "wlc"),
-                                order_weights=s.mcda.get("order_weights"))
+        combined = mcda.combine(
+            standard, weights, method=s.mcda.get("method", "wlc"), order_weights=s.mcda.get("order_weights")
+        )
         excluded = _exclusions(s, roles, combined)
         suitability = combined.where(excluded == 0).astype(np.float32)
         suitability.name = "suitability"
@@ -231,13 +254,24 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             layers["p_top"] = mc["p_top"]
 
     with clock.stage("symbiosis"):
-        links = symbiosis.match(firms, None, s.symbiosis.get("max_km", 33.0), detour=s.symbiosis.get("detour", 1.3),
-                                kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission"))) if len(firms) else _empty_links(grid)
+        links = (
+            symbiosis.match(
+                firms,
+                None,
+                s.symbiosis.get("max_km", 33.0),
+                detour=s.symbiosis.get("detour", 1.3),
+                kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission")),
+            )
+            if len(firms)
+            else _empty_links(grid)
+        )
         metrics = symbiosis.metrics(firms, links) if len(firms) else {}
-        clusterer = FirmClusterer(method=s.clustering.get("method", "hdbscan"),
-                                  min_cluster_size=s.clustering.get("min_cluster_size", 5),
-                                  eps_m=s.clustering.get("eps_m", 2000.0),
-                                  min_samples=s.clustering.get("min_samples"))
+        clusterer = FirmClusterer(
+            method=s.clustering.get("method", "hdbscan"),
+            min_cluster_size=s.clustering.get("min_cluster_size", 5),
+            eps_m=s.clustering.get("eps_m", 2000.0),
+            min_samples=s.clustering.get("min_samples"),
+        )
         if len(firms):
             clusterer.fit(firms)
             firms = firms.assign(cluster=clusterer.labels_)
@@ -248,24 +282,38 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     with clock.stage("zones"):
         allowed = (fringe == 2) & (excluded == 0) & suitability.notnull()
         min_area = s.zones.get("min_area_ha", 50.0)
-        around = zones.cluster_zones(clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0),
-                                     min_area_ha=min_area)
+        around = zones.cluster_zones(
+            clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0), min_area_ha=min_area
+        )
         # Greenfield zones are sought on the allowed land that no cluster zone already covers.
         free = allowed
         if len(around):
             taken = rasterio.features.geometry_mask(list(around.geometry), grid.shape, grid.transform, invert=True)
             free = allowed & ~xr.DataArray(taken, dims=allowed.dims, coords=allowed.coords)
-        found = zones.locate(suitability, free, n=s.zones.get("n", 10), quantile=s.zones.get("quantile", 0.85),
-                             min_area_ha=min_area, max_area_ha=s.zones.get("max_area_ha", 1000.0))
+        found = zones.locate(
+            suitability,
+            free,
+            n=s.zones.get("n", 10),
+            quantile=s.zones.get("quantile", 0.85),
+            min_area_ha=min_area,
+            max_area_ha=s.zones.get("max_area_ha", 1000.0),
+        )
         if "note" in found.attrs:
             notes.append(found.attrs["note"])
         candidates = pd.concat([around, found], ignore_index=True) if len(around) else found
         candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
         rural = _rural_population(candidates, network, grid, population, fringe, s)
         material_minutes = raw.get("material_access")
-        ranked = zones.score(candidates, suitability=suitability, firms=firms, links=links,
-                             market_minutes=raw.get("market_access"), material_minutes=material_minutes,
-                             rural_pop_30min=rural, weights=s.zones.get("score_weights"))
+        ranked = zones.score(
+            candidates,
+            suitability=suitability,
+            firms=firms,
+            links=links,
+            market_minutes=raw.get("market_access"),
+            material_minutes=material_minutes,
+            rural_pop_30min=rural,
+            weights=s.zones.get("score_weights"),
+        )
 
     main = None
     if graph is not None:
@@ -276,17 +324,40 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         main = edges[edges["highway"].isin(["motorway", "trunk", "primary"])].reset_index(drop=True)
 
     return Result(
-        scenario=s, grid=grid, layers=xr.Dataset(layers), criteria=xr.Dataset(standard), suitability=suitability,
-        fringe=fringe, excluded=excluded, zones=ranked, firms=firms, links=links, sources=sources, clusters=clusters,
-        degurba=smod, weights=mcda.normalize_weights(weights), skipped=skipped, notes=notes,
-        timings=dict(clock.timings), network=summary, symbiosis_metrics=metrics, main_roads=main,
+        scenario=s,
+        grid=grid,
+        layers=xr.Dataset(layers),
+        criteria=xr.Dataset(standard),
+        suitability=suitability,
+        fringe=fringe,
+        excluded=excluded,
+        zones=ranked,
+        firms=firms,
+        links=links,
+        sources=sources,
+        clusters=clusters,
+        degurba=smod,
+        weights=mcda.normalize_weights(weights),
+        skipped=skipped,
+        notes=notes,
+        timings=dict(clock.timings),
+        network=summary,
+        symbiosis_metrics=metrics,
+        main_roads=main,
     )
 
 
 # --------------------------------------------------------------------------------------------
-def _criteria(s: Scenario, grid: Grid, roles: xr.DataArray, fringe: xr.DataArray, smod: xr.DataArray | None,
-              network: roads.CompiledNetwork | None, sources: gpd.GeoDataFrame,
-              skipped: list[tuple[str, str]]) -> tuple[dict, dict, dict]:
+def _criteria(
+    s: Scenario,
+    grid: Grid,
+    roles: xr.DataArray,
+    fringe: xr.DataArray,
+    smod: xr.DataArray | None,
+    network: roads.CompiledNetwork | None,
+    sources: gpd.GeoDataFrame,
+    skipped: list[tuple[str, str]],
+) -> tuple[dict, dict, dict]:
     """Raw criterion layers, their standardised versions and the weights actually used."""
     raw: dict[str, xr.DataArray] = {}
     standard: dict[str, xr.DataArray] = {}
@@ -296,7 +367,11 @@ def _criteria(s: Scenario, grid: Grid, roles: xr.DataArray, fringe: xr.DataArray
 
     def use(name: str, layer: xr.DataArray, weight: float) -> None:
         spec = s.criteria.get(name) or s.criteria.get(name.split(":")[0])
-        fn, params = (spec.fn, dict(spec.params)) if spec is not None and spec.fn else crit.DEFAULTS.get(name.split(":")[0], (None, {}))
+        fn, params = (
+            (spec.fn, dict(spec.params))
+            if spec is not None and spec.fn
+            else crit.DEFAULTS.get(name.split(":")[0], (None, {}))
+        )
         standard[name] = mcda.standardize(layer, fn, **params) if fn else layer.astype(np.float32)
         if weight > 0:
             weights[name] = weight
@@ -317,8 +392,9 @@ def _criteria(s: Scenario, grid: Grid, roles: xr.DataArray, fringe: xr.DataArray
         elif network is None:
             skipped.append((name, "no road network (inputs.roads)"))
         elif base == "road_access":
-            raw[name] = crit.road_access(network, grid, classes=s.roads_settings.get("main_roads", roads.MAJOR_ROADS),
-                                         offroad_kph=offroad)
+            raw[name] = crit.road_access(
+                network, grid, classes=s.roads_settings.get("main_roads", roads.MAJOR_ROADS), offroad_kph=offroad
+            )
             use(name, raw[name], weight)
         elif base == "market_access" or base == "equal_access":
             if "market_access" not in raw:
@@ -373,21 +449,34 @@ def _exclusions(s: Scenario, roles: xr.DataArray, suitability: xr.DataArray) -> 
     for role in s.constraints.get("exclude_roles", ["water", "wetland", "built_up"]):
         reasons.append((_ROLE_REASON[role], roles == ROLE_CODE[role]))
     excluded = mcda.exclude(reasons, roles)
-    excluded.attrs = {"long_name": "exclusion reason (0 = allowed)",
-                      "reasons": "; ".join(f"{k} {v}" for k, v in EXCLUSION_REASONS.items())}
+    excluded.attrs = {
+        "long_name": "exclusion reason (0 = allowed)",
+        "reasons": "; ".join(f"{k} {v}" for k, v in EXCLUSION_REASONS.items()),
+    }
     return excluded
 
 
-def _rural_population(candidates: gpd.GeoDataFrame, network: roads.CompiledNetwork | None, grid: Grid,
-                      population: xr.DataArray | None, fringe: xr.DataArray, s: Scenario) -> np.ndarray | None:
+def _rural_population(
+    candidates: gpd.GeoDataFrame,
+    network: roads.CompiledNetwork | None,
+    grid: Grid,
+    population: xr.DataArray | None,
+    fringe: xr.DataArray,
+    s: Scenario,
+) -> np.ndarray | None:
     """People in rural and fringe cells within 30 minutes of each zone."""
     if network is None or population is None or candidates.empty:
         return None
     people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
     out = []
     for geom in candidates.geometry:
-        minutes = roads.travel_time_surface(network, gpd.GeoSeries([geom], crs=grid.crs), grid, max_minutes=30.0,
-                                            offroad_kph=s.roads_settings.get("offroad_kph", 10.0))
+        minutes = roads.travel_time_surface(
+            network,
+            gpd.GeoSeries([geom], crs=grid.crs),
+            grid,
+            max_minutes=30.0,
+            offroad_kph=s.roads_settings.get("offroad_kph", 10.0),
+        )
         out.append(float(people[np.isfinite(minutes.values)].sum()))
     return np.array(out)
 

@@ -39,8 +39,26 @@ OUTPUT_FILES: dict[str, str] = {
     "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
 }
 
-_PACKAGES = ["numpy", "pandas", "xarray", "rioxarray", "rasterio", "geopandas", "shapely", "pyproj", "pyogrio",
-             "osmnx", "networkx", "osmium", "scipy", "scikit-learn", "folium", "branca", "matplotlib", "dask"]
+_PACKAGES = [
+    "numpy",
+    "pandas",
+    "xarray",
+    "rioxarray",
+    "rasterio",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "osmnx",
+    "networkx",
+    "osmium",
+    "scipy",
+    "scikit-learn",
+    "folium",
+    "branca",
+    "matplotlib",
+    "dask",
+]
 
 
 def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> None:
@@ -48,22 +66,45 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     from eicgeo import maps
     from eicgeo.pipeline import EXCLUSION_REASONS
 
-    io.write_raster(result.suitability, folder / "suitability.tif", description="EIC suitability", units="0..1",
-                    tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")})
-    io.write_raster(result.fringe, folder / "fringe.tif", description="urban-rural fringe",
-                    tags={"classes": _codes(FRINGE_CLASSES)})
+    io.write_raster(
+        result.suitability,
+        folder / "suitability.tif",
+        description="EIC suitability",
+        units="0..1",
+        tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")},
+    )
+    io.write_raster(
+        result.fringe, folder / "fringe.tif", description="urban-rural fringe", tags={"classes": _codes(FRINGE_CLASSES)}
+    )
     if result.degurba is not None:
-        io.write_raster(result.degurba, folder / "degurba.tif", description="Degree of Urbanisation (GHS-SMOD L2)",
-                        tags={"classes": _codes(SMOD_CLASSES)})
-    io.write_raster(result.excluded, folder / "excluded.tif", description="exclusion reason",
-                    tags={"reasons": _codes({0: "allowed", **EXCLUSION_REASONS})})
+        io.write_raster(
+            result.degurba,
+            folder / "degurba.tif",
+            description="Degree of Urbanisation (GHS-SMOD L2)",
+            tags={"classes": _codes(SMOD_CLASSES)},
+        )
+    io.write_raster(
+        result.excluded,
+        folder / "excluded.tif",
+        description="exclusion reason",
+        tags={"reasons": _codes({0: "allowed", **EXCLUSION_REASONS})},
+    )
     for name, layer in result.criteria.data_vars.items():
-        io.write_raster(layer, folder / "criteria" / f"{_file_name(name)}.tif", description=f"criterion {name}",
-                        units="0..1", tags={"standardisation": layer.attrs.get("standardisation", ""),
-                                            "parameters": layer.attrs.get("parameters", "")})
+        io.write_raster(
+            layer,
+            folder / "criteria" / f"{_file_name(name)}.tif",
+            description=f"criterion {name}",
+            units="0..1",
+            tags={
+                "standardisation": layer.attrs.get("standardisation", ""),
+                "parameters": layer.attrs.get("parameters", ""),
+            },
+        )
     io.write_gpkg(folder / "zones.gpkg", {"zones": result.zones})
-    io.write_gpkg(folder / "firms.gpkg", {"firms": result.firms, "links": result.links, "sources": result.sources,
-                                          "clusters": result.clusters})
+    io.write_gpkg(
+        folder / "firms.gpkg",
+        {"firms": result.firms, "links": result.links, "sources": result.sources, "clusters": result.clusters},
+    )
     maps.explore(result, offline=offline).save(str(folder / "map.html"))
     maps.static(result, folder / "map.png")
     io.write_text(folder / "report.md", report_markdown(result))
@@ -92,8 +133,12 @@ def write_manifest(result: Result, folder: Path) -> None:
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "scenario": s.to_dict(),
-        "grid": {"crs": result.grid.crs.to_string(), "transform": list(result.grid.transform)[:6],
-                 "shape": list(result.grid.shape), "resolution_m": result.grid.resolution},
+        "grid": {
+            "crs": result.grid.crs.to_string(),
+            "transform": list(result.grid.transform)[:6],
+            "shape": list(result.grid.shape),
+            "resolution_m": result.grid.resolution,
+        },
         "inputs": inputs,
         "weights": result.weights,
         "skipped": [{"criterion": k, "reason": why} for k, why in result.skipped],
@@ -127,11 +172,24 @@ def report_markdown(result: Result) -> str:
         lines += ["No zone was found. " + " ".join(result.notes), ""]
     else:
         table = result.summary().reset_index()
-        cols = ["rank", "kind", "score", "area_ha", "mean_suitability", "n_firms", "symbiosis_tonnes",
-                "market_minutes", "material_minutes", "rural_pop_30min"]
+        cols = [
+            "rank",
+            "kind",
+            "score",
+            "area_ha",
+            "mean_suitability",
+            "n_firms",
+            "symbiosis_tonnes",
+            "market_minutes",
+            "material_minutes",
+            "rural_pop_30min",
+        ]
         lines += [_md_table(table[cols]), ""]
-        lines += ["`score` = 0.6 × mean suitability + 0.2 × symbiosis tonnes + 0.2 × rural population within 30 min, "
-                  "each scaled by its maximum over the zones (see `eicgeo.zones.score`).", ""]
+        lines += [
+            "`score` = 0.6 × mean suitability + 0.2 × symbiosis tonnes + 0.2 × rural population within 30 min, "
+            "each scaled by its maximum over the zones (see `eicgeo.zones.score`).",
+            "",
+        ]
     lines += ["## Criteria and weights", "", "| criterion | weight | standardisation |", "| --- | ---: | --- |"]
     for name, w in sorted(result.weights.items(), key=lambda kv: -kv[1]):
         attrs = result.criteria[name].attrs if name in result.criteria else {}
@@ -157,10 +215,14 @@ def report_markdown(result: Result) -> str:
     lines.append("")
     if result.symbiosis_metrics:
         m = result.symbiosis_metrics
-        lines += ["## Symbiosis network", "",
-                  f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
-                  f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
-                  f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user.", ""]
+        lines += [
+            "## Symbiosis network",
+            "",
+            f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
+            f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
+            f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user.",
+            "",
+        ]
         if m["tonnes_by_material"]:
             lines += ["| material | tonnes or MWh per year |", "| --- | ---: |"]
             lines += [f"| {k} | {v:,.0f} |" for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])]

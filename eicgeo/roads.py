@@ -161,8 +161,10 @@ def _read_osm(path: Path) -> nx.MultiDiGraph:
             msg = f"roads {str(path)!r} is truncated or not valid OSM ({err})"
             raise NetworkError(msg) from err
         if n_ways == 0:
-            msg = (f"roads {str(path)!r} has no drivable roads; expected ways tagged highway="
-                   f"{'|'.join(MAJOR_ROADS)}|... (see eicgeo.roads.DRIVABLE)")
+            msg = (
+                f"roads {str(path)!r} has no drivable roads; expected ways tagged highway="
+                f"{'|'.join(MAJOR_ROADS)}|... (see eicgeo.roads.DRIVABLE)"
+            )
             raise NetworkError(msg)
         tags = ox.settings.useful_tags_way
         ox.settings.useful_tags_way = list(dict.fromkeys([*tags, "motor_vehicle", "motorcar"]))
@@ -288,8 +290,13 @@ class CompiledNetwork:
     def n_nodes(self) -> int:
         return len(self.node_ids)
 
-    def node_times(self, seeds: Mapping[int, float] | tuple[np.ndarray, np.ndarray], *,
-                   direction: Direction = "to", limit: float = np.inf) -> np.ndarray:
+    def node_times(
+        self,
+        seeds: Mapping[int, float] | tuple[np.ndarray, np.ndarray],
+        *,
+        direction: Direction = "to",
+        limit: float = np.inf,
+    ) -> np.ndarray:
         """Shortest time (s) between every node and the nearest seed.
 
         ``seeds`` maps node index to an initial time (s). With ``direction="to"`` the times are
@@ -455,7 +462,10 @@ def travel_time_surface(
     offroad = check_positive(offroad_kph, "offroad_kph") / 3.6  # m/s
     net = graph if isinstance(graph, CompiledNetwork) else compile_network(graph, spacing_m=grid.resolution)
     if check_crs(net.crs, "road graph crs") != grid.crs:
-        msg = f"road graph CRS {check_crs(net.crs, 'road graph crs').to_string()} differs from the grid CRS {grid.crs.to_string()}; load the network with crs=grid.crs"
+        msg = (
+            f"road graph CRS {check_crs(net.crs, 'road graph crs').to_string()} differs from the grid CRS "
+            f"{grid.crs.to_string()}; load the network with crs=grid.crs"
+        )
         raise CRSError(msg)
     limit = np.inf if max_minutes is None else check_positive(max_minutes, "max_minutes") * 60.0
 
@@ -523,7 +533,13 @@ def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offr
         else:
             boundary = g.boundary
             n = max(int(np.ceil(boundary.length / spacing)), 1)
-            pts.append(shapely.get_coordinates(shapely.line_interpolate_point(boundary, np.linspace(0, 1, n, endpoint=False), normalized=True)) if boundary.geom_type == "LineString" else _sample_lines(boundary, spacing))
+            pts.append(
+                shapely.get_coordinates(
+                    shapely.line_interpolate_point(boundary, np.linspace(0, 1, n, endpoint=False), normalized=True)
+                )
+                if boundary.geom_type == "LineString"
+                else _sample_lines(boundary, spacing)
+            )
     xy = np.vstack(pts)
     seed_idx: list[np.ndarray] = []
     seed_t: list[np.ndarray] = []
@@ -556,7 +572,11 @@ def _sample_lines(lines: Any, spacing: float) -> np.ndarray:
     out = []
     for part in parts:
         n = max(int(np.ceil(part.length / spacing)), 1)
-        out.append(shapely.get_coordinates(shapely.line_interpolate_point(part, np.linspace(0, 1, n, endpoint=False), normalized=True)))
+        out.append(
+            shapely.get_coordinates(
+                shapely.line_interpolate_point(part, np.linspace(0, 1, n, endpoint=False), normalized=True)
+            )
+        )
     return np.vstack(out) if out else np.empty((0, 2))
 
 
@@ -599,8 +619,16 @@ def _point_times(net: CompiledNetwork, node_t: np.ndarray, zero_edges: np.ndarra
     return np.concatenate([node_t, t])
 
 
-def _cell_times(net: CompiledNetwork, point_t: np.ndarray, extra_xy: np.ndarray, extra_t: np.ndarray,
-                grid: Grid, offroad: float, k: int, block_rows: int = 256) -> np.ndarray:
+def _cell_times(
+    net: CompiledNetwork,
+    point_t: np.ndarray,
+    extra_xy: np.ndarray,
+    extra_t: np.ndarray,
+    grid: Grid,
+    offroad: float,
+    k: int,
+    block_rows: int = 256,
+) -> np.ndarray:
     """Per cell: min over candidate points of (distance / offroad speed + point time), seconds."""
     out = np.empty(grid.shape, dtype=np.float64)
     cached = _candidates(net, grid, k)

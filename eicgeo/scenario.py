@@ -56,6 +56,7 @@ _ROLE_SCORES = {
     "built_up": 0.0,
 }
 _FN_PARAMS = {"low", "high", "increasing", "midpoint", "spread", "target", "a", "b", "c", "d", "points", "scores"}
+_CRITERION_KEYS = ("weight", "enabled", "fn", "raster", "materials")
 _INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms")
 
 
@@ -115,14 +116,25 @@ class Scenario:
 
     # ---------------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, base_dir: str | Path | None = None,
-                  source_file: str | Path | None = None, check_files: bool = True) -> Scenario:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        base_dir: str | Path | None = None,
+        source_file: str | Path | None = None,
+        check_files: bool = True,
+    ) -> Scenario:
         """Validate a scenario mapping (as read from TOML) over its preset."""
         problems: list[tuple[str, str]] = []
         preset_name = data.get("preset", "balanced")
         if not isinstance(preset_name, str) or preset_name not in PRESETS:
-            problems.append(("preset", f"unknown preset {preset_name!r}; expected one of {', '.join(PRESETS)}"
-                                       f"{did_you_mean(str(preset_name), PRESETS)}"))
+            problems.append(
+                (
+                    "preset",
+                    f"unknown preset {preset_name!r}; expected one of {', '.join(PRESETS)}"
+                    f"{did_you_mean(str(preset_name), PRESETS)}",
+                )
+            )
             preset_name = "balanced"
         merged = _deep_merge(_preset(preset_name), data)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -170,8 +182,10 @@ class Scenario:
                 continue
             value = getattr(self, f.name)
             if f.name == "criteria":
-                value = {k: {kk: (str(vv) if isinstance(vv, Path) else vv) for kk, vv in dataclasses.asdict(c).items()}
-                         for k, c in value.items()}
+                value = {
+                    k: {kk: (str(vv) if isinstance(vv, Path) else vv) for kk, vv in dataclasses.asdict(c).items()}
+                    for k, c in value.items()
+                }
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -214,15 +228,26 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str, "chunks": int},
     "inputs": {"landcover": str, "legend": str, "population": str, "roads": str, "sources": str, "firms": str},
     "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
-    "fringe": {"method": str, "band_km": (int, float), "cell_m": (int, float), "radius_m": (int, float),
-               "urban_share": (int, float), "fringe_share": (int, float)},
+    "fringe": {
+        "method": str,
+        "band_km": (int, float),
+        "cell_m": (int, float),
+        "radius_m": (int, float),
+        "urban_share": (int, float),
+        "fringe_share": (int, float),
+    },
     "mcda": {"method": str, "order_weights": list, "ahp": dict, "monte_carlo": int, "monte_carlo_seed": int},
     "constraints": {"exclude_roles": list},
     "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
     "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
-    "zones": {"n": int, "quantile": (int, float), "min_area_ha": (int, float), "max_area_ha": (int, float),
-              "cluster_buffer_m": (int, float),
-              "score_weights": dict},
+    "zones": {
+        "n": int,
+        "quantile": (int, float),
+        "min_area_ha": (int, float),
+        "max_area_ha": (int, float),
+        "cluster_buffer_m": (int, float),
+        "score_weights": dict,
+    },
 }
 _TOP = {"name": str, "preset": str, "description": str}
 
@@ -237,7 +262,8 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
     if isinstance(expected, tuple):
         return "a number" if expected == (int, float) else " or ".join(t.__name__ for t in expected)
     return {"str": "a string", "int": "an integer", "list": "a list", "dict": "a table", "bool": "true or false"}.get(
-        expected.__name__, expected.__name__)
+        expected.__name__, expected.__name__
+    )
 
 
 def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *, check_files: bool) -> Scenario:
@@ -296,7 +322,9 @@ def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) ->
     if "bounds" in grid:
         b = grid["bounds"]
         if len(b) != 4 or not all(isinstance(v, int | float) for v in b) or not (b[0] < b[2] and b[1] < b[3]):
-            problems.append(("grid.bounds", f"expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax, got {b!r}"))
+            problems.append(
+                ("grid.bounds", f"expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax, got {b!r}")
+            )
         else:
             s.bounds = tuple(float(v) for v in b)  # type: ignore[assignment]
     s.bounds_crs = grid.get("bounds_crs")
@@ -305,7 +333,9 @@ def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) ->
         problems.append(("grid.chunks", f"must be 0 (no dask) or a positive chunk size in cells, got {s.chunks}"))
 
 
-def _inputs(s: Scenario, inputs: dict[str, Any], base: Path, problems: list[tuple[str, str]], check_files: bool) -> None:
+def _inputs(
+    s: Scenario, inputs: dict[str, Any], base: Path, problems: list[tuple[str, str]], check_files: bool
+) -> None:
     from eicgeo.legends import get_legend
 
     for key in _INPUT_KEYS:
@@ -345,7 +375,9 @@ def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files
         is_user_raster = "raster" in spec
         base_name, _, material = name.partition(":")
         if not is_user_raster and base_name not in CRITERIA:
-            problems.append((where, f"unknown criterion{did_you_mean(name, CRITERIA)}; a user raster needs raster = \"path\""))
+            problems.append(
+                (where, f'unknown criterion{did_you_mean(name, CRITERIA)}; a user raster needs raster = "path"')
+            )
             continue
         if material and base_name != "material_access":
             problems.append((where, "only material_access takes a ':material' suffix"))
@@ -368,7 +400,13 @@ def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files
                     c.enabled = value
             elif key == "fn":
                 if value not in STANDARDIZERS:
-                    problems.append((kwhere, f"unknown function {value!r}; expected one of {', '.join(STANDARDIZERS)}{did_you_mean(str(value), STANDARDIZERS)}"))
+                    problems.append(
+                        (
+                            kwhere,
+                            f"unknown function {value!r}; expected one of {', '.join(STANDARDIZERS)}"
+                            f"{did_you_mean(str(value), STANDARDIZERS)}",
+                        )
+                    )
                 else:
                     c.fn = value
             elif key == "raster":
@@ -388,7 +426,12 @@ def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files
             elif key in _FN_PARAMS:
                 c.params[key] = value
             else:
-                problems.append((kwhere, f"unknown key{did_you_mean(key, ['weight', 'enabled', 'fn', 'raster', 'materials', *_FN_PARAMS])}"))
+                problems.append(
+                    (
+                        kwhere,
+                        f"unknown key{did_you_mean(key, [*_CRITERION_KEYS, *_FN_PARAMS])}",
+                    )
+                )
         if name == "landcover":
             scores = {**_ROLE_SCORES, **c.params.get("scores", {})}
             from eicgeo.legends import ROLES
@@ -451,7 +494,9 @@ def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
             return
         for label in labels:
             if label not in s.criteria:
-                problems.append(("mcda.ahp.labels", f"criterion {label!r} is not defined{did_you_mean(str(label), s.criteria)}"))
+                problems.append(
+                    ("mcda.ahp.labels", f"criterion {label!r} is not defined{did_you_mean(str(label), s.criteria)}")
+                )
         from eicgeo.mcda import ahp_weights
 
         try:
@@ -460,7 +505,12 @@ def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
             problems.append(("mcda.ahp.matrix", str(err)))
             return
         if not result.consistent:
-            problems.append(("mcda.ahp.matrix", f"consistency ratio {result.consistency_ratio:.3f} exceeds 0.10; revise the judgements"))
+            problems.append(
+                (
+                    "mcda.ahp.matrix",
+                    f"consistency ratio {result.consistency_ratio:.3f} exceeds 0.10; revise the judgements",
+                )
+            )
         return
     if not any(c.enabled and c.weight > 0 for c in s.criteria.values()):
         problems.append(("criteria", "no criterion has a weight > 0"))

@@ -96,8 +96,18 @@ def match(
             if t <= 1e-6:
                 continue
             ra, rb = int(s["row"].iloc[a]), int(d["row"].iloc[b])
-            rows.append((ids[ra], ids[rb], material, float(t), float(dist), sectors[ra], sectors[rb],
-                         LineString([xy[ra], xy[rb]])))
+            rows.append(
+                (
+                    ids[ra],
+                    ids[rb],
+                    material,
+                    float(t),
+                    float(dist),
+                    sectors[ra],
+                    sectors[rb],
+                    LineString([xy[ra], xy[rb]]),
+                )
+            )
     links = gpd.GeoDataFrame(rows, columns=_LINK_COLUMNS, geometry="geometry", crs=firms.crs)
     return links.sort_values(["material", "tonnes"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
@@ -111,8 +121,9 @@ def _flows(firms: gpd.GeoDataFrame, column: str, kinds: set[str]) -> pd.DataFram
     return pd.DataFrame(rows, columns=["row", "material", "tonnes"])
 
 
-def _pairs(xy: np.ndarray, rows_s: np.ndarray, rows_d: np.ndarray, max_km: float, detour: float,
-           distance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    xy: np.ndarray, rows_s: np.ndarray, rows_d: np.ndarray, max_km: float, detour: float, distance: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Supplier-user index pairs within ``max_km`` and their distances (km)."""
     if distance is None:
         straight = np.hypot(*(xy[rows_s][:, None, :] - xy[rows_d][None, :, :]).transpose(2, 0, 1)) / 1000.0
@@ -129,8 +140,10 @@ def _allocate(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarr
     """Transportation problem: the most tonnes, then the fewest tonne-km, as two LPs."""
     n = i.size
     cols = np.arange(n)
-    a_ub = coo_matrix((np.ones(2 * n), (np.concatenate([i, supply.size + j]), np.concatenate([cols, cols]))),
-                      shape=(supply.size + demand.size, n)).tocsr()
+    a_ub = coo_matrix(
+        (np.ones(2 * n), (np.concatenate([i, supply.size + j]), np.concatenate([cols, cols]))),
+        shape=(supply.size + demand.size, n),
+    ).tocsr()
     b_ub = np.concatenate([supply, demand])
     most = linprog(-np.ones(n), A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
     if not most.success:  # pragma: no cover - a bounded feasible LP always solves

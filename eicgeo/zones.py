@@ -30,8 +30,17 @@ SCORE_WEIGHTS: dict[str, float] = {"suitability": 0.6, "symbiosis": 0.2, "rural_
 
 #: Columns of ``zones.gpkg`` (besides geometry), in order.
 ZONE_COLUMNS = [
-    "zone_id", "rank", "score", "area_ha", "mean_suitability", "n_firms", "symbiosis_tonnes",
-    "market_minutes", "material_minutes", "rural_pop_30min", "kind",
+    "zone_id",
+    "rank",
+    "score",
+    "area_ha",
+    "mean_suitability",
+    "n_firms",
+    "symbiosis_tonnes",
+    "market_minutes",
+    "material_minutes",
+    "rural_pop_30min",
+    "kind",
 ]
 _ROOK = ndimage.generate_binary_structure(2, 1)
 
@@ -94,7 +103,8 @@ def locate(
     polygons = _polygons(labels, order, grid)
     zones = gpd.GeoDataFrame(
         {"kind": "greenfield", "area_ha": area[order - 1], "mean_suitability": mean[order - 1]},
-        geometry=polygons, crs=grid.crs,
+        geometry=polygons,
+        crs=grid.crs,
     )
     zones.attrs["threshold"] = threshold
     if len(zones) < n:
@@ -131,7 +141,9 @@ def cluster_zones(
     if clusters.empty:
         return gpd.GeoDataFrame(rows, columns=["kind", "area_ha", "cluster"], geometry=[], crs=grid.crs)
     for cluster in clusters.to_crs(grid.crs).itertuples():
-        near = rasterio.features.geometry_mask([cluster.geometry.buffer(buffer_m)], grid.shape, grid.transform, invert=True)
+        near = rasterio.features.geometry_mask(
+            [cluster.geometry.buffer(buffer_m)], grid.shape, grid.transform, invert=True
+        )
         cells = near & ok
         area = cells.sum() * grid.cell_area_m2 / 1e4
         if area < min_area_ha:
@@ -182,9 +194,12 @@ def score(
     out["material_minutes"] = _medians(material_minutes, masks)
     out["rural_pop_30min"] = rural_pop_30min if rural_pop_30min is not None else np.nan
     if firms is not None and len(firms):
-        near = gpd.sjoin(firms[["firm_id", "geometry"]].to_crs(grid.crs),
-                         gpd.GeoDataFrame(geometry=out.geometry.buffer(firm_reach_m), crs=grid.crs),
-                         predicate="within", how="inner")
+        near = gpd.sjoin(
+            firms[["firm_id", "geometry"]].to_crs(grid.crs),
+            gpd.GeoDataFrame(geometry=out.geometry.buffer(firm_reach_m), crs=grid.crs),
+            predicate="within",
+            how="inner",
+        )
         members = near.groupby("index_right")["firm_id"].apply(set)
         out["n_firms"] = [len(members.get(i, set())) for i in range(len(out))]
         if links is not None and len(links):
@@ -229,6 +244,8 @@ def _polygons(labels: np.ndarray, wanted: np.ndarray, grid: Grid) -> list:
     """One (multi)polygon per wanted label of an integer label array."""
     keep = np.isin(labels, wanted)
     parts: dict[int, list] = {int(v): [] for v in wanted}
-    for geom, value in rasterio.features.shapes(labels.astype(np.int32), mask=keep, transform=grid.transform, connectivity=4):
+    for geom, value in rasterio.features.shapes(
+        labels.astype(np.int32), mask=keep, transform=grid.transform, connectivity=4
+    ):
         parts[int(value)].append(shape(geom))
     return [unary_union(parts[int(v)]) for v in wanted]

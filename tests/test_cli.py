@@ -29,13 +29,15 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 def test_validate_lists_every_problem_and_exits_1(tmp_path):
     (tmp_path / "lc.tif").write_bytes(b"")
     path = tmp_path / "bad.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [grid]
         resolutoin = 100
         [inputs]
         landcover = "lc.tif"
         roads = "nowhere.osm.pbf"
-    """))
+    """)
+    )
     proc = eicgeo("validate", str(path))
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()

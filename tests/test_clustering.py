@@ -7,8 +7,8 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pytest
-from sklearn.base import clone
 from shapely.geometry import Point
+from sklearn.base import clone
 
 from eicgeo._errors import CRSError, InputError
 from eicgeo.clustering import FirmClusterer
@@ -20,8 +20,22 @@ BLOB_A = [(0, 0), (300, 0), (0, 300), (300, 300), (150, 150), (600, 150)]
 BLOB_B = [(20_000 + x, 5_000 + y) for x, y in [(0, 0), (250, 0), (0, 250), (250, 250), (125, 400), (-200, 100)]]
 OUTLIERS = [(10_000, 40_000), (-30_000, -30_000)]
 POINTS = [*BLOB_A, OUTLIERS[0], *BLOB_B, OUTLIERS[1]]
-SECTORS = ["rice_mill", "rice_mill", "feed_mill", "biomass_power", "rice_mill", "brick_kiln", "cement",
-           "sugar_mill", "distillery", "sugar_mill", "biogas_plant", "sugar_mill", "compost_plant", "steel"]
+SECTORS = [
+    "rice_mill",
+    "rice_mill",
+    "feed_mill",
+    "biomass_power",
+    "rice_mill",
+    "brick_kiln",
+    "cement",
+    "sugar_mill",
+    "distillery",
+    "sugar_mill",
+    "biogas_plant",
+    "sugar_mill",
+    "compost_plant",
+    "steel",
+]
 EMPLOYEES = [10, 20, 30, 40, 50, 60, 1000, 1, 2, 3, 4, 5, 6, 2000]
 EXPECTED = [0, 0, 0, 0, 0, 0, -1, 1, 1, 1, 1, 1, 1, -1]
 
@@ -70,8 +84,10 @@ def test_clusters_table():
     assert clusters.crs == "EPSG:32647"
     assert clusters["cluster"].tolist() == [0, 1]
     assert clusters["n_firms"].tolist() == [6, 6]
-    assert clusters["sectors"].tolist() == ["biomass_power;brick_kiln;feed_mill;rice_mill",
-                                            "biogas_plant;compost_plant;distillery;sugar_mill"]
+    assert clusters["sectors"].tolist() == [
+        "biomass_power;brick_kiln;feed_mill;rice_mill",
+        "biogas_plant;compost_plant;distillery;sugar_mill",
+    ]
     assert clusters["employees"].tolist() == [210, 21]
     points = firms().geometry
     for row in clusters.itertuples():
@@ -115,8 +131,13 @@ def test_bad_input_and_method():
 def test_clone_and_params_round_trip():
     model = FirmClusterer(method="dbscan", min_cluster_size=3, eps_m=1500.0, min_samples=2, hull_buffer_m=250.0)
     params = model.get_params()
-    assert params == {"method": "dbscan", "min_cluster_size": 3, "eps_m": 1500.0, "min_samples": 2,
-                      "hull_buffer_m": 250.0}
+    assert params == {
+        "method": "dbscan",
+        "min_cluster_size": 3,
+        "eps_m": 1500.0,
+        "min_samples": 2,
+        "hull_buffer_m": 250.0,
+    }
     copy = clone(model)
     assert copy is not model
     assert copy.get_params() == params

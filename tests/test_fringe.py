@@ -30,17 +30,19 @@ def test_urban_centre_with_a_filled_hole():
     d = np.zeros((9, 9))
     d[2:7, 2:7] = 3000  # 24 cells x 3,000 = 72,000 people
     d[4, 4] = 0  # an empty square kilometre inside the centre
-    expected = np.array([
-        [11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 30, 30, 30, 30, 30, 11, 11],
-        [11, 11, 30, 30, 30, 30, 30, 11, 11],
-        [11, 11, 30, 30, 30, 30, 30, 11, 11],
-        [11, 11, 30, 30, 30, 30, 30, 11, 11],
-        [11, 11, 30, 30, 30, 30, 30, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11],
-    ])
+    expected = np.array(
+        [
+            [11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 30, 30, 30, 30, 30, 11, 11],
+            [11, 11, 30, 30, 30, 30, 30, 11, 11],
+            [11, 11, 30, 30, 30, 30, 30, 11, 11],
+            [11, 11, 30, 30, 30, 30, 30, 11, 11],
+            [11, 11, 30, 30, 30, 30, 30, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11],
+        ]
+    )
     got = codes(d)
     np.testing.assert_array_equal(got, expected)
     assert got.dtype == np.uint8
@@ -49,12 +51,14 @@ def test_urban_centre_with_a_filled_hole():
 def test_under_50000_people_is_a_dense_urban_cluster():
     d = np.zeros((4, 5))
     d[1:3, 1:3] = 2000  # 4 cells, 8,000 people: >= 5,000, < 50,000
-    expected = np.array([
-        [11, 11, 11, 11, 11],
-        [11, 23, 23, 11, 11],
-        [11, 23, 23, 11, 11],
-        [11, 11, 11, 11, 11],
-    ])
+    expected = np.array(
+        [
+            [11, 11, 11, 11, 11],
+            [11, 23, 23, 11, 11],
+            [11, 23, 23, 11, 11],
+            [11, 11, 11, 11, 11],
+        ]
+    )
     np.testing.assert_array_equal(codes(d), expected)
 
 
@@ -89,12 +93,14 @@ def test_rural_cluster_needs_500_people():
 def test_diagonal_contact_joins_an_urban_cluster():
     d = np.zeros((4, 4))
     d[1, 1] = d[2, 2] = 3000  # 3,000 people each; touching at a corner only
-    expected = np.array([
-        [11, 11, 11, 11],
-        [11, 22, 11, 11],
-        [11, 11, 22, 11],
-        [11, 11, 11, 11],
-    ])
+    expected = np.array(
+        [
+            [11, 11, 11, 11],
+            [11, 22, 11, 11],
+            [11, 11, 22, 11],
+            [11, 11, 11, 11],
+        ]
+    )
     # urban clusters are 8-connected: 6,000 people together
     np.testing.assert_array_equal(codes(d), expected)
     # one cell apart they are two rural clusters of 3,000
@@ -107,18 +113,20 @@ def test_diagonal_contact_does_not_join_an_urban_centre():
     d = np.zeros((10, 10))
     d[0:4, 0:4] = 2000  # 32,000 people
     d[4:8, 4:8] = 2000  # 32,000 people, touching the first block at one corner
-    expected = np.array([
-        [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
-        [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
-        [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
-        [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
-        [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
-        [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
-        [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
-    ])
+    expected = np.array(
+        [
+            [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
+            [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
+            [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
+            [23, 23, 23, 23, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
+            [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
+            [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
+            [11, 11, 11, 11, 23, 23, 23, 23, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+        ]
+    )
     # urban centres are 4-connected: two groups of 32,000 < 50,000, each a dense urban cluster
     np.testing.assert_array_equal(codes(d), expected)
 
@@ -150,18 +158,20 @@ def test_suburban_within_3_km_semi_dense_beyond():
     d[0:5, 0:5] = 3000  # urban centre, 75,000 people
     d[0:5, 7:9] = 500  # 5,000 people; 3 km from the centre (col 7 to col 4): suburban
     d[8:10, 0:5] = 500  # 5,000 people; 4 km from the centre (row 8 to row 4): semi-dense
-    expected = np.array([
-        [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
-        [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
-        [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
-        [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
-        [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
-        [22, 22, 22, 22, 22, 11, 11, 11, 11, 11],
-        [22, 22, 22, 22, 22, 11, 11, 11, 11, 11],
-    ])
+    expected = np.array(
+        [
+            [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
+            [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
+            [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
+            [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
+            [30, 30, 30, 30, 30, 11, 11, 21, 21, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [22, 22, 22, 22, 22, 11, 11, 11, 11, 11],
+            [22, 22, 22, 22, 22, 11, 11, 11, 11, 11],
+        ]
+    )
     np.testing.assert_array_equal(codes(d), expected)
     # within 4 km both are suburban; with 0.5 km cells both are within 3 km
     assert codes(d, semi_dense_distance_km=4)[9, 0] == 21
@@ -236,13 +246,15 @@ def test_degurba_aggregates_100m_cells_to_1km():
     assert smod.attrs["block_cells"] == 10
     assert smod.attrs["cell_km"] == 1.0
     assert Grid.from_dataarray(smod) == grid
-    coarse = np.array([
-        [23, 23, 23, 12, 12],
-        [23, 23, 23, 12, 12],
-        [23, 23, 23, 12, 12],
-        [12, 12, 12, 12, 12],
-        [12, 12, 12, 12, 0],
-    ])
+    coarse = np.array(
+        [
+            [23, 23, 23, 12, 12],
+            [23, 23, 23, 12, 12],
+            [23, 23, 23, 12, 12],
+            [12, 12, 12, 12, 12],
+            [12, 12, 12, 12, 0],
+        ]
+    )
     # every 100 m cell carries the code of its 1 km block
     np.testing.assert_array_equal(smod.values, np.kron(coarse, np.ones((10, 10), dtype=np.uint8)))
     assert smod.values[0, 0] == 23 and smod.values[29, 29] == 23 and smod.values[30, 30] == 12
@@ -278,8 +290,7 @@ def test_classes_from_smod_codes():
     np.testing.assert_array_equal(got.values, [[3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 0, 1]])
     assert got.dtype == np.uint8
     assert got.name == "fringe"
-    np.testing.assert_array_equal(fringe.classes(smod, band_km=0).values,
-                                  [[3, 1, 1, 1, 2, 1, 2, 2, 1, 1, 0, 1]])
+    np.testing.assert_array_equal(fringe.classes(smod, band_km=0).values, [[3, 1, 1, 1, 2, 1, 2, 2, 1, 1, 0, 1]])
 
 
 def test_classes_without_a_centre_has_no_band():
@@ -299,20 +310,22 @@ def test_from_landcover_built_up_square_in_cropland():
     # radius 100 m: the disc is the cell and its 4 edge neighbours. Inside the square >= 3 of 5
     # are built (urban); the cells edge-adjacent to the square have 1 of 5 (fringe); the rest 0.
     got = fringe.from_landcover(grid.wrap(lc, "landcover"), "esa_worldcover", radius_m=100)
-    expected = np.array([
-        [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1],
-        [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
-        [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
-        [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
-        [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
-        [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1],
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-    ])
+    expected = np.array(
+        [
+            [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1],
+            [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
+            [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
+            [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
+            [1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1],
+            [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+        ]
+    )
     np.testing.assert_array_equal(got.values, expected)
     assert got.dtype == np.uint8
     assert got.name == "fringe"
@@ -333,8 +346,10 @@ def test_from_landcover_default_radius():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"fringe_share": 0.6, "urban_share": 0.5},
-         r"from_landcover needs 0 < fringe_share < urban_share <= 1, got 0.6, 0.5"),
+        (
+            {"fringe_share": 0.6, "urban_share": 0.5},
+            r"from_landcover needs 0 < fringe_share < urban_share <= 1, got 0.6, 0.5",
+        ),
         ({"urban_share": 1.5}, r"from_landcover needs 0 < fringe_share < urban_share <= 1, got 0.1, 1.5"),
         ({"radius_m": 0}, r"radius_m must be > 0, got 0"),
     ],
@@ -355,7 +370,7 @@ def test_from_landcover_unknown_legend():
 
 @pytest.fixture(scope="module")
 def lausanne():
-    bounds, crs = raster_footprint(LAUSANNE)
+    bounds, _ = raster_footprint(LAUSANNE)
     grid = Grid.from_bounds(bounds, 100, "EPSG:2056")
     lc = read_raster(LAUSANNE, grid, kind="categorical")
     return grid, lc, fringe.from_landcover(lc, "corine")

@@ -11,8 +11,15 @@ from eicgeo.grid import utm_crs
 
 @pytest.mark.parametrize(
     ("lon", "lat", "epsg"),
-    [(100.50, 13.75, 32647), (139.69, 35.69, 32654), (105.85, 21.03, 32648), (77.59, 12.97, 32643),
-     (151.2, -33.9, 32756), (-0.1, 51.5, 32630), (180.0, 0.0, 32660)],
+    [
+        (100.50, 13.75, 32647),
+        (139.69, 35.69, 32654),
+        (105.85, 21.03, 32648),
+        (77.59, 12.97, 32643),
+        (151.2, -33.9, 32756),
+        (-0.1, 51.5, 32630),
+        (180.0, 0.0, 32660),
+    ],
 )
 def test_utm_zone_of_known_places(lon, lat, epsg):
     # Bangkok, Tokyo, Hanoi, Bengaluru, Sydney, London, the antimeridian.
@@ -57,8 +64,12 @@ def test_geographic_grid_crs_is_rejected():
 
 @pytest.mark.parametrize(
     ("bounds", "resolution", "match"),
-    [((10, 0, 0, 10), 1, "empty"), ((0, 0, 10), 1, "four numbers"), ((0, 0, 10, 10), 0, "resolution"),
-     ((0, 0, 10, 10), "x", "resolution")],
+    [
+        ((10, 0, 0, 10), 1, "empty"),
+        ((0, 0, 10), 1, "four numbers"),
+        ((0, 0, 10, 10), 0, "resolution"),
+        ((0, 0, 10, 10), "x", "resolution"),
+    ],
 )
 def test_bad_bounds_and_resolution(bounds, resolution, match):
     with pytest.raises(InputError, match=match):

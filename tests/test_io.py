@@ -13,8 +13,15 @@ from eicgeo._errors import CRSError, InputError, InputFileNotFoundError, Materia
 
 
 def _write_tif(path, array, transform, crs="EPSG:32647", nodata=None):
-    profile = {"driver": "GTiff", "height": array.shape[0], "width": array.shape[1], "count": 1,
-               "dtype": array.dtype, "transform": transform, "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "height": array.shape[0],
+        "width": array.shape[1],
+        "count": 1,
+        "dtype": array.dtype,
+        "transform": transform,
+        "nodata": nodata,
+    }
     if crs is not None:
         profile["crs"] = CRS.from_user_input(crs)
     with rasterio.open(path, "w", **profile) as dst:
@@ -73,8 +80,9 @@ def test_quantity_from_geographic_keeps_the_total(tmp_path):
     cols = 100.4 + (np.arange(240) + 0.5) * res
     rows = 14.9 - (np.arange(240) + 0.5) * res
     # The UTM footprint is not a lon/lat rectangle, so compare against the cells wholly inside.
-    expected = people[np.ix_((rows > south + 2 * res) & (rows < north - 2 * res),
-                             (cols > west + 2 * res) & (cols < east - 2 * res))].sum()
+    expected = people[
+        np.ix_((rows > south + 2 * res) & (rows < north - 2 * res), (cols > west + 2 * res) & (cols < east - 2 * res))
+    ].sum()
     assert np.nansum(layer.values) == pytest.approx(expected, rel=0.03)
 
 
@@ -128,8 +136,11 @@ def test_read_firms_csv(tmp_path):
     [
         (lambda t: t.replace(",outputs", ",produces"), InputError, "missing column\\(s\\) outputs"),
         (lambda t: t.replace("F2,", "F1,"), InputError, "row 3: firm_id 'F1' is used more than once"),
-        (lambda t: t.replace("rice_husk:12000,", "rice_husk=12000,"), MaterialError,
-         "row 2 \\(firm_id 'F1'\\) inputs: item 'rice_husk=12000' is not 'material:tonnes'"),
+        (
+            lambda t: t.replace("rice_husk:12000,", "rice_husk=12000,"),
+            MaterialError,
+            "row 2 \\(firm_id 'F1'\\) inputs: item 'rice_husk=12000' is not 'material:tonnes'",
+        ),
         (lambda t: t.replace("paddy:60000", "paddy:-5"), MaterialError, "row 3 .* must be a number >= 0"),
         (lambda t: t.replace("paddy:60000", "paddy:lots"), MaterialError, "amount 'lots' for 'paddy' is not a number"),
         (lambda t: t.replace("rice_bran:4800", "ricebran:4800"), MaterialError, "did you mean 'rice_bran'"),
@@ -151,8 +162,11 @@ def test_read_firms_empty_register(tmp_path):
 
 
 def test_read_sources(tmp_path):
-    gdf = gpd.GeoDataFrame({"material": ["clay", "quarry_stone"], "tonnes_per_year": [1000.0, 5e5]},
-                           geometry=[Point(100.4, 14.8), Point(100.5, 14.9)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"material": ["clay", "quarry_stone"], "tonnes_per_year": [1000.0, 5e5]},
+        geometry=[Point(100.4, 14.8), Point(100.5, 14.9)],
+        crs=4326,
+    )
     gdf.to_file(tmp_path / "s.gpkg")
     out = io.read_sources(tmp_path / "s.gpkg", crs="EPSG:32647")
     assert out.crs.to_epsg() == 32647 and out["tonnes_per_year"].tolist() == [1000.0, 5e5]
@@ -203,19 +217,25 @@ def test_write_class_raster_uses_zero_nodata(tmp_path):
         np.testing.assert_array_equal(src.read(1), np.arange(9).reshape(3, 3))
 
 
+def _fail_inside(out, name):
+    def write_then_fail():
+        with io.output_folder(out) as stage:
+            (stage / name).write_text("partial")
+            raise RuntimeError("stage failed")
+
+    with pytest.raises(RuntimeError, match="stage failed"):
+        write_then_fail()
+
+
 def test_output_folder_appears_whole_or_not_at_all(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError), io.output_folder(out) as stage:
-        (stage / "a.txt").write_text("partial")
-        raise RuntimeError("stage failed")
+    _fail_inside(out, "a.txt")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
     with io.output_folder(out) as stage:
         (stage / "a.txt").write_text("one")
     assert (out / "a.txt").read_text() == "one"
-    with pytest.raises(RuntimeError), io.output_folder(out) as stage:
-        (stage / "b.txt").write_text("two")
-        raise RuntimeError("second run failed")
+    _fail_inside(out, "b.txt")
     assert sorted(p.name for p in out.iterdir()) == ["a.txt"], "a failed run must leave the old folder intact"
     with io.output_folder(out) as stage:
         (stage / "b.txt").write_text("two")
@@ -224,8 +244,11 @@ def test_output_folder_appears_whole_or_not_at_all(tmp_path):
 
 
 def test_write_gpkg_round_trip(tmp_path):
-    a = gpd.GeoDataFrame({"zone_id": [1, 2], "score": [0.9, 0.5], "kind": ["greenfield", "cluster"]},
-                         geometry=[Point(0, 0).buffer(10), Point(50, 50).buffer(10)], crs="EPSG:32647")
+    a = gpd.GeoDataFrame(
+        {"zone_id": [1, 2], "score": [0.9, 0.5], "kind": ["greenfield", "cluster"]},
+        geometry=[Point(0, 0).buffer(10), Point(50, 50).buffer(10)],
+        crs="EPSG:32647",
+    )
     b = gpd.GeoDataFrame({"firm_id": ["F1"]}, geometry=[Point(1, 1)], crs="EPSG:32647")
     path = io.write_gpkg(tmp_path / "x.gpkg", {"zones": a, "firms": b})
     import pyogrio

@@ -16,9 +16,22 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize(
     ("code", "role"),
-    [(10, "forest"), (20, "grass_shrub"), (30, "grass_shrub"), (40, "cropland"), (50, "built_up"),
-     (60, "bare"), (70, "bare"), (80, "water"), (90, "wetland"), (95, "wetland"), (100, "grass_shrub"),
-     (0, "nodata"), (15, "nodata"), (255, "nodata")],
+    [
+        (10, "forest"),
+        (20, "grass_shrub"),
+        (30, "grass_shrub"),
+        (40, "cropland"),
+        (50, "built_up"),
+        (60, "bare"),
+        (70, "bare"),
+        (80, "water"),
+        (90, "wetland"),
+        (95, "wetland"),
+        (100, "grass_shrub"),
+        (0, "nodata"),
+        (15, "nodata"),
+        (255, "nodata"),
+    ],
 )
 def test_esa_worldcover_roles(code, role):
     assert ESA_WORLDCOVER.roles(np.array([[code]], dtype=np.uint8))[0, 0] == role
@@ -26,10 +39,30 @@ def test_esa_worldcover_roles(code, role):
 
 @pytest.mark.parametrize(
     ("code", "role"),
-    [(1, "built_up"), (2, "built_up"), (3, "built_up"), (4, "built_up"), (6, "built_up"), (7, "bare"),
-     (10, "grass_shrub"), (12, "cropland"), (15, "cropland"), (18, "grass_shrub"), (21, "cropland"),
-     (23, "forest"), (24, "forest"), (25, "forest"), (29, "grass_shrub"), (35, "wetland"), (41, "water"),
-     (44, "water"), (48, "nodata"), (50, "water"), (255, "nodata"), (0, "nodata")],
+    [
+        (1, "built_up"),
+        (2, "built_up"),
+        (3, "built_up"),
+        (4, "built_up"),
+        (6, "built_up"),
+        (7, "bare"),
+        (10, "grass_shrub"),
+        (12, "cropland"),
+        (15, "cropland"),
+        (18, "grass_shrub"),
+        (21, "cropland"),
+        (23, "forest"),
+        (24, "forest"),
+        (25, "forest"),
+        (29, "grass_shrub"),
+        (35, "wetland"),
+        (41, "water"),
+        (44, "water"),
+        (48, "nodata"),
+        (50, "water"),
+        (255, "nodata"),
+        (0, "nodata"),
+    ],
 )
 def test_corine_roles(code, role):
     assert CORINE.roles(np.array([[code]], dtype=np.uint8))[0, 0] == role
@@ -38,10 +71,19 @@ def test_corine_roles(code, role):
 def test_role_codes_are_positions_in_roles():
     got = ESA_WORLDCOVER.role_codes(np.array([[10, 40], [50, 80], [0, 7]], dtype=np.uint8))
     assert got.dtype == np.uint8
-    np.testing.assert_array_equal(got, [[ROLE_CODE["forest"], ROLE_CODE["cropland"]],
-                                        [ROLE_CODE["built_up"], ROLE_CODE["water"]], [0, 0]])
-    assert ROLE_CODE == {"nodata": 0, "built_up": 1, "cropland": 2, "grass_shrub": 3, "forest": 4,
-                         "water": 5, "wetland": 6, "bare": 7}
+    np.testing.assert_array_equal(
+        got, [[ROLE_CODE["forest"], ROLE_CODE["cropland"]], [ROLE_CODE["built_up"], ROLE_CODE["water"]], [0, 0]]
+    )
+    assert ROLE_CODE == {
+        "nodata": 0,
+        "built_up": 1,
+        "cropland": 2,
+        "grass_shrub": 3,
+        "forest": 4,
+        "water": 5,
+        "wetland": 6,
+        "bare": 7,
+    }
 
 
 def test_codes_above_the_table_are_nodata():
@@ -75,8 +117,11 @@ def write(tmp_path: Path, text: str, name: str = "legend.csv") -> Path:
 
 
 def test_custom_csv_round_trip(tmp_path):
-    path = write(tmp_path, "code,name,role,color\n1,Town,built_up,#ff0000\n2,Rice,cropland,#ffff00\n"
-                           "7,Lake,water,#0000ff\n9,Clouds, nodata ,#ffffff\n")
+    path = write(
+        tmp_path,
+        "code,name,role,color\n1,Town,built_up,#ff0000\n2,Rice,cropland,#ffff00\n"
+        "7,Lake,water,#0000ff\n9,Clouds, nodata ,#ffffff\n",
+    )
     legend = Legend.from_csv(path)
     assert legend.name == "legend"
     assert legend.classes == (
@@ -102,8 +147,11 @@ def test_custom_csv_without_colour(tmp_path):
 
 def test_csv_unknown_role_suggests_closest(tmp_path):
     path = write(tmp_path, "code,name,role\n1,Town,buildup\n")
-    with pytest.raises(InputError, match=r"legend 'legend' class 1 \(Town\) has role 'buildup'; expected one of "
-                                         r"nodata, built_up, .*\(did you mean 'built_up'\?\)"):
+    with pytest.raises(
+        InputError,
+        match=r"legend 'legend' class 1 \(Town\) has role 'buildup'; expected one of "
+        r"nodata, built_up, .*\(did you mean 'built_up'\?\)",
+    ):
         Legend.from_csv(path)
 
 
@@ -135,13 +183,17 @@ def test_csv_code_out_of_range(tmp_path):
 
 def test_csv_missing_columns(tmp_path):
     path = write(tmp_path, "code,label\n1,Town\n")
-    with pytest.raises(InputError, match=r"legend '.*legend.csv' is missing column\(s\) name, role; it has code, label"):
+    with pytest.raises(
+        InputError, match=r"legend '.*legend.csv' is missing column\(s\) name, role; it has code, label"
+    ):
         Legend.from_csv(path)
 
 
 def test_csv_wrong_extension_and_missing_file(tmp_path):
     path = write(tmp_path, "code,name,role\n1,Town,built_up\n", name="legend.txt")
-    with pytest.raises(InputError, match=r"legend file '.*legend.txt' has an unsupported extension; expected one of .csv"):
+    with pytest.raises(
+        InputError, match=r"legend file '.*legend.txt' has an unsupported extension; expected one of .csv"
+    ):
         Legend.from_csv(path)
     with pytest.raises(InputFileNotFoundError, match=r"legend file '.*nowhere.csv' does not exist"):
         get_legend(tmp_path / "nowhere.csv")
@@ -149,8 +201,14 @@ def test_csv_wrong_extension_and_missing_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("esa_worldcover", ESA_WORLDCOVER), ("worldcover", ESA_WORLDCOVER), ("ESA", ESA_WORLDCOVER),
-     ("corine", CORINE), ("CLC", CORINE), ("Corine", CORINE)],
+    [
+        ("esa_worldcover", ESA_WORLDCOVER),
+        ("worldcover", ESA_WORLDCOVER),
+        ("ESA", ESA_WORLDCOVER),
+        ("corine", CORINE),
+        ("CLC", CORINE),
+        ("Corine", CORINE),
+    ],
 )
 def test_get_legend_names_and_aliases(name, expected):
     assert get_legend(name) is expected
@@ -161,8 +219,11 @@ def test_get_legend_passes_a_legend_through():
 
 
 def test_get_legend_unknown_name():
-    with pytest.raises(InputError, match=r"legend 'corrine' is neither a built-in legend \(esa_worldcover, corine\) "
-                                         r"nor a CSV file \(did you mean 'corine'\?\)"):
+    with pytest.raises(
+        InputError,
+        match=r"legend 'corrine' is neither a built-in legend \(esa_worldcover, corine\) "
+        r"nor a CSV file \(did you mean 'corine'\?\)",
+    ):
         get_legend("corrine")
     with pytest.raises(InputError, match=r"legend 'modis' is neither a built-in legend"):
         get_legend("modis")

@@ -104,8 +104,11 @@ def test_malformed_flow_items(text, match):
 def test_check_material_and_sector():
     assert check_material(" fly_ash ") == "fly_ash"
     assert check_sector("rice_mill") == "rice_mill"
-    with pytest.raises(MaterialError, match=r"source material 'rice husk' is not a known material "
-                                            r"\(did you mean 'rice_husk'"):
+    with pytest.raises(
+        MaterialError,
+        match=r"source material 'rice husk' is not a known material "
+        r"\(did you mean 'rice_husk'",
+    ):
         check_material("rice husk", what="source material")
     with pytest.raises(MaterialError, match=r"sector 'rice mill' is not a known sector \(did you mean 'rice_mill'"):
         check_sector("rice mill")

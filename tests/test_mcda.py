@@ -134,12 +134,19 @@ def test_every_function_gives_float32_in_unit_range_with_nan_kept(fn, params):
         ("linear", {"low": 30, "high": 0}, r"linear parameters out of order: low=30 must be < high=0"),
         ("linear", {"low": 5, "high": 5}, r"linear parameters out of order: low=5 must be < high=5"),
         ("jshaped", {"a": 10, "b": 0}, r"jshaped parameters out of order: a=10 must be <= b=0"),
-        ("symmetric_linear", {"a": 0, "b": 10, "c": 5, "d": 30},
-         r"symmetric_linear parameters out of order: b=10 must be <= c=5"),
+        (
+            "symmetric_linear",
+            {"a": 0, "b": 10, "c": 5, "d": 30},
+            r"symmetric_linear parameters out of order: b=10 must be <= c=5",
+        ),
         ("sigmoid", {"midpoint": 1, "spread": 0}, r"sigmoid spread must be > 0, got 0"),
         ("gaussian", {"target": 1, "spread": -1}, r"gaussian spread must be > 0, got -1"),
         ("piecewise", {"points": [[0, 1]]}, r"piecewise points must be at least two \(x, y\) pairs"),
-        ("piecewise", {"points": [[0, 1], [0, 0]]}, r"piecewise points must have strictly increasing x, got \[0.0, 0.0\]"),
+        (
+            "piecewise",
+            {"points": [[0, 1], [0, 0]]},
+            r"piecewise points must have strictly increasing x, got \[0.0, 0.0\]",
+        ),
         ("linear", {"low": 0}, r"standardisation 'linear' of layer 'c': bad parameters \{'low': 0\}"),
     ],
 )
@@ -265,10 +272,16 @@ def test_ahp_inconsistent_matrix_flagged():
         ([1, 2, 3], None, r"AHP matrix must be square, got shape \(3,\)"),
         ([[1, 2], [0.5, 1]], ["a", "b", "c"], r"AHP matrix is 2x2 but 3 labels were given"),
         ([[1, -2], [-0.5, 1]], None, r"AHP matrix entries must be finite and > 0"),
-        ([[1, 3, 1], [0.5, 1, 1], [1, 1, 1]], ["roads", "land", "water"],
-         r"AHP matrix is not reciprocal: \[roads, land\] = 3 but \[land, roads\] = 0.5; expected 0.333333"),
-        ([[1, 1, 1], [1, 1, 4], [1, 0.5, 1]], ["roads", "land", "water"],
-         r"not reciprocal: \[land, water\] = 4 but \[water, land\] = 0.5; expected 0.25"),
+        (
+            [[1, 3, 1], [0.5, 1, 1], [1, 1, 1]],
+            ["roads", "land", "water"],
+            r"AHP matrix is not reciprocal: \[roads, land\] = 3 but \[land, roads\] = 0.5; expected 0.333333",
+        ),
+        (
+            [[1, 1, 1], [1, 1, 4], [1, 0.5, 1]],
+            ["roads", "land", "water"],
+            r"not reciprocal: \[land, water\] = 4 but \[water, land\] = 0.5; expected 0.25",
+        ),
     ],
 )
 def test_ahp_errors(matrix, labels, match):
@@ -336,8 +349,11 @@ def test_owa_with_criterion_and_order_weights_by_hand():
 
 def test_combine_errors():
     crit = {"road_access": layer(A, "road_access"), "landcover": layer(B, "landcover")}
-    with pytest.raises(InputError, match=r"weight given for criterion 'road_acess', which does not exist; "
-                                         r"criteria are road_access, landcover \(did you mean 'road_access'"):
+    with pytest.raises(
+        InputError,
+        match=r"weight given for criterion 'road_acess', which does not exist; "
+        r"criteria are road_access, landcover \(did you mean 'road_access'",
+    ):
         mcda.combine(crit, {"road_acess": 1, "landcover": 1})
     with pytest.raises(InputError, match=r"combination method 'sum' is not 'wlc' or 'owa'"):
         mcda.combine(crit, {"road_access": 1}, method="sum")
@@ -377,10 +393,12 @@ def test_dask_gives_the_same_values_as_numpy():
     codes = rng.integers(0, 5, g.shape).astype(np.uint8)
     raw = {"minutes": g.wrap(minutes, "minutes"), "codes": g.wrap(codes, "codes")}
     specs = {
-        "minutes": [("linear", {"low": 0, "high": 60, "increasing": False}),
-                    ("jshaped", {"a": 0, "b": 10, "c": 20, "d": 50}),
-                    ("piecewise", {"points": [[0, 1], [30, 0.4], [60, 0]]}),
-                    ("sigmoid", {"midpoint": 30, "spread": 5})],
+        "minutes": [
+            ("linear", {"low": 0, "high": 60, "increasing": False}),
+            ("jshaped", {"a": 0, "b": 10, "c": 20, "d": 50}),
+            ("piecewise", {"points": [[0, 1], [30, 0.4], [60, 0]]}),
+            ("sigmoid", {"midpoint": 30, "spread": 5}),
+        ],
         "codes": [("categorical", {"scores": {1: 1.0, 2: 0.5, 3: 0.2}})],
     }
     for name, fns in specs.items():
@@ -391,8 +409,10 @@ def test_dask_gives_the_same_values_as_numpy():
             np.testing.assert_array_equal(lazy.values, eager.values, err_msg=fn)
             assert lazy.dtype == np.float32
 
-    crit = {"time": mcda.standardize(raw["minutes"], "linear", low=0, high=60, increasing=False),
-            "land": mcda.standardize(raw["codes"], "categorical", scores={0: 0.1, 1: 1.0, 2: 0.5, 3: 0.2, 4: 0.0})}
+    crit = {
+        "time": mcda.standardize(raw["minutes"], "linear", low=0, high=60, increasing=False),
+        "land": mcda.standardize(raw["codes"], "categorical", scores={0: 0.1, 1: 1.0, 2: 0.5, 3: 0.2, 4: 0.0}),
+    }
     lazy_crit = {k: v.chunk({"y": 2, "x": 2}) for k, v in crit.items()}
     w = {"time": 0.7, "land": 0.3}
     for kwargs in ({}, {"method": "owa", "order_weights": [0.7, 0.3]}):

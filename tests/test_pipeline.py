@@ -33,8 +33,18 @@ def read(path):
 
 def test_every_output_file_exists(demo):
     _, out = demo
-    for name in ("suitability.tif", "fringe.tif", "degurba.tif", "excluded.tif", "zones.gpkg", "firms.gpkg",
-                 "map.html", "map.png", "report.md", "manifest.json"):
+    for name in (
+        "suitability.tif",
+        "fringe.tif",
+        "degurba.tif",
+        "excluded.tif",
+        "zones.gpkg",
+        "firms.gpkg",
+        "map.html",
+        "map.png",
+        "report.md",
+        "manifest.json",
+    ):
         assert (out / name).is_file(), name
     criteria = sorted(p.name for p in (out / "criteria").glob("*.tif"))
     assert {"landcover.tif", "road_access.tif", "market_access.tif", "equal_access.tif"} <= set(criteria)
@@ -108,8 +118,9 @@ def test_manifest_and_report(demo, sample_dir):
     assert manifest["grid"]["crs"] == "EPSG:32647" and manifest["packages"]["osmnx"]
     report = (out / "report.md").read_text()
     assert "## Ranked candidate zones" in report and "## Exclusions" in report
-    assert sum(line.startswith("| ") and line.split("|")[1].strip().isdigit() for line in report.splitlines()) \
-        >= len(result.zones)
+    assert sum(line.startswith("| ") and line.split("|")[1].strip().isdigit() for line in report.splitlines()) >= len(
+        result.zones
+    )
 
 
 def test_offline_map_is_self_contained(demo):

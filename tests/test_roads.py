@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import bz2
-
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -166,12 +164,14 @@ def test_highway_selector_and_polygons():
     # Every road point is a source: a cell 50 m off the road costs 50 m off-road (at x = 50 the
     # nearest road point is the node at x = 0 or the first sample point at x = 100: 70.7 m).
     assert float(minutes.values[1, 5]) == pytest.approx(np.hypot(50, 50) / OFFROAD_MPS / 60, rel=1e-3)
-    inside = roads.travel_time_surface(g, gpd.GeoDataFrame(geometry=[box(1000, 0, 1300, 200)], crs="EPSG:32647"),
-                                       strip_grid())
+    inside = roads.travel_time_surface(
+        g, gpd.GeoDataFrame(geometry=[box(1000, 0, 1300, 200)], crs="EPSG:32647"), strip_grid()
+    )
     assert np.all(inside.values[:, 10:13] == 0)
     assert float(inside.values[1, 14]) > 0
-    capped = roads.travel_time_surface(g, gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32647"),
-                                       strip_grid(), max_minutes=1.5)
+    capped = roads.travel_time_surface(
+        g, gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32647"), strip_grid(), max_minutes=1.5
+    )
     assert np.isnan(capped.values[1, 25]) and np.isfinite(capped.values[1, 10])
 
 

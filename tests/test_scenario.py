@@ -96,32 +96,45 @@ def test_missing_landcover_is_required(tmp_path):
 
 
 def test_ahp_weights_resolve_and_inconsistency_is_an_error(tmp_path):
-    ahp = GOOD + """
+    ahp = (
+        GOOD
+        + """
     [mcda.ahp]
     labels = ["road_access", "landcover"]
     matrix = [[1, 3], [0.3333333333, 1]]
     """
+    )
     s = read_scenario(write(tmp_path, textwrap.dedent(ahp)))
     assert s.weights() == pytest.approx({"road_access": 0.75, "landcover": 0.25})
-    bad = GOOD + """
+    bad = (
+        GOOD
+        + """
     [mcda.ahp]
     labels = ["road_access", "landcover", "market_access"]
     matrix = [[1, 9, 0.2], [0.1111111111, 1, 9], [5, 0.1111111111, 1]]
     """
+    )
     with pytest.raises(ScenarioError, match="mcda.ahp.matrix: consistency ratio .* exceeds 0.10"):
         read_scenario(write(tmp_path, textwrap.dedent(bad)))
-    unknown = GOOD + """
+    unknown = (
+        GOOD
+        + """
     [mcda.ahp]
     labels = ["road_access", "slope"]
     matrix = [[1, 3], [0.3333333333, 1]]
     """
+    )
     with pytest.raises(ScenarioError, match="mcda.ahp.labels: criterion 'slope' is not defined"):
         read_scenario(write(tmp_path, textwrap.dedent(unknown)))
 
 
 def test_user_raster_criterion(tmp_path):
     (tmp_path / "slope.tif").write_bytes(b"")
-    body = GOOD + '[criteria.slope]\nraster = "slope.tif"\nweight = 0.1\nfn = "linear"\nlow = 0\nhigh = 15\nincreasing = false\n'
+    body = (
+        GOOD
+        + '[criteria.slope]\nraster = "slope.tif"\nweight = 0.1\nfn = "linear"\n'
+        + "low = 0\nhigh = 15\nincreasing = false\n"
+    )
     s = read_scenario(write(tmp_path, body))
     assert s.criteria["slope"].raster == tmp_path / "slope.tif"
     with pytest.raises(ScenarioError, match="criteria.slope.fn: a user raster criterion needs fn"):
@@ -132,7 +145,8 @@ def test_user_raster_criterion(tmp_path):
 
 def test_all_zero_weights(tmp_path):
     body = GOOD.replace("weight = 3", "weight = 0") + "".join(
-        f"[criteria.{c}]\nweight = 0\n" for c in ("landcover", "market_access", "material_access", "equal_access"))
+        f"[criteria.{c}]\nweight = 0\n" for c in ("landcover", "market_access", "material_access", "equal_access")
+    )
     with pytest.raises(ScenarioError, match="criteria: no criterion has a weight > 0"):
         read_scenario(write(tmp_path, body))
 

@@ -63,7 +63,10 @@ def register(ids=None, crs="EPSG:32647") -> gpd.GeoDataFrame:
 
 def links_of(links, material):
     part = links[links["material"] == material]
-    return {(a, b): (t, km) for a, b, t, km in zip(part["from_firm"], part["to_firm"], part["tonnes"], part["km"], strict=True)}
+    return {
+        (a, b): (t, km)
+        for a, b, t, km in zip(part["from_firm"], part["to_firm"], part["tonnes"], part["km"], strict=True)
+    }
 
 
 def tonne_km(links) -> float:
@@ -112,8 +115,9 @@ def test_two_suppliers_two_users_optimum_does_not_cross(links):
     assert got[("S1", "D2")] == pytest.approx((50.0, 7.8))
     assert got[("S2", "D1")] == pytest.approx((50.0, 3.9))
     assert tonne_km(links[links["material"] == "bottom_ash"]) == pytest.approx(585.0)
-    s1d2, s2d1 = (links[(links["material"] == "bottom_ash") & (links["from_firm"] == f)].geometry.iloc[0]
-                  for f in ("S1", "S2"))
+    s1d2, s2d1 = (
+        links[(links["material"] == "bottom_ash") & (links["from_firm"] == f)].geometry.iloc[0] for f in ("S1", "S2")
+    )
     assert not s1d2.crosses(s2d1)
     greedy_s1d1 = LineString([(X0 + 100e3, Y0 + 100e3), (X0 + 104e3, Y0 + 103e3)])
     greedy_s2d2 = LineString([(X0 + 104e3, Y0 + 106e3), (X0 + 100e3, Y0 + 94e3)])
@@ -148,11 +152,27 @@ def test_a_firm_never_links_to_itself(links):
 
 
 def test_links_table(links):
-    assert list(links.columns) == ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector",
-                                   "to_sector", "geometry"]
+    assert list(links.columns) == [
+        "from_firm",
+        "to_firm",
+        "material",
+        "tonnes",
+        "km",
+        "from_sector",
+        "to_sector",
+        "geometry",
+    ]
     assert links.crs == "EPSG:32647"
-    assert list(links["material"]) == ["bottom_ash", "bottom_ash", "fly_ash", "fly_ash", "sawdust", "sawdust",
-                                       "scrap_metal", "steam"]
+    assert list(links["material"]) == [
+        "bottom_ash",
+        "bottom_ash",
+        "fly_ash",
+        "fly_ash",
+        "sawdust",
+        "sawdust",
+        "scrap_metal",
+        "steam",
+    ]
     fly = links[links["material"] == "fly_ash"]
     assert list(fly["tonnes"]) == pytest.approx([60.0, 40.0])  # largest first within a material
     first = fly.iloc[0]
@@ -162,10 +182,16 @@ def test_links_table(links):
 
 def test_no_one_ships_more_than_it_has_or_gets_more_than_it_needs(links):
     firms = register()
-    supply = {(f, m): t for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
-              for m, t in parse_flows(text).items()}
-    demand = {(f, m): t for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
-              for m, t in parse_flows(text).items()}
+    supply = {
+        (f, m): t
+        for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
+        for m, t in parse_flows(text).items()
+    }
+    demand = {
+        (f, m): t
+        for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
+        for m, t in parse_flows(text).items()
+    }
     for (firm, material), sent in links.groupby(["from_firm", "material"])["tonnes"].sum().items():
         assert sent <= supply[(firm, material)] + 1e-6
     for (firm, material), got in links.groupby(["to_firm", "material"])["tonnes"].sum().items():
@@ -195,8 +221,16 @@ def test_distances_along_a_road_graph():
 def test_no_common_material_gives_an_empty_table():
     got = symbiosis.match(register(["P1", "F1"]))
     assert len(got) == 0
-    assert list(got.columns) == ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector",
-                                 "to_sector", "geometry"]
+    assert list(got.columns) == [
+        "from_firm",
+        "to_firm",
+        "material",
+        "tonnes",
+        "km",
+        "from_sector",
+        "to_sector",
+        "geometry",
+    ]
 
 
 def test_geographic_crs_is_an_error():
@@ -220,8 +254,11 @@ def test_bad_distances(kwargs, match):
 def test_bad_flow_names_the_firm():
     firms = register(["P1", "C1"])
     firms.loc[0, "outputs"] = "flyash:100"
-    with pytest.raises(MaterialError, match=r"firm 'P1' outputs: material 'flyash' is not a known material "
-                                            r"\(did you mean 'fly_ash'"):
+    with pytest.raises(
+        MaterialError,
+        match=r"firm 'P1' outputs: material 'flyash' is not a known material "
+        r"\(did you mean 'fly_ash'",
+    ):
         symbiosis.match(firms)
 
 
@@ -247,13 +284,25 @@ def test_metrics_by_hand(links):
     assert m["density"] == pytest.approx(8 / (15 * 14))
     assert m["byproduct_tonnes_exchanged"] == pytest.approx(310.0)
     assert m["share_of_byproducts_used"] == pytest.approx(310 / 330)
-    assert m["tonnes_by_material"] == {"bottom_ash": 100.0, "fly_ash": 100.0, "sawdust": 100.0,
-                                       "scrap_metal": 10.0, "steam": 30.0}
+    assert m["tonnes_by_material"] == {
+        "bottom_ash": 100.0,
+        "fly_ash": 100.0,
+        "sawdust": 100.0,
+        "scrap_metal": 10.0,
+        "steam": 30.0,
+    }
 
 
 def test_metrics_without_links():
     firms = register(["P1", "F1"])
     m = symbiosis.metrics(firms, symbiosis.match(firms))
-    assert m == {"n_firms": 2, "n_linked_firms": 0, "n_links": 0, "density": 0.0, "byproduct_tonnes_exchanged": 0.0,
-                 "share_of_byproducts_used": 0.0, "tonnes_by_material": {}}
+    assert m == {
+        "n_firms": 2,
+        "n_linked_firms": 0,
+        "n_links": 0,
+        "density": 0.0,
+        "byproduct_tonnes_exchanged": 0.0,
+        "share_of_byproducts_used": 0.0,
+        "tonnes_by_material": {},
+    }
     assert np.isfinite(m["density"])

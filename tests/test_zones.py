@@ -127,9 +127,11 @@ BIG = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 3000), (30, 30))
 
 
 def hull_clusters(crs="EPSG:32647"):
-    clusters = gpd.GeoDataFrame({"cluster": [7, 8], "n_firms": [5, 3]},
-                                geometry=[box(1000, 1000, 1200, 1200), box(90_000, 90_000, 90_100, 90_100)],
-                                crs="EPSG:32647")
+    clusters = gpd.GeoDataFrame(
+        {"cluster": [7, 8], "n_firms": [5, 3]},
+        geometry=[box(1000, 1000, 1200, 1200), box(90_000, 90_000, 90_100, 90_100)],
+        crs="EPSG:32647",
+    )
     return clusters.to_crs(crs)
 
 
@@ -181,22 +183,33 @@ def three_zones(index=None):
     candidates = gpd.GeoDataFrame(
         {"kind": ["greenfield", "greenfield", "cluster"], "name": ["Z1", "Z2", "Z3"]},
         geometry=[box(0, 1800, 200, 2000), box(1000, 1800, 1200, 2000), box(2000, 1800, 2200, 2000)],
-        crs=SCORE_GRID.crs, index=index,
+        crs=SCORE_GRID.crs,
+        index=index,
     )
     firms = gpd.GeoDataFrame(
         {"firm_id": ["F1", "F2", "F3", "X", "X2"]},
         geometry=[Point(1100, 1900), Point(2100, 1900), Point(1150, 1850), Point(2900, 500), Point(2900, 300)],
         crs=SCORE_GRID.crs,
     )
-    links = gpd.GeoDataFrame({"from_firm": ["F1", "F3", "X"], "to_firm": ["F2", "X", "X2"],
-                              "tonnes": [300.0, 100.0, 50.0]}, geometry=[None, None, None], crs=SCORE_GRID.crs)
+    links = gpd.GeoDataFrame(
+        {"from_firm": ["F1", "F3", "X"], "to_firm": ["F2", "X", "X2"], "tonnes": [300.0, 100.0, 50.0]},
+        geometry=[None, None, None],
+        crs=SCORE_GRID.crs,
+    )
     return (candidates, SCORE_GRID.wrap(suit, "suitability"), SCORE_GRID.wrap(market, "market"), firms, links)
 
 
 def test_score_by_hand():
     candidates, suit, market, firms, links = three_zones()
-    got = zones.score(candidates, suitability=suit, firms=firms, links=links, market_minutes=market,
-                      rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]), firm_reach_m=100)
+    got = zones.score(
+        candidates,
+        suitability=suit,
+        firms=firms,
+        links=links,
+        market_minutes=market,
+        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        firm_reach_m=100,
+    )
     # indicator / max over zones, weighted 0.6 suitability, 0.2 symbiosis, 0.2 rural population:
     #   Z1: 0.6 x 0.9/0.9 + 0.2 x   0/400 + 0.2 x 1000/4000 = 0.65
     #   Z2: 0.6 x 0.6/0.9 + 0.2 x 400/400 + 0.2 x 4000/4000 = 0.80  (F1 and F3: 300 + 100 t)
@@ -219,9 +232,15 @@ def test_score_by_hand():
 
 def test_score_with_any_index():
     # zones put together from several sources need not have a 0..n-1 index
-    candidates, suit, market, firms, links = three_zones(index=[10, 11, 12])
-    got = zones.score(candidates, suitability=suit, firms=firms, links=links,
-                      rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]), firm_reach_m=100)
+    candidates, suit, _, firms, links = three_zones(index=[10, 11, 12])
+    got = zones.score(
+        candidates,
+        suitability=suit,
+        firms=firms,
+        links=links,
+        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        firm_reach_m=100,
+    )
     assert got["name"].tolist() == ["Z2", "Z1", "Z3"]
     assert got["n_firms"].tolist() == [2, 0, 1]
     assert got["score"].tolist() == pytest.approx([0.80, 0.65, 0.45])
@@ -237,8 +256,15 @@ def test_score_with_any_index():
 )
 def test_score_weights(weights, names, scores):
     candidates, suit, _, firms, links = three_zones()
-    got = zones.score(candidates, suitability=suit, firms=firms, links=links,
-                      rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]), firm_reach_m=100, weights=weights)
+    got = zones.score(
+        candidates,
+        suitability=suit,
+        firms=firms,
+        links=links,
+        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        firm_reach_m=100,
+        weights=weights,
+    )
     assert got["name"].tolist() == names
     assert got["score"].tolist() == pytest.approx(scores)
 
@@ -254,8 +280,11 @@ def test_score_without_firms_ranks_by_suitability():
 
 def test_score_unknown_weight_key():
     candidates, suit, *_ = three_zones()
-    with pytest.raises(InputError, match=r"zone score weights name unknown indicator\(s\) \['suitabilty'\]; "
-                                         r"expected \['rural_pop', 'suitability', 'symbiosis'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"zone score weights name unknown indicator\(s\) \['suitabilty'\]; "
+        r"expected \['rural_pop', 'suitability', 'symbiosis'\]",
+    ):
         zones.score(candidates, suitability=suit, weights={"suitabilty": 1})
 
 
