@@ -29,7 +29,7 @@ from eicgeo._errors import EicgeoWarning, InputError
 from eicgeo.clustering import FirmClusterer
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, get_legend
-from eicgeo.scenario import Scenario, read_scenario
+from eicgeo.scenario import Criterion, Scenario, read_scenario
 
 __all__ = ["EXCLUSION_REASONS", "STAGES", "Result", "run"]
 
@@ -235,7 +235,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             firms = _inside(io.read_firms(s.firms, crs=grid.crs), grid, "firms", notes)
 
     with clock.stage("criteria"):
-        raw, standard, weights = _criteria(s, grid, roles, fringe, smod, network, sources, skipped)
+        built = _Criteria(s, grid, roles, fringe, smod, network, sources).build()
+        raw, standard, weights = built.raw, built.standard, built.weights
+        skipped.extend(built.skipped)
         layers.update(raw)
 
     with clock.stage("suitability"):
@@ -348,93 +350,117 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 
 
 # --------------------------------------------------------------------------------------------
-def _criteria(
-    s: Scenario,
-    grid: Grid,
-    roles: xr.DataArray,
-    fringe: xr.DataArray,
-    smod: xr.DataArray | None,
-    network: roads.CompiledNetwork | None,
-    sources: gpd.GeoDataFrame,
-    skipped: list[tuple[str, str]],
-) -> tuple[dict, dict, dict]:
-    """Raw criterion layers, their standardised versions and the weights actually used."""
-    raw: dict[str, xr.DataArray] = {}
-    standard: dict[str, xr.DataArray] = {}
-    weights: dict[str, float] = {}
-    offroad = s.roads_settings.get("offroad_kph", 10.0)
-    given = s.weights()
+class _Criteria:
+    """The raw and standardised criterion layers of a scenario.
 
-    def use(name: str, layer: xr.DataArray, weight: float) -> None:
-        spec = s.criteria.get(name) or s.criteria.get(name.split(":")[0])
-        fn, params = (
-            (spec.fn, dict(spec.params))
-            if spec is not None and spec.fn
-            else crit.DEFAULTS.get(name.split(":")[0], (None, {}))
-        )
-        standard[name] = mcda.standardize(layer, fn, **params) if fn else layer.astype(np.float32)
-        if weight > 0:
-            weights[name] = weight
+    Each travel-time surface is computed once, however many criteria use it (``equal_access``
+    reuses the market and material surfaces, the zone scores reuse them all).
+    """
 
-    for name, c in s.criteria.items():
-        weight = given.get(name, 0.0)
-        if not c.enabled or weight <= 0:
-            continue
-        base = name.split(":")[0]
+    def __init__(
+        self,
+        s: Scenario,
+        grid: Grid,
+        roles: xr.DataArray,
+        fringe: xr.DataArray,
+        smod: xr.DataArray | None,
+        network: roads.CompiledNetwork | None,
+        sources: gpd.GeoDataFrame,
+    ):
+        self.s, self.grid, self.roles, self.fringe, self.smod = s, grid, roles, fringe, smod
+        self.network, self.sources = network, sources
+        self.offroad = s.roads_settings.get("offroad_kph", 10.0)
+        self.raw: dict[str, xr.DataArray] = {}
+        self.standard: dict[str, xr.DataArray] = {}
+        self.weights: dict[str, float] = {}
+        self.skipped: list[tuple[str, str]] = []
+
+    def build(self) -> _Criteria:
+        given = self.s.weights()
+        for name, c in self.s.criteria.items():
+            if c.enabled and given.get(name, 0.0) > 0:
+                self._add(name, c, given[name])
+        mean = self._mean_material_minutes() if self.network is not None and len(self.sources) else None
+        if mean is not None:
+            self.raw["material_access"] = mean
+        if not self.weights:
+            msg = "no criterion could be computed: " + "; ".join(f"{k}: {why}" for k, why in self.skipped)
+            raise InputError(msg)
+        return self
+
+    def _add(self, name: str, c: Criterion, weight: float) -> None:
+        kind = name.split(":")[0]
         if c.raster is not None:
-            layer = io.read_raster(c.raster, grid, kind="continuous", name=name, what=f"criteria.{name}.raster")
-            raw[name] = layer
-            use(name, layer, weight)
-        elif base == "landcover":
+            layer = io.read_raster(c.raster, self.grid, kind="continuous", name=name, what=f"criteria.{name}.raster")
+            self._use(name, layer, weight, c)
+        elif kind == "landcover":
             scores = {ROLE_CODE[r]: v for r, v in c.params["scores"].items()}
-            standard[name] = mcda.standardize(roles, "categorical", scores=scores)
-            weights[name] = weight
-        elif network is None:
-            skipped.append((name, "no road network (inputs.roads)"))
-        elif base == "road_access":
-            raw[name] = crit.road_access(
-                network, grid, classes=s.roads_settings.get("main_roads", roads.MAJOR_ROADS), offroad_kph=offroad
-            )
-            use(name, raw[name], weight)
-        elif base == "market_access" or base == "equal_access":
-            if "market_access" not in raw:
-                centres = _centres(smod, fringe)
-                if centres is None:
-                    skipped.append((name, "no urban centre found in the population or land cover"))
-                    continue
-                raw["market_access"] = crit.market_access(network, grid, centres, offroad_kph=offroad)
-            if base == "market_access":
-                use(name, raw[name], weight)
-        elif base == "material_access":
-            if sources.empty:
-                skipped.append((name, "no raw-material sources (inputs.sources)"))
-                continue
-            materials = [name.split(":")[1]] if ":" in name else (c.materials or sorted(sources["material"].unique()))
-            present = [m for m in materials if (sources["material"] == m).any()]
-            for m in sorted(set(materials) - set(present)):
-                skipped.append((f"material_access:{m}", "no source of this material"))
+            self.standard[name] = mcda.standardize(self.roles, "categorical", scores=scores)
+            self.weights[name] = weight
+        elif self.network is None:
+            self.skipped.append((name, "no road network (inputs.roads)"))
+        elif kind == "road_access":
+            self._use(name, self._surface("road_access"), weight, c)
+        elif kind == "market_access":
+            market = self._surface("market_access")
+            if market is None:
+                self.skipped.append((name, "no urban centre in the population grid or land cover"))
+            else:
+                self._use(name, market, weight, c)
+        elif kind == "material_access":
+            wanted = [name.split(":")[1]] if ":" in name else self._materials(c)
+            present = [m for m in wanted if (self.sources["material"] == m).any()] if len(self.sources) else []
+            if not present:
+                self.skipped.append((name, "no source of the material(s) in inputs.sources"))
             for m in present:
-                key = f"material_access:{m}"
-                raw[key] = crit.material_access(network, grid, sources, m, offroad_kph=offroad)
-                use(key, raw[key], weight / len(present))
-    if "equal_access" in given and "market_access" in raw:
-        per_material = [v for k, v in raw.items() if k.startswith("material_access:")]
-        if per_material:
-            mean_minutes = xr.concat(per_material, dim="m").mean("m")
-            raw["material_access"] = grid.georef(mean_minutes)
-            standard["equal_access"] = crit.equal_access(raw["market_access"], raw["material_access"])
-            weights["equal_access"] = given["equal_access"]
-        else:
-            skipped.append(("equal_access", "no raw-material sources (inputs.sources)"))
-    elif "equal_access" in given and network is not None and not any(k == "equal_access" for k, _ in skipped):
-        skipped.append(("equal_access", "no market access layer"))
-    per_material = [v for k, v in raw.items() if k.startswith("material_access:")]
-    if per_material and "material_access" not in raw:
-        raw["material_access"] = grid.georef(xr.concat(per_material, dim="m").mean("m"))
-    if not weights:
-        msg = "no criterion could be computed: " + "; ".join(f"{k}: {why}" for k, why in skipped)
-        raise InputError(msg)
-    return raw, standard, weights
+                self._use(f"material_access:{m}", self._surface(f"material_access:{m}"), weight / len(present), c)
+        elif kind == "equal_access":
+            market = self._surface("market_access")
+            materials = self._mean_material_minutes() if len(self.sources) else None
+            if market is None or materials is None:
+                why = "no urban centre found" if market is None else "no raw-material sources (inputs.sources)"
+                self.skipped.append((name, why))
+            else:
+                self.standard[name] = crit.equal_access(market, materials)
+                self.weights[name] = weight
+
+    def _use(self, name: str, layer: xr.DataArray, weight: float, c: Criterion) -> None:
+        """Standardise ``layer`` as the scenario says, or by the criterion's default."""
+        fn, params = (c.fn, dict(c.params)) if c.fn else crit.DEFAULTS.get(name.split(":")[0], (None, {}))
+        self.raw[name] = layer
+        self.standard[name] = mcda.standardize(layer, fn, **params) if fn else layer.astype(np.float32)
+        self.weights[name] = weight
+
+    def _surface(self, name: str) -> xr.DataArray | None:
+        if name not in self.raw:
+            if name == "road_access":
+                classes = self.s.roads_settings.get("main_roads", roads.MAJOR_ROADS)
+                layer = crit.road_access(self.network, self.grid, classes=classes, offroad_kph=self.offroad)
+            elif name == "market_access":
+                centres = _centres(self.smod, self.fringe)
+                if centres is None:
+                    return None
+                layer = crit.market_access(self.network, self.grid, centres, offroad_kph=self.offroad)
+            else:
+                material = name.split(":")[1]
+                layer = crit.material_access(self.network, self.grid, self.sources, material, offroad_kph=self.offroad)
+            self.raw[name] = layer
+        return self.raw[name]
+
+    def _materials(self, c: Criterion | None = None) -> list[str]:
+        spec = c or self.s.criteria.get("material_access")
+        listed = spec.materials if spec is not None and spec.materials else None
+        return listed or sorted(self.sources["material"].unique())
+
+    def _mean_material_minutes(self) -> xr.DataArray | None:
+        """Mean over the materials of the minutes to their nearest source (None without sources)."""
+        present = [m for m in self._materials() if (self.sources["material"] == m).any()]
+        if not present:
+            return None
+        layers = [self._surface(f"material_access:{m}") for m in present]
+        mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
+        mean.attrs = {"units": "minutes", "materials": ", ".join(present)}
+        return self.grid.georef(mean.rename("material_access"))
 
 
 def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> gpd.GeoDataFrame | None:

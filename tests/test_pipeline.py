@@ -142,3 +142,35 @@ def test_a_failed_save_leaves_no_folder(demo, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         result.save(tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_inputs_skip_their_criteria(sample_dir, data_dir):
+    # Land cover only (real CORINE): every travel-time criterion is skipped, with its reason, and the
+    # fringe comes from the land-cover gradient.
+    s = eicgeo.Scenario.from_dict(
+        {"name": "lausanne", "inputs": {"landcover": str(data_dir / "lausanne-clc2006-100m.tif"), "legend": "corine"},
+         "grid": {"crs": "EPSG:2056"}}
+    )
+    result = eicgeo.run(s, progress=False)
+    assert dict(result.skipped) == {
+        "road_access": "no road network (inputs.roads)",
+        "market_access": "no road network (inputs.roads)",
+        "material_access": "no road network (inputs.roads)",
+        "equal_access": "no road network (inputs.roads)",
+    }
+    assert result.weights == {"landcover": 1.0}
+    assert result.degurba is None and "land-cover built-up gradient" in " ".join(result.notes)
+    assert len(result.zones) > 0 and set(np.unique(result.fringe.values)) <= {0, 1, 2, 3}
+
+
+def test_roads_without_sources(sample_dir):
+    s = eicgeo.load_sample().replace(name="no_sources")
+    s.sources = None
+    s.firms = None
+    result = eicgeo.run(s, progress=False)
+    skipped = dict(result.skipped)
+    assert skipped["material_access"] == "no source of the material(s) in inputs.sources"
+    assert skipped["equal_access"] == "no raw-material sources (inputs.sources)"
+    assert set(result.weights) == {"landcover", "road_access", "market_access"}
+    assert sum(result.weights.values()) == pytest.approx(1.0)
+    assert result.zones["n_firms"].eq(0).all() and len(result.links) == 0
