@@ -148,8 +148,11 @@ def test_missing_inputs_skip_their_criteria(sample_dir, data_dir):
     # Land cover only (real CORINE): every travel-time criterion is skipped, with its reason, and the
     # fringe comes from the land-cover gradient.
     s = eicgeo.Scenario.from_dict(
-        {"name": "lausanne", "inputs": {"landcover": str(data_dir / "lausanne-clc2006-100m.tif"), "legend": "corine"},
-         "grid": {"crs": "EPSG:2056"}}
+        {
+            "name": "lausanne",
+            "inputs": {"landcover": str(data_dir / "lausanne-clc2006-100m.tif"), "legend": "corine"},
+            "grid": {"crs": "EPSG:2056"},
+        }
     )
     result = eicgeo.run(s, progress=False)
     assert dict(result.skipped) == {
