@@ -285,7 +285,13 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         allowed = (fringe == 2) & (excluded == 0) & suitability.notnull()
         min_area = s.zones.get("min_area_ha", 50.0)
         around = zones.cluster_zones(
-            clusters, allowed, buffer_m=s.zones.get("cluster_buffer_m", 1000.0), min_area_ha=min_area
+            clusters,
+            allowed,
+            firms=firms,
+            suitability=suitability,
+            buffer_m=s.zones.get("cluster_buffer_m", 1000.0),
+            min_area_ha=min_area,
+            max_area_ha=s.zones.get("max_area_ha", 1000.0),
         )
         # Greenfield zones are sought on the allowed land that no cluster zone already covers.
         free = allowed

@@ -131,21 +131,36 @@ def cluster_zones(
     clusters: gpd.GeoDataFrame,
     allowed: xr.DataArray,
     *,
+    firms: gpd.GeoDataFrame | None = None,
+    suitability: xr.DataArray | None = None,
     buffer_m: float = 1000.0,
     min_area_ha: float = 50.0,
+    max_area_ha: float | None = None,
 ) -> gpd.GeoDataFrame:
-    """Zones of kind ``cluster``: allowed land within ``buffer_m`` of each firm cluster's hull."""
+    """Zones of kind ``cluster``: allowed land near each existing firm cluster.
+
+    The zone is the allowed land within ``buffer_m`` of the cluster's firms (when ``firms`` with
+    a ``cluster`` column is given) or of its hull. With ``suitability`` and ``max_area_ha``, a
+    larger zone keeps only its best ``max_area_ha``.
+    """
     grid = Grid.from_dataarray(allowed)
     ok = np.asarray(allowed.values, dtype=bool)
+    suit = np.asarray(suitability.values, dtype=float) if suitability is not None else None
+    cell_ha = grid.cell_area_m2 / 1e4
     rows, geoms = [], []
-    if clusters.empty:
-        return gpd.GeoDataFrame(rows, columns=["kind", "area_ha", "cluster"], geometry=[], crs=grid.crs)
     for cluster in clusters.to_crs(grid.crs).itertuples():
-        near = rasterio.features.geometry_mask(
-            [cluster.geometry.buffer(buffer_m)], grid.shape, grid.transform, invert=True
-        )
-        cells = near & ok
-        area = cells.sum() * grid.cell_area_m2 / 1e4
+        anchor = [cluster.geometry]
+        if firms is not None and "cluster" in firms:
+            members = firms.to_crs(grid.crs).geometry[firms["cluster"].to_numpy() == cluster.cluster]
+            if len(members):
+                anchor = list(members.buffer(buffer_m))
+        if anchor == [cluster.geometry]:
+            anchor = [cluster.geometry.buffer(buffer_m)]
+        cells = rasterio.features.geometry_mask(anchor, grid.shape, grid.transform, invert=True) & ok
+        if suit is not None and max_area_ha is not None and cells.sum() * cell_ha > max_area_ha:
+            labels, _ = _cap_area(cells.astype(np.int32), 1, np.where(cells, suit, -np.inf), max_area_ha / cell_ha)
+            cells = labels > 0
+        area = cells.sum() * cell_ha
         if area < min_area_ha:
             continue
         geoms.append(unary_union(_polygons(cells.astype(np.int32), np.array([1]), grid)))
