@@ -14,20 +14,12 @@ from pathlib import Path
 import click
 
 from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
+from eicgeo.zones import ZONE_COLUMNS
 
 __all__ = ["main"]
 
-_ZONE_TABLE = [
-    "kind",
-    "score",
-    "area_ha",
-    "mean_suitability",
-    "n_firms",
-    "symbiosis_tonnes",
-    "market_minutes",
-    "material_minutes",
-    "rural_pop_30min",
-]
+# The zone columns worth a terminal line (zone_id equals rank).
+_ZONE_TABLE = [c for c in ZONE_COLUMNS if c not in ("zone_id", "rank")]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

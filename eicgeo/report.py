@@ -18,6 +18,7 @@ import pandas as pd
 
 from eicgeo import __version__, io
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
+from eicgeo.zones import ZONE_COLUMNS
 
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
@@ -172,18 +173,7 @@ def report_markdown(result: Result) -> str:
         lines += ["No zone was found. " + " ".join(result.notes), ""]
     else:
         table = result.summary().reset_index()
-        cols = [
-            "rank",
-            "kind",
-            "score",
-            "area_ha",
-            "mean_suitability",
-            "n_firms",
-            "symbiosis_tonnes",
-            "market_minutes",
-            "material_minutes",
-            "rural_pop_30min",
-        ]
+        cols = ["rank", *(c for c in ZONE_COLUMNS if c not in ("zone_id", "rank"))]
         lines += [_md_table(table[cols]), ""]
         lines += [
             "`score` = 0.6 × mean suitability + 0.2 × symbiosis tonnes + 0.2 × rural population within 30 min, "
