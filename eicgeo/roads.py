@@ -239,7 +239,9 @@ def _drivable(graph: nx.MultiDiGraph, path: Path) -> nx.MultiDiGraph:
         )
         raise NetworkError(msg)
     if not graph.graph.get("simplified"):
-        graph = ox.simplify_graph(graph)
+        # Chains are merged only where class and speed limit agree, so every edge has one of each
+        # (merged lists would order by string hash and make speeds differ from run to run).
+        graph = ox.simplify_graph(graph, edge_attrs_differ=["highway", "maxspeed"])
     return graph
 
 

@@ -192,3 +192,21 @@ def test_surface_errors():
     unprojected.graph["crs"] = "EPSG:4326"
     with pytest.raises(CRSError, match="not projected"):
         roads.compile_network(unprojected)
+
+
+def test_edges_keep_one_class_and_speed(tmp_path):
+    # A secondary road continuing as a residential street through a degree-2 node. Merging the
+    # two into one edge would give it a list of classes, ordered by string hash, and a speed that
+    # changes from run to run; each keeps its own class and speed instead.
+    nodes = "".join(f'<node id="{i}" lat="14.8" lon="{100.40 + 0.01 * i:.2f}" version="1"/>' for i in range(1, 5))
+    ways = (
+        '<way id="10" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="secondary"/></way>'
+        '<way id="11" version="1"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>'
+    )
+    path = tmp_path / "chain.osm"
+    path.write_text(f'<?xml version="1.0"?><osm version="0.6">{nodes}{ways}</osm>')
+    g = roads.load_network(path)
+    classes = sorted(d["highway"] for _, _, d in g.edges(data=True))
+    assert classes == ["residential", "residential", "secondary", "secondary"]
+    for _, _, d in g.edges(data=True):
+        assert d["speed_kph"] == roads.DEFAULT_SPEEDS_KPH[d["highway"]]
