@@ -88,7 +88,12 @@ def equal_access(
     similar = 1.0 - abs(tm - tr) / (tm + tr + 1.0)
     out = (near * similar).astype(np.float32)
     out.name = "equal_access"
-    out.attrs = {"units": "0..1", "horizon_minutes": horizon}
+    out.attrs = {
+        "units": "0..1",
+        "horizon_minutes": horizon,
+        "standardisation": "built in (0..1)",
+        "parameters": f"(1 - max(tm, tr) / {horizon:g}) * (1 - |tm - tr| / (tm + tr + 1))",
+    }
     return Grid.from_dataarray(market_minutes).georef(out)
 
 

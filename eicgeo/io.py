@@ -307,7 +307,8 @@ def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
 
     Required columns: ``firm_id``, ``name``, ``sector``, ``inputs``, ``outputs`` and a geometry
     or ``lon``/``lat`` (WGS 84 degrees). ``inputs`` and ``outputs`` are ``material:tonnes``
-    lists separated by ``;`` (tonnes per year; MWh per year for energy). Every material must be
+    lists separated by ``;`` (tonnes per year; MWh per year for energy, m³ per year for water;
+    see each material's ``unit``). Every material must be
     in the vocabulary of :mod:`eicgeo.materials`; each problem is reported with its row.
 
     Returns

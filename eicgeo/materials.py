@@ -52,6 +52,7 @@ def _m(name: str, kind: str, ewc: str = "", description: str = "", unit: str = "
 
 
 _MWH = "MWh/yr"
+_M3 = "m3/yr"
 
 #: The material vocabulary, by name.
 MATERIALS: dict[str, Material] = {
@@ -69,7 +70,7 @@ MATERIALS: dict[str, Material] = {
         _m("clay", "raw"),
         _m("sand", "raw"),
         _m("timber", "raw", description="roundwood"),
-        _m("water", "utility", description="raw water, t/yr (1 t = 1 m³)"),
+        _m("water", "utility", description="raw water", unit=_M3),
         # by-products and wastes
         _m("scrap_metal", "byproduct", "12 01", "ferrous scrap"),
         _m("rice_husk", "byproduct", "02 03", "about 20 % of paddy by mass"),
@@ -90,7 +91,7 @@ MATERIALS: dict[str, Material] = {
         _m("brewer_yeast", "byproduct", "02 07", "surplus yeast slurry"),
         _m("organic_waste", "byproduct", "02 03", "food-processing residues"),
         _m("cassava_pulp", "byproduct", "02 03", "fibrous residue of starch extraction"),
-        _m("treated_wastewater", "byproduct", "19 08"),
+        _m("treated_wastewater", "byproduct", "19 08", unit=_M3),
         _m("sewage_sludge", "byproduct", "19 08"),
         _m("digestate", "byproduct", "19 06", "anaerobic digestion residue"),
         _m("compost", "product", "19 05"),

@@ -259,7 +259,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         links = (
             symbiosis.match(
                 firms,
-                None,
+                graph,  # road distances when a network is given
                 s.symbiosis.get("max_km", 33.0),
                 detour=s.symbiosis.get("detour", 1.3),
                 kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission")),
@@ -401,7 +401,9 @@ class _Criteria:
             self._use(name, layer, weight, c)
         elif kind == "landcover":
             scores = {ROLE_CODE[r]: v for r, v in c.params["scores"].items()}
-            self.standard[name] = mcda.standardize(self.roles, "categorical", scores=scores)
+            layer = mcda.standardize(self.roles, "categorical", scores=scores)
+            layer.attrs["parameters"] = repr({"scores by land-cover role": c.params["scores"]})
+            self.standard[name] = layer
             self.weights[name] = weight
         elif self.network is None:
             self.skipped.append((name, "no road network (inputs.roads)"))

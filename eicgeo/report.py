@@ -18,6 +18,7 @@ import pandas as pd
 
 from eicgeo import __version__, io
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
+from eicgeo.materials import MATERIALS
 from eicgeo.zones import ZONE_COLUMNS
 
 if TYPE_CHECKING:
@@ -183,7 +184,8 @@ def report_markdown(result: Result) -> str:
     lines += ["## Criteria and weights", "", "| criterion | weight | standardisation |", "| --- | ---: | --- |"]
     for name, w in sorted(result.weights.items(), key=lambda kv: -kv[1]):
         attrs = result.criteria[name].attrs if name in result.criteria else {}
-        lines.append(f"| {name} | {w:.3f} | {attrs.get('standardisation', '')} {attrs.get('parameters', '')} |")
+        how = f"{attrs.get('standardisation', '')} {attrs.get('parameters', '')}".replace("|", "\\|")
+        lines.append(f"| {name} | {w:.3f} | {how} |")
     lines += ["", f"Combination: `{result.suitability.attrs.get('method', 'wlc')}`.", ""]
     if result.skipped:
         lines += ["### Skipped criteria", ""]
@@ -214,8 +216,11 @@ def report_markdown(result: Result) -> str:
             "",
         ]
         if m["tonnes_by_material"]:
-            lines += ["| material | tonnes or MWh per year |", "| --- | ---: |"]
-            lines += [f"| {k} | {v:,.0f} |" for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])]
+            lines += ["| material | exchanged per year | unit |", "| --- | ---: | --- |"]
+            lines += [
+                f"| {k} | {v:,.0f} | {MATERIALS[k].unit.removesuffix('/yr')} |"
+                for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])
+            ]
             lines.append("")
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
@@ -225,15 +230,22 @@ def report_markdown(result: Result) -> str:
     return "\n".join(lines)
 
 
+#: How each zone column is printed: integers for areas, people and tonnes, minutes to 0.1.
+_FORMATS = {"score": "{:.3f}", "mean_suitability": "{:.3f}", "market_minutes": "{:.1f}", "material_minutes": "{:.1f}"}
+
+
 def _md_table(frame: pd.DataFrame) -> str:
-    def fmt(v: Any) -> str:
+    def fmt(column: str, v: Any) -> str:
         if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
+            return "" if np.isnan(v) else _FORMATS.get(column, "{:,.0f}").format(v)
         return str(v)
 
     head = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rule = "| " + " | ".join("---:" if pd.api.types.is_numeric_dtype(frame[c]) else "---" for c in frame.columns) + " |"
+    body = [
+        "| " + " | ".join(fmt(c, v) for c, v in zip(frame.columns, row, strict=True)) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([head, rule, *body])
 
 

@@ -180,13 +180,17 @@ def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -> dict:
     """Network metrics of the symbiosis links.
 
     ``density`` is the share of ordered firm pairs (among linked firms) joined by at least one
-    link; ``share_of_byproducts_used`` is the tonnage of by-products (kind ``byproduct``) that
-    finds a user over the tonnage offered.
+    link; ``share_of_byproducts_used`` is the tonnage of by-products (kind ``byproduct``, counted
+    in tonnes) that finds a user over the tonnage offered.
     """
+
+    def solid(material: str) -> bool:
+        return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
+
     offered = 0.0
     for text in firms["outputs"].fillna(""):
-        offered += sum(t for m, t in parse_flows(text).items() if MATERIALS[m].kind == "byproduct")
-    byproduct = [MATERIALS[m].kind == "byproduct" for m in links["material"]]
+        offered += sum(t for m, t in parse_flows(text).items() if solid(m))
+    byproduct = [solid(m) for m in links["material"]]
     exchanged = float(links.loc[byproduct, "tonnes"].sum()) if len(links) else 0.0
     linked = set(links["from_firm"]) | set(links["to_firm"])
     n = len(linked)

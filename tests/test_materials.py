@@ -24,9 +24,10 @@ def test_vocabulary_is_large_and_well_formed():
         assert material.name == name
         assert name == name.strip().lower() and " " not in name
         assert material.kind in {"raw", "byproduct", "product", "energy", "emission", "utility"}
-        # energy carriers and electricity are counted in MWh, everything else in tonnes
+        # energy carriers and electricity in MWh, water in m³, everything else in tonnes
         energy = material.kind == "energy" or name == "electricity"
-        assert material.unit == ("MWh/yr" if energy else "t/yr"), name
+        water = name in ("water", "treated_wastewater")
+        assert material.unit == ("MWh/yr" if energy else "m3/yr" if water else "t/yr"), name
     assert MATERIALS["fly_ash"].kind == "byproduct"
     assert MATERIALS["fly_ash"].ewc == "10 01"
     assert MATERIALS["steam"].kind == "energy"
