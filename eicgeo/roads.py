@@ -527,21 +527,18 @@ def _selector_seeds(net: CompiledNetwork, selector: str | Iterable[str]):
 
 
 def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offroad: float, direction: Direction):
-    """Seeds for points and polygons: each snaps to the nearest road point of every tier."""
+    """Seeds for points, lines and polygons: each snaps to the nearest road point of every tier.
+
+    Lines are sampled along their length and polygons along their boundary, every ``spacing``.
+    """
     pts = []
     for g in geoms:
         if g.geom_type in ("Point", "MultiPoint"):
             pts.append(shapely.get_coordinates(g))
+        elif g.geom_type in ("LineString", "MultiLineString", "LinearRing"):
+            pts.append(_sample_lines(g, spacing))
         else:
-            boundary = g.boundary
-            n = max(int(np.ceil(boundary.length / spacing)), 1)
-            pts.append(
-                shapely.get_coordinates(
-                    shapely.line_interpolate_point(boundary, np.linspace(0, 1, n, endpoint=False), normalized=True)
-                )
-                if boundary.geom_type == "LineString"
-                else _sample_lines(boundary, spacing)
-            )
+            pts.append(_sample_lines(g.boundary, spacing))
     xy = np.vstack(pts)
     seed_idx: list[np.ndarray] = []
     seed_t: list[np.ndarray] = []
@@ -570,6 +567,7 @@ def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offr
 
 
 def _sample_lines(lines: Any, spacing: float) -> np.ndarray:
+    """Points every ``spacing`` metres (at least one) along each part of a (multi)line."""
     parts = shapely.get_parts(lines)
     out = []
     for part in parts:
