@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 OUT    ?= out/demo
 
-.PHONY: demo test lint bench sample-data clean
+.PHONY: demo test lint sample-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,6 @@ lint: $(VENV)/.installed
 	$(PIP) install -e ".[dev]"
 	$(BIN)/ruff check eicgeo tests
 	$(BIN)/ruff format --check eicgeo tests
-
-bench: $(VENV)/.installed
-	$(BIN)/python bench/run.py
 
 sample-data: $(VENV)/.installed
 	$(BIN)/eicgeo sample-data --out sample_data/peri_urban_demo --size S

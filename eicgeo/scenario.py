@@ -94,7 +94,6 @@ class Scenario:
     resolution: float = 100.0
     bounds: tuple[float, float, float, float] | None = None
     bounds_crs: str | None = None
-    chunks: int = 0
     # [inputs]
     landcover: Path | None = None
     legend: str = "esa_worldcover"
@@ -156,7 +155,7 @@ class Scenario:
                 continue
             if key in (*_INPUT_KEYS, "legend"):
                 inputs[key] = str(Path(value).resolve()) if key != "legend" else value
-            elif key in ("crs", "resolution", "bounds", "bounds_crs", "chunks"):
+            elif key in ("crs", "resolution", "bounds", "bounds_crs"):
                 grid[key] = value
             elif key in ("name", "preset", "description"):
                 data[key] = value
@@ -225,7 +224,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str, "chunks": int},
+    "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str},
     "inputs": {"landcover": str, "legend": str, "population": str, "roads": str, "sources": str, "firms": str},
     "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
     "fringe": {
@@ -328,9 +327,6 @@ def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) ->
         else:
             s.bounds = tuple(float(v) for v in b)  # type: ignore[assignment]
     s.bounds_crs = grid.get("bounds_crs")
-    s.chunks = int(grid.get("chunks", 0))
-    if s.chunks < 0:
-        problems.append(("grid.chunks", f"must be 0 (no dask) or a positive chunk size in cells, got {s.chunks}"))
 
 
 def _inputs(
