@@ -189,10 +189,12 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     with clock.stage("roads"):
         network = None
         graph = None
+        main = None
         summary: dict[str, Any] = {}
         if s.roads is not None:
             graph = roads.load_network(s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"))
             network = roads.compile_network(graph, spacing_m=grid.resolution)
+            main = roads.main_roads(graph)
             dropped = graph.graph.get("eicgeo_dropped", {})
             summary = {
                 "nodes": graph.number_of_nodes(),
@@ -256,16 +258,12 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             layers["p_top"] = mc["p_top"]
 
     with clock.stage("symbiosis"):
-        links = (
-            symbiosis.match(
-                firms,
-                graph,  # road distances when a network is given
-                s.symbiosis.get("max_km", 33.0),
-                detour=s.symbiosis.get("detour", 1.3),
-                kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission")),
-            )
-            if len(firms)
-            else _empty_links(grid)
+        links = symbiosis.match(
+            firms,
+            graph,  # road distances when a network is given
+            s.symbiosis.get("max_km", 33.0),
+            detour=s.symbiosis.get("detour", 1.3),
+            kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission")),
         )
         metrics = symbiosis.metrics(firms, links) if len(firms) else {}
         clusterer = FirmClusterer(
@@ -322,14 +320,6 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             rural_pop_30min=rural,
             weights=s.zones.get("score_weights"),
         )
-
-    main = None
-    if graph is not None:
-        import osmnx as ox
-
-        edges = ox.graph_to_gdfs(graph, nodes=False)[["highway", "geometry"]]
-        edges["highway"] = edges["highway"].map(lambda h: h[0] if isinstance(h, list) else h)
-        main = edges[edges["highway"].isin(["motorway", "trunk", "primary"])].reset_index(drop=True)
 
     return Result(
         scenario=s,
@@ -527,9 +517,4 @@ def _inside(gdf: gpd.GeoDataFrame, grid: Grid, what: str, notes: list[str]) -> g
 
 
 def _empty_points(grid: Grid, columns: list[str]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=gpd.GeoSeries([], crs=grid.crs))
-
-
-def _empty_links(grid: Grid) -> gpd.GeoDataFrame:
-    columns = ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector", "to_sector"]
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=gpd.GeoSeries([], crs=grid.crs))

@@ -49,6 +49,7 @@ __all__ = [
     "CompiledNetwork",
     "compile_network",
     "load_network",
+    "main_roads",
     "travel_time_surface",
 ]
 
@@ -145,6 +146,13 @@ def load_network(
     graph.graph["eicgeo_dropped"] = dropped
     graph.graph["eicgeo_source"] = path.name
     return graph
+
+
+def main_roads(graph: nx.MultiDiGraph, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
+    """The edges of the given ``highway`` classes as lines (``highway``, geometry), for maps."""
+    edges = ox.graph_to_gdfs(graph, nodes=False)[["highway", "geometry"]]
+    edges["highway"] = edges["highway"].map(_first)
+    return edges[edges["highway"].isin(list(classes))].reset_index(drop=True)
 
 
 def _read_osm(path: Path) -> nx.MultiDiGraph:

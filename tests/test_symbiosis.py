@@ -151,17 +151,11 @@ def test_a_firm_never_links_to_itself(links):
     assert links_of(links, "scrap_metal") == {("X", "Y"): pytest.approx((10.0, 6.5))}
 
 
+LINK_COLUMNS = ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector", "to_sector", "geometry"]
+
+
 def test_links_table(links):
-    assert list(links.columns) == [
-        "from_firm",
-        "to_firm",
-        "material",
-        "tonnes",
-        "km",
-        "from_sector",
-        "to_sector",
-        "geometry",
-    ]
+    assert list(links.columns) == LINK_COLUMNS
     assert links.crs == "EPSG:32647"
     assert list(links["material"]) == [
         "bottom_ash",
@@ -221,16 +215,7 @@ def test_distances_along_a_road_graph():
 def test_no_common_material_gives_an_empty_table():
     got = symbiosis.match(register(["P1", "F1"]))
     assert len(got) == 0
-    assert list(got.columns) == [
-        "from_firm",
-        "to_firm",
-        "material",
-        "tonnes",
-        "km",
-        "from_sector",
-        "to_sector",
-        "geometry",
-    ]
+    assert list(got.columns) == LINK_COLUMNS
 
 
 def test_geographic_crs_is_an_error():
