@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 OUT    ?= out/demo
 
-.PHONY: demo test lint sample-data clean
+.PHONY: demo test lint bench sample-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed
 	$(PIP) install -e ".[dev]"
-	$(BIN)/ruff check eicgeo tests
-	$(BIN)/ruff format --check eicgeo tests
+	$(BIN)/ruff check eicgeo tests bench
+	$(BIN)/ruff format --check eicgeo tests bench
+
+# Benchmarks print a table each and write bench/results/*.json; they generate their own data.
+bench: $(VENV)/.installed-test
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 sample-data: $(VENV)/.installed
 	$(BIN)/eicgeo sample-data --out sample_data/peri_urban_demo --size S

@@ -30,6 +30,7 @@ __all__ = [
     "monte_carlo",
     "normalize_weights",
     "rank_weights",
+    "sample_weights",
     "standardize",
 ]
 
@@ -418,6 +419,26 @@ def exclude(reasons: Sequence[tuple[int, xr.DataArray]], like: xr.DataArray) -> 
 # --------------------------------------------------------------------------------------------
 # uncertainty
 # --------------------------------------------------------------------------------------------
+def sample_weights(
+    weights: Mapping[str, float], n: int, *, concentration: float = 100.0, seed: int | None = 0
+) -> pd.DataFrame:
+    """``n`` weight vectors drawn from a Dirichlet distribution centred on ``weights``.
+
+    ``alpha = concentration * w``: the mean of each column is its normalised weight, and larger
+    ``concentration`` draws tighter around it. Rows sum to 1; columns are the criterion names.
+    Zero weights stay zero.
+    """
+    w = normalize_weights(weights)
+    names = [k for k in w if w[k] > 0]
+    rng = np.random.default_rng(seed)
+    draws = rng.dirichlet(np.maximum(np.array([w[k] for k in names]) * concentration, 1e-6), size=n)
+    out = pd.DataFrame(draws, columns=names)
+    for k in w:
+        if k not in out:
+            out[k] = 0.0
+    return out[list(w)]
+
+
 def monte_carlo(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset,
     weights: Mapping[str, float],
@@ -434,12 +455,11 @@ def monte_carlo(
     ``std`` of suitability and ``p_top``: the share of draws in which a cell is in the top
     ``top_q`` of the valid cells.
     """
-    _, arrays, w = _aligned(criteria, weights)
+    names, arrays, w = _aligned(criteria, weights)
     if n < 1:
         msg = f"monte_carlo n must be >= 1, got {n}"
         raise InputError(msg)
-    rng = np.random.default_rng(seed)
-    draws = rng.dirichlet(np.maximum(w * concentration, 1e-6), size=n)
+    draws = sample_weights(dict(zip(names, w, strict=True)), n, concentration=concentration, seed=seed).to_numpy()
     stack = np.stack([np.asarray(a.values, dtype=np.float32) for a in arrays])
     valid = ~np.isnan(stack).any(axis=0)
     values = stack[:, valid]

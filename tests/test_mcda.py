@@ -493,3 +493,13 @@ def test_monte_carlo_bad_n():
     _, crit = _mc_criteria()
     with pytest.raises(InputError, match=r"monte_carlo n must be >= 1, got 0"):
         mcda.monte_carlo(crit, {"a": 1, "b": 1}, n=0)
+
+
+def test_sample_weights_are_centred_on_the_given_weights_and_sum_to_one():
+    draws = mcda.sample_weights({"a": 3.0, "b": 1.0, "c": 0.0}, 4000, concentration=200.0, seed=1)
+    assert list(draws.columns) == ["a", "b", "c"]
+    np.testing.assert_allclose(draws.sum(axis=1), 1.0)
+    assert draws["c"].eq(0.0).all()
+    assert abs(draws["a"].mean() - 0.75) < 0.005
+    # Dirichlet variance of a component: w(1-w)/(alpha0+1) with alpha0 = concentration
+    assert abs(draws["a"].std() - np.sqrt(0.75 * 0.25 / 201.0)) < 0.003
