@@ -2,35 +2,48 @@
 Monte Carlo weight uncertainty.
 
 Every function takes and returns :class:`xarray.DataArray` layers on one grid, keeps NaN as
-nodata and works the same whether the arrays are numpy- or dask-backed.
+nodata and works the same whether the arrays are numpy- or dask-backed: the cell-wise kernels are
+plain numpy functions that run on the whole array or, through dask, on each block. The formulas,
+with a plot of each standardisation function, are in ``docs/mcda.md``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pandas as pd
+import scipy.ndimage
 import xarray as xr
 
-from eicgeo._errors import GridMismatchError, InputError
+from eicgeo._errors import EicgeoWarning, GridMismatchError, InputError
 from eicgeo._validate import did_you_mean
 from eicgeo.grid import Grid
 
 __all__ = [
+    "COMBINE_METHODS",
     "RANDOM_INDEX",
     "STANDARDIZERS",
     "AHPResult",
+    "ahp_group",
     "ahp_weights",
+    "buffer_mask",
     "combine",
     "exclude",
+    "exclusion_areas",
     "monte_carlo",
     "normalize_weights",
+    "order_weights_from_alpha",
+    "owa_measures",
     "rank_weights",
     "sample_weights",
+    "slope_degrees",
     "standardize",
 ]
 
@@ -44,18 +57,51 @@ def _linear(x, *, low: float, high: float, increasing: bool = True):
     return y if increasing else 1.0 - y
 
 
-def _sigmoid(x, *, midpoint: float, spread: float, increasing: bool = True):
-    if spread <= 0:
-        msg = f"sigmoid spread must be > 0, got {spread}"
+def _logistic(x, *, midpoint: float, spread: float, increasing: bool = True):
+    """Logistic growth (``increasing``) or decay: 0.5 at ``midpoint``; ``spread`` in x units."""
+    if not spread > 0:
+        msg = f"logistic spread must be > 0, got {spread}"
         raise InputError(msg)
     z = (x - midpoint) / spread
-    if not increasing:
-        z = -z
-    return 1.0 / (1.0 + np.exp(-z))
+    return 1.0 / (1.0 + np.exp(-z if increasing else z))
+
+
+def _sigmoid(
+    x,
+    *,
+    a: float | None = None,
+    b: float | None = None,
+    c: float | None = None,
+    d: float | None = None,
+    midpoint: float | None = None,
+    spread: float | None = None,
+    increasing: bool = True,
+):
+    """IDRISI FUZZY sigmoidal: cos² rise from 0 at a to 1 at b, cos² fall from 1 at c to 0 at d.
+
+    ``midpoint``/``spread`` (the form of earlier versions) select the logistic curve instead.
+    """
+    if midpoint is not None or spread is not None:
+        if any(v is not None for v in (a, b, c, d)):
+            msg = "sigmoid takes control points a, b, c, d or midpoint and spread (logistic), not both"
+            raise InputError(msg)
+        if midpoint is None or spread is None:
+            msg = "sigmoid as a logistic curve needs both midpoint and spread"
+            raise InputError(msg)
+        return _logistic(x, midpoint=midpoint, spread=spread, increasing=increasing)
+    rising, falling = _fuzzy_sides("sigmoid", a, b, c, d)
+    y = xr.ones_like(x)
+    if rising:
+        t = ((x - a) / (b - a)).clip(0.0, 1.0)
+        y = xr.where(x < b, np.cos((1.0 - t) * (np.pi / 2)) ** 2, y)
+    if falling:
+        t = ((x - c) / (d - c)).clip(0.0, 1.0)
+        y = xr.where(x > c, np.cos(t * (np.pi / 2)) ** 2, y)
+    return y
 
 
 def _gaussian(x, *, target: float, spread: float):
-    if spread <= 0:
+    if not spread > 0:
         msg = f"gaussian spread must be > 0, got {spread}"
         raise InputError(msg)
     return np.exp(-0.5 * ((x - target) / spread) ** 2)
@@ -63,21 +109,48 @@ def _gaussian(x, *, target: float, spread: float):
 
 def _jshaped(x, *, a: float | None = None, b: float | None = None, c: float | None = None, d: float | None = None):
     """IDRISI FUZZY J-shaped: rises through a (0.5) to b (1), falls from c (1) through d (0.5)."""
-    _ordered("jshaped", a=a, b=b, c=c, d=d)
+    rising, falling = _fuzzy_sides("jshaped", a, b, c, d)
     y = xr.ones_like(x)
-    if a is not None and b is not None:
+    if rising:
         y = xr.where(x < b, 1.0 / (1.0 + ((x - b) / (b - a)) ** 2), y)
-    if c is not None and d is not None:
+    if falling:
         y = xr.where(x > c, 1.0 / (1.0 + ((x - c) / (d - c)) ** 2), y)
     return y
 
 
-def _symmetric_linear(x, *, a: float, b: float, c: float, d: float):
-    """Trapezoid: 0 below a, rising to 1 at b, 1 until c, falling to 0 at d."""
-    _ordered("symmetric_linear", a=a, b=b, c=c, d=d)
-    rise = (x - a) / (b - a) if b > a else 1.0
-    fall = (d - x) / (d - c) if d > c else 1.0
-    return np.minimum(rise, fall)
+def _symmetric_linear(
+    x, *, a: float | None = None, b: float | None = None, c: float | None = None, d: float | None = None
+):
+    """IDRISI FUZZY linear: 0 below a, rising to 1 at b, 1 until c, falling to 0 at d."""
+    rising, falling = _fuzzy_sides("symmetric_linear", a, b, c, d)
+    y = xr.ones_like(x)
+    if rising:
+        y = np.minimum(y, (x - a) / (b - a))
+    if falling:
+        y = np.minimum(y, (d - x) / (d - c))
+    return y
+
+
+def _fuzzy_sides(fn: str, a, b, c, d) -> tuple[bool, bool]:
+    """Check IDRISI control points: a < b <= c < d; a and b make the rising side, c and d the falling one."""
+    for first, second, side in (("a", "b", "rising"), ("c", "d", "falling")):
+        pair = {"a": a, "b": b, "c": c, "d": d}
+        if (pair[first] is None) != (pair[second] is None):
+            msg = (
+                f"{fn} needs both {first} and {second} for its {side} side, got "
+                f"{first}={pair[first]}, {second}={pair[second]}"
+            )
+            raise InputError(msg)
+    rising, falling = a is not None, c is not None
+    if not (rising or falling):
+        msg = f"{fn} needs control points a, b (rising side) and/or c, d (falling side)"
+        raise InputError(msg)
+    _ordered(fn, a=a, b=b, c=c, d=d)
+    for lo, hi, k1, k2 in ((a, b, "a", "b"), (c, d, "c", "d")):
+        if lo is not None and lo == hi:
+            msg = f"{fn} parameters out of order: {k1}={lo} must be < {k2}={hi}"
+            raise InputError(msg)
+    return rising, falling
 
 
 def _piecewise(x, *, points: Sequence[Sequence[float]]):
@@ -97,7 +170,14 @@ def _piecewise(x, *, points: Sequence[Sequence[float]]):
 
 
 def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
-    codes = {int(k): float(v) for k, v in scores.items()}
+    try:
+        codes = {int(k): float(v) for k, v in scores.items()}
+    except (TypeError, ValueError, AttributeError) as err:
+        msg = f"categorical scores must map integer class codes to numbers, got {scores!r}"
+        raise InputError(msg) from err
+    if any(k < 0 for k in codes):
+        msg = f"categorical class codes must be >= 0, got {sorted(k for k in codes if k < 0)}"
+        raise InputError(msg)
     size = max([*codes, 0]) + 1
     table = np.full(size, default, dtype=np.float64)
     for k, v in codes.items():
@@ -122,6 +202,7 @@ def _ordered(fn: str, **params: float | None) -> None:
 #: Standardisation functions by name.
 STANDARDIZERS: dict[str, Callable[..., Any]] = {
     "linear": _linear,
+    "logistic": _logistic,
     "sigmoid": _sigmoid,
     "gaussian": _gaussian,
     "jshaped": _jshaped,
@@ -137,17 +218,28 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
     Parameters
     ----------
     layer : DataArray
-        Raw criterion values (minutes, class codes, ...).
+        Raw criterion values (minutes, metres, class codes, ...).
     fn : str
-        One of :data:`STANDARDIZERS`:
+        One of :data:`STANDARDIZERS` (formulas and plots in ``docs/mcda.md``):
 
         * ``linear(low, high, increasing=True)``: ``(x - low) / (high - low)``, clipped;
-        * ``sigmoid(midpoint, spread, increasing=True)``: ``1 / (1 + exp(-(x - midpoint) / spread))``;
+        * ``logistic(midpoint, spread, increasing=True)``: growth
+          ``1 / (1 + exp(-(x - midpoint) / spread))``, or decay with ``increasing=False``;
+        * ``sigmoid(a, b, c, d)``: IDRISI FUZZY sigmoidal, ``cos²`` rising from 0 at ``a`` to 1 at
+          ``b`` and falling from 1 at ``c`` to 0 at ``d``; give ``a, b`` only for a monotonically
+          increasing curve, ``c, d`` only for a decreasing one, all four for a symmetric one
+          (``sigmoid(midpoint, spread)`` is the logistic curve, kept for earlier scenarios);
         * ``gaussian(target, spread)``: ``exp(-((x - target) / spread)² / 2)``;
-        * ``jshaped(a, b, c, d)``: IDRISI J-shaped fuzzy membership (0.5 at a and d, 1 on b..c);
-        * ``symmetric_linear(a, b, c, d)``: 0 at a, 1 on b..c, 0 at d;
+        * ``jshaped(a, b, c, d)``: IDRISI FUZZY J-shaped, ``1 / (1 + ((x - b) / (b - a))²)`` below
+          ``b`` and ``1 / (1 + ((x - c) / (d - c))²)`` above ``c`` (0.5 at a and d, 1 on b..c);
+        * ``symmetric_linear(a, b, c, d)``: IDRISI FUZZY linear, 0 at a, 1 on b..c, 0 at d;
         * ``piecewise(points=[[x, y], ...])``: linear through control points;
         * ``categorical(scores={code: score}, default=nan)``.
+
+    Raises
+    ------
+    InputError
+        Naming the criterion (the layer's name) and the parameters, e.g. ``low >= high``.
 
     Examples
     --------
@@ -165,6 +257,11 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
         out = STANDARDIZERS[fn](layer.astype(np.float64) if fn != "categorical" else layer, **params)
     except TypeError as err:
         msg = f"standardisation {fn!r} of layer {layer.name!r}: bad parameters {params}: {err}"
+        raise InputError(msg) from err
+    except InputError as err:
+        if layer.name is None:
+            raise
+        msg = f"criterion {layer.name!r}: {err}"
         raise InputError(msg) from err
     out = xr.where(layer.notnull(), out, np.nan) if fn != "categorical" else out
     out = out.clip(0.0, 1.0).astype(np.float32)
@@ -209,27 +306,48 @@ def normalize_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in values.items()}
 
 
+#: Rank-order weight methods of :func:`rank_weights`.
+_RANK_METHODS = ("sum", "reciprocal", "centroid")
+
+
 def rank_weights(names: Sequence[str], method: str = "sum") -> dict[str, float]:
-    """Weights from a ranking, most important first: rank sum or rank reciprocal.
+    """Weights from a ranking, most important first.
+
+    With ``n`` criteria and rank ``r = 1..n``:
+
+    * ``sum`` (rank sum): ``(n - r + 1) / sum_k (n - k + 1)``;
+    * ``reciprocal`` (rank reciprocal): ``(1 / r) / sum_k (1 / k)``;
+    * ``centroid`` (rank-order centroid, Barron & Barrett 1996): ``(1 / n) sum_{k=r..n} 1 / k``.
 
     Examples
     --------
     >>> rank_weights(["a", "b", "c"], "sum")
     {'a': 0.5, 'b': 0.3333333333333333, 'c': 0.16666666666666666}
     """
+    names = list(names)
+    if not names:
+        msg = "rank_weights needs at least one criterion name, got none"
+        raise InputError(msg)
+    repeated = sorted({k for k in names if names.count(k) > 1})
+    if repeated:
+        msg = f"rank_weights: criterion {repeated[0]!r} is ranked more than once"
+        raise InputError(msg)
     n = len(names)
     ranks = np.arange(1, n + 1, dtype=float)
     if method == "sum":
         raw = n - ranks + 1
     elif method == "reciprocal":
         raw = 1.0 / ranks
+    elif method == "centroid":
+        raw = np.cumsum((1.0 / ranks)[::-1])[::-1] / n
     else:
-        msg = f"rank weight method {method!r} is not 'sum' or 'reciprocal'"
+        msg = f"rank weight method {method!r} is not one of {', '.join(map(repr, _RANK_METHODS))}"
         raise InputError(msg)
     return dict(zip(names, (raw / raw.sum()).tolist(), strict=True))
 
 
-#: Saaty's random consistency index by matrix order.
+#: Saaty's random consistency index by matrix order (Saaty 1980, The Analytic Hierarchy Process,
+#: table 1.7; orders 11-15 from Saaty 2000). Orders above 15 use the value for 15.
 RANDOM_INDEX: dict[int, float] = {
     1: 0.0,
     2: 0.0,
@@ -248,28 +366,118 @@ RANDOM_INDEX: dict[int, float] = {
     15: 1.59,
 }
 
+_ON_INCONSISTENT = ("warn", "raise", "ignore")
+
 
 @dataclass(frozen=True)
 class AHPResult:
-    """Weights of an AHP pairwise comparison and their consistency."""
+    """Weights of an AHP pairwise comparison and their consistency.
+
+    Attributes
+    ----------
+    weights : dict
+        Normalised principal-eigenvector weights by criterion.
+    lambda_max, consistency_index, consistency_ratio : float
+        ``CI = (lambda_max - n) / (n - 1)``, ``CR = CI / RI(n)``.
+    judgements : DataFrame
+        One row per judgement ``(row, col)`` above the diagonal: ``given`` (``a_ij``),
+        ``implied`` (``w_i / w_j``, what the weights say), ``error`` (``a_ij w_j / w_i``) and
+        ``ci_share``, its exact share of the consistency index (the shares sum to CI), sorted
+        by ``ci_share``, largest first.
+    matrix : ndarray
+        The pairwise matrix the weights come from (for group AHP, the geometric mean).
+    """
 
     weights: dict[str, float]
     lambda_max: float
     consistency_index: float
     consistency_ratio: float
+    judgements: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    matrix: np.ndarray = field(default_factory=lambda: np.ones((0, 0)), compare=False, repr=False)
 
     @property
     def consistent(self) -> bool:
         """Saaty's rule: a consistency ratio of at most 0.10 is acceptable."""
         return self.consistency_ratio <= 0.10
 
+    @property
+    def worst_judgement(self) -> tuple[str, str] | None:
+        """The pair ``(row, col)`` that contributes most to the inconsistency (None for n < 3)."""
+        if self.judgements.empty or self.consistency_index <= 0:
+            return None
+        top = self.judgements.iloc[0]
+        return (top["row"], top["col"])
 
-def ahp_weights(matrix: Any, labels: Sequence[str] | None = None) -> AHPResult:
+    def inconsistency_message(self) -> str:
+        """One sentence naming the consistency ratio and the judgement to revise first."""
+        msg = f"AHP consistency ratio {self.consistency_ratio:.3f} exceeds 0.10"
+        worst = self.worst_judgement
+        if worst is not None:
+            top = self.judgements.iloc[0]
+            msg += (
+                f"; the judgement that contributes most ({top['ci_share'] / self.consistency_index:.0%} of CI) "
+                f"is [{worst[0]}, {worst[1]}] = {_saaty(top['given'])}, while the weights imply about "
+                f"{_saaty(top['implied'])}; revise it first"
+            )
+        return msg
+
+
+def _saaty(v: float) -> str:
+    """A judgement as Saaty writes it: ``3`` or ``1/3``."""
+    return f"{v:.3g}" if v >= 1 else f"1/{1 / v:.3g}"
+
+
+def _check_matrix(matrix: Any, labels: Sequence[str] | None, what: str = "AHP matrix") -> tuple[np.ndarray, list[str]]:
+    try:
+        m = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as err:
+        msg = f"{what} must be a square table of numbers, got {matrix!r}"
+        raise InputError(msg) from err
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 1:
+        msg = f"{what} must be square, got shape {m.shape}"
+        raise InputError(msg)
+    n = m.shape[0]
+    labels = list(labels) if labels is not None else [f"c{i + 1}" for i in range(n)]
+    if len(labels) != n:
+        msg = f"{what} is {n}x{n} but {len(labels)} labels were given"
+        raise InputError(msg)
+    if np.any(~np.isfinite(m)) or np.any(m <= 0):
+        i, j = np.argwhere(~np.isfinite(m) | (m <= 0))[0]
+        msg = f"{what} entries must be finite and > 0 (Saaty's scale 1/9..9); [{labels[i]}, {labels[j]}] = {m[i, j]:g}"
+        raise InputError(msg)
+    bad = np.argwhere(~np.isclose(m * m.T, 1.0, rtol=1e-3))
+    if bad.size:
+        i, j = bad[0]
+        msg = (
+            f"{what} is not reciprocal: [{labels[i]}, {labels[j]}] = {m[i, j]:g} but "
+            f"[{labels[j]}, {labels[i]}] = {m[j, i]:g}; expected {1 / m[i, j]:g}"
+        )
+        raise InputError(msg)
+    return m, labels
+
+
+def ahp_weights(matrix: Any, labels: Sequence[str] | None = None, *, on_inconsistent: str = "warn") -> AHPResult:
     """AHP weights from a pairwise comparison matrix on Saaty's 1-9 scale.
 
     ``matrix[i][j]`` says how much more important criterion ``i`` is than ``j``; the matrix must
     be square, positive and reciprocal (``m[j][i] == 1 / m[i][j]``). Weights are the normalised
-    principal eigenvector; ``CI = (lambda_max - n) / (n - 1)`` and ``CR = CI / RI(n)``.
+    principal eigenvector ``w``; ``CI = (lambda_max - n) / (n - 1)`` and ``CR = CI / RI(n)``
+    with Saaty's random index :data:`RANDOM_INDEX`.
+
+    When ``CR > 0.10`` the judgement that contributes most to the inconsistency is named. With
+    ``e_ij = a_ij w_j / w_i`` (1 for every pair in a consistent matrix), Saaty's identity
+    ``lambda_max = (1/n) sum_ij e_ij`` gives ``CI = sum_{i<j} (e_ij + 1/e_ij - 2) / (n (n - 1))``:
+    each judgement's share of CI is exact, and the largest share is the judgement furthest (in
+    ratio) from what the weights imply, ``w_i / w_j``.
+
+    Parameters
+    ----------
+    matrix : array-like, n x n
+    labels : sequence of str, optional
+        Criterion names in matrix order (default ``c1..cn``).
+    on_inconsistent : {"warn", "raise", "ignore"}
+        What to do when ``CR > 0.10``: an :class:`~eicgeo.EicgeoWarning`, an
+        :class:`~eicgeo.InputError`, or nothing.
 
     Examples
     --------
@@ -277,40 +485,95 @@ def ahp_weights(matrix: Any, labels: Sequence[str] | None = None) -> AHPResult:
     >>> {k: round(v, 3) for k, v in r.weights.items()}, r.consistency_ratio
     ({'roads': 0.75, 'land': 0.25}, 0.0)
     """
-    m = np.asarray(matrix, dtype=float)
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 1:
-        msg = f"AHP matrix must be square, got shape {m.shape}"
+    if on_inconsistent not in _ON_INCONSISTENT:
+        msg = f"on_inconsistent {on_inconsistent!r} is not one of {', '.join(map(repr, _ON_INCONSISTENT))}"
         raise InputError(msg)
+    m, labels = _check_matrix(matrix, labels)
     n = m.shape[0]
-    labels = list(labels) if labels is not None else [f"c{i + 1}" for i in range(n)]
-    if len(labels) != n:
-        msg = f"AHP matrix is {n}x{n} but {len(labels)} labels were given"
-        raise InputError(msg)
-    if np.any(~np.isfinite(m)) or np.any(m <= 0):
-        msg = "AHP matrix entries must be finite and > 0 (Saaty's scale 1/9..9)"
-        raise InputError(msg)
-    bad = np.argwhere(~np.isclose(m * m.T, 1.0, rtol=1e-3))
-    if bad.size:
-        i, j = bad[0]
-        msg = (
-            f"AHP matrix is not reciprocal: [{labels[i]}, {labels[j]}] = {m[i, j]:g} but "
-            f"[{labels[j]}, {labels[i]}] = {m[j, i]:g}; expected {1 / m[i, j]:g}"
-        )
-        raise InputError(msg)
     values, vectors = np.linalg.eig(m)
     k = int(np.argmax(values.real))
     w = np.abs(vectors[:, k].real)
     w = w / w.sum()
     lambda_max = float(values[k].real)
-    ci = (lambda_max - n) / (n - 1) if n > 2 else 0.0
-    ri = RANDOM_INDEX.get(n, 1.59)
+    ci = max((lambda_max - n) / (n - 1), 0.0) if n > 2 else 0.0
+    ri = RANDOM_INDEX.get(n, RANDOM_INDEX[15])
     cr = ci / ri if ri > 0 else 0.0
-    return AHPResult(dict(zip(labels, w.tolist(), strict=True)), lambda_max, float(max(ci, 0.0)), float(max(cr, 0.0)))
+    i, j = np.triu_indices(n, 1)
+    error = m[i, j] * w[j] / w[i]
+    judgements = pd.DataFrame(
+        {
+            "row": [labels[a] for a in i],
+            "col": [labels[b] for b in j],
+            "given": m[i, j],
+            "implied": w[i] / w[j],
+            "error": error,
+            "ci_share": (error + 1.0 / error - 2.0) / (n * (n - 1)),
+        }
+    )
+    judgements = judgements.sort_values("ci_share", ascending=False, kind="stable").reset_index(drop=True)
+    result = AHPResult(
+        dict(zip(labels, w.tolist(), strict=True)), lambda_max, float(ci), float(cr), judgements, m.copy()
+    )
+    if not result.consistent:
+        if on_inconsistent == "raise":
+            raise InputError(result.inconsistency_message())
+        if on_inconsistent == "warn":
+            warnings.warn(result.inconsistency_message(), EicgeoWarning, stacklevel=2)
+    return result
+
+
+def ahp_group(
+    matrices: Sequence[Any],
+    labels: Sequence[str] | None = None,
+    *,
+    judge_weights: Sequence[float] | None = None,
+    on_inconsistent: str = "warn",
+) -> AHPResult:
+    """Group AHP: weights of the element-wise geometric mean of several judges' matrices.
+
+    Aggregating individual judgements by the (weighted) geometric mean keeps the matrix
+    reciprocal (Aczél & Saaty 1983); ``judge_weights`` (normalised) weigh the judges, equal by
+    default. The aggregated matrix is in ``result.matrix``.
+
+    Examples
+    --------
+    >>> r = ahp_group([[[1, 4], [1/4, 1]], [[1, 1], [1, 1]]], ["roads", "land"])
+    >>> round(float(r.matrix[0, 1]), 9), {k: round(v, 3) for k, v in r.weights.items()}
+    (2.0, {'roads': 0.667, 'land': 0.333})
+    """
+    if isinstance(matrices, np.ndarray) and matrices.ndim == 2:
+        matrices = [matrices]
+    if len(matrices) == 0:
+        msg = "ahp_group needs at least one pairwise matrix, got none"
+        raise InputError(msg)
+    checked = [_check_matrix(m, labels, f"AHP matrix {k + 1} of the group")[0] for k, m in enumerate(matrices)]
+    shapes = {m.shape for m in checked}
+    if len(shapes) > 1:
+        msg = f"AHP group matrices differ in shape: {[m.shape for m in checked]}; expected one order for all"
+        raise InputError(msg)
+    if judge_weights is None:
+        lam = np.full(len(checked), 1.0 / len(checked))
+    else:
+        lam = np.asarray(judge_weights, dtype=float)
+        if lam.shape != (len(checked),) or np.any(~np.isfinite(lam)) or np.any(lam < 0) or lam.sum() <= 0:
+            msg = f"judge_weights must be {len(checked)} numbers >= 0 (one per matrix), got {judge_weights!r}"
+            raise InputError(msg)
+        lam = lam / lam.sum()
+    mean = np.exp(np.tensordot(lam, np.log(np.stack(checked)), axes=1))
+    return ahp_weights(mean, labels, on_inconsistent=on_inconsistent)
 
 
 # --------------------------------------------------------------------------------------------
 # combination
 # --------------------------------------------------------------------------------------------
+#: Combination methods of :func:`combine`.
+COMBINE_METHODS: tuple[str, ...] = ("wlc", "weighted_product", "owa", "fuzzy_and", "fuzzy_or", "fuzzy_gamma")
+
+#: Cells per tile of the combination kernels: small enough that a tile of every criterion and
+#: the partial sum stay in the CPU cache, so each input is read from memory once.
+_TILE_CELLS = 1 << 15
+
+
 def _aligned(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset, weights: Mapping[str, float]
 ) -> tuple[list[str], list[xr.DataArray], np.ndarray]:
@@ -319,13 +582,17 @@ def _aligned(
     if missing:
         msg = (
             f"weight given for criterion {missing[0]!r}, which does not exist; criteria are "
-            f"{', '.join(layers)}{did_you_mean(missing[0], layers)}"
+            f"{', '.join(map(str, layers))}{did_you_mean(str(missing[0]), map(str, layers))}"
         )
         raise InputError(msg)
     w = normalize_weights(weights)
     names = [k for k in w if w[k] > 0]
     arrays = [layers[k] for k in names]
     first = arrays[0]
+    for name, layer in zip(names, arrays, strict=True):
+        if layer.ndim != 2:
+            msg = f"criterion {name!r} has {layer.ndim} dimensions {layer.dims}; expected a 2-D (y, x) layer"
+            raise InputError(msg)
     for name, layer in zip(names[1:], arrays[1:], strict=True):
         if layer.shape != first.shape:
             msg = (
@@ -336,10 +603,143 @@ def _aligned(
         if first.rio.crs is not None and layer.rio.crs is not None:
             Grid.from_dataarray(first).check(layer, f"criterion {name!r}")
     for name, layer in zip(names, arrays, strict=True):
-        if not bool(layer.notnull().any()):
+        if not _has_value(layer.data):
             msg = f"criterion {name!r} is NaN everywhere"
             raise InputError(msg)
     return names, arrays, np.array([w[k] for k in names])
+
+
+def _has_value(data: Any) -> bool:
+    """True if any cell is not NaN; numpy arrays stop at the first block that has one."""
+    if isinstance(data, da.Array):
+        return bool((~da.isnan(data)).any().compute()) if np.issubdtype(data.dtype, np.floating) else data.size > 0
+    data = np.asarray(data)
+    if not np.issubdtype(data.dtype, np.floating):
+        return data.size > 0
+    flat = data.reshape(-1)
+    step = 1 << 16
+    return any(not np.isnan(flat[start : start + step]).all() for start in range(0, flat.size, step))
+
+
+def _tiles(shape: tuple[int, ...]) -> Iterator[slice]:
+    """Row slices of about :data:`_TILE_CELLS` cells."""
+    rows = max(1, _TILE_CELLS // max(1, int(np.prod(shape[1:]))))
+    for r0 in range(0, shape[0], rows):
+        yield slice(r0, min(shape[0], r0 + rows))
+
+
+def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
+    out = np.empty(blocks[0].shape, dtype=np.float32)
+    tmp = np.empty(blocks[0].shape, dtype=np.float32)
+    for rows in _tiles(out.shape):
+        o, t = out[rows], tmp[rows]
+        np.multiply(blocks[0][rows], w[0], out=o, casting="same_kind")
+        for block, wi in zip(blocks[1:], w[1:], strict=True):
+            np.multiply(block[rows], wi, out=t, casting="same_kind")
+            np.add(o, t, out=o)
+        np.clip(o, 0.0, 1.0, out=o)
+    return out
+
+
+def _product_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
+    out = np.empty(blocks[0].shape, dtype=np.float32)
+    tmp = np.empty(blocks[0].shape, dtype=np.float32)
+    for rows in _tiles(out.shape):
+        o, t = out[rows], tmp[rows]
+        np.power(blocks[0][rows], w[0], out=o, casting="same_kind")
+        for block, wi in zip(blocks[1:], w[1:], strict=True):
+            np.power(block[rows], wi, out=t, casting="same_kind")
+            np.multiply(o, t, out=o)
+        np.clip(o, 0.0, 1.0, out=o)
+    return out
+
+
+def _owa_kernel(*blocks: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Malczewski et al. (2003): ``sum(u_j v_j z_j) / sum(u_j v_j)`` over values sorted descending."""
+    out = np.empty(blocks[0].shape, dtype=np.float32)
+    for rows in _tiles(out.shape):
+        z = np.stack([b[rows] for b in blocks], axis=-1).astype(np.float64)
+        order = np.argsort(-z, axis=-1, kind="stable")
+        zs = np.take_along_axis(z, order, axis=-1)
+        uv = u[order] * v
+        with np.errstate(invalid="ignore", divide="ignore"):
+            o = (uv * zs).sum(axis=-1) / uv.sum(axis=-1)
+        o[np.isnan(z).any(axis=-1)] = np.nan
+        out[rows] = np.clip(o, 0.0, 1.0)
+    return out
+
+
+def _fuzzy_kernel(*blocks: np.ndarray, op: str, gamma: float) -> np.ndarray:
+    out = np.empty(blocks[0].shape, dtype=np.float32)
+    for rows in _tiles(out.shape):
+        z = [np.asarray(b[rows], dtype=np.float32) for b in blocks]
+        if op == "fuzzy_and":
+            o = z[0].copy()
+            for zi in z[1:]:
+                np.minimum(o, zi, out=o)
+        elif op == "fuzzy_or":
+            o = z[0].copy()
+            for zi in z[1:]:
+                np.maximum(o, zi, out=o)
+        else:
+            product = np.prod(np.stack(z), axis=0, dtype=np.float64)
+            algebraic_sum = 1.0 - np.prod(1.0 - np.stack(z), axis=0, dtype=np.float64)
+            o = product ** (1.0 - gamma) * algebraic_sum**gamma
+        out[rows] = np.clip(o, 0.0, 1.0)
+    return out
+
+
+def _map_cells(kernel: Callable[..., np.ndarray], arrays: Sequence[xr.DataArray], **kwargs: Any) -> Any:
+    """Run a cell-wise kernel on numpy arrays, or block by block when any input is dask-backed."""
+    data = [a.data for a in arrays]
+    lazy = [d for d in data if isinstance(d, da.Array)]
+    if not lazy:
+        return kernel(*(np.asarray(d) for d in data), **kwargs)
+    chunks = lazy[0].chunks
+    data = [d.rechunk(chunks) if isinstance(d, da.Array) else da.from_array(np.asarray(d), chunks=chunks) for d in data]
+    return da.map_blocks(kernel, *data, dtype=np.float32, **kwargs)
+
+
+def order_weights_from_alpha(n: int, alpha: float) -> np.ndarray:
+    """OWA order weights from Yager's RIM quantifier ``Q(r) = r**alpha``.
+
+    ``v_j = (j / n)**alpha - ((j - 1) / n)**alpha`` for ``j = 1..n`` (values sorted from best to
+    worst). ``alpha = 1`` gives equal order weights (WLC); ``alpha -> 0`` puts all weight on the
+    best value (OR, risk-taking); ``alpha -> inf`` on the worst (AND, risk-averse).
+
+    Examples
+    --------
+    >>> order_weights_from_alpha(2, 2.0).tolist()
+    [0.25, 0.75]
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not (math.isfinite(alpha) and alpha > 0):
+        msg = f"OWA alpha must be a finite number > 0 (1 = WLC, < 1 towards OR, > 1 towards AND), got {alpha!r}"
+        raise InputError(msg)
+    j = np.arange(1, n + 1, dtype=float)
+    return (j / n) ** alpha - ((j - 1) / n) ** alpha
+
+
+def owa_measures(order_weights: Sequence[float]) -> dict[str, float]:
+    """ORness and trade-off of OWA order weights (Yager 1988; Jiang & Eastman 2000).
+
+    ``orness = sum_j (n - j) v_j / (n - 1)``: 1 for OR (max), 0.5 for WLC, 0 for AND (min).
+    ``tradeoff = 1 - sqrt(n sum_j (v_j - 1/n)² / (n - 1))``: 1 when every criterion can
+    compensate for the others (equal order weights), 0 when one order position takes all.
+
+    Examples
+    --------
+    >>> owa_measures([1, 0, 0])
+    {'orness': 1.0, 'tradeoff': 0.0}
+    """
+    v = np.asarray(order_weights, dtype=float)
+    v = v / v.sum()
+    n = len(v)
+    if n == 1:
+        return {"orness": 0.5, "tradeoff": 1.0}
+    j = np.arange(1, n + 1)
+    orness = float(((n - j) * v).sum() / (n - 1))
+    tradeoff = float(1.0 - np.sqrt(n * ((v - 1.0 / n) ** 2).sum() / (n - 1)))
+    return {"orness": round(orness, 12), "tradeoff": round(tradeoff, 12)}
 
 
 def combine(
@@ -347,91 +747,262 @@ def combine(
     weights: Mapping[str, float],
     method: str = "wlc",
     order_weights: Sequence[float] | None = None,
+    *,
+    alpha: float | None = None,
+    gamma: float = 0.9,
 ) -> xr.DataArray:
-    """Combine standardised criteria into suitability 0..1.
+    """Combine standardised criteria (0..1) into suitability 0..1 (float32).
 
-    ``wlc``: weighted linear combination ``sum(w_i * c_i)`` with weights normalised to 1.
-    ``owa``: ordered weighted average (Yager; with criterion weights as in Malczewski 2006):
-    in each cell the criteria are sorted in descending order and
-    ``sum(u_j v_j z_j) / sum(u_j v_j)``, where ``z_j`` are the sorted values, ``u_j`` their
-    criterion weights and ``v_j`` the order weights. Equal order weights give WLC.
-    A cell where any weighted criterion is NaN is NaN.
+    Methods (``w`` are the criterion weights, normalised to 1; ``c`` the criteria):
+
+    * ``wlc``: weighted linear combination ``sum_i w_i c_i``;
+    * ``weighted_product``: ``prod_i c_i ** w_i`` (a zero in any criterion gives zero);
+    * ``owa``: ordered weighted average with criterion weights (Malczewski et al. 2003): in each
+      cell the criteria are sorted in descending order and ``sum(u_j v_j z_j) / sum(u_j v_j)``,
+      where ``z_j`` are the sorted values, ``u_j`` their criterion weights and ``v_j`` the order
+      weights, given as ``order_weights`` or derived from the risk parameter ``alpha`` (see
+      :func:`order_weights_from_alpha`). Equal order weights (``alpha = 1``) give WLC exactly.
+      The result's attrs hold the order weights, ``orness`` and ``tradeoff``
+      (:func:`owa_measures`);
+    * ``fuzzy_and`` (``min_i c_i``), ``fuzzy_or`` (``max_i c_i``) and ``fuzzy_gamma``
+      (Zimmermann & Zysno 1980: ``(prod_i c_i)**(1 - gamma) * (1 - prod_i (1 - c_i))**gamma``,
+      ``gamma`` in 0..1). The fuzzy operators do not weigh criteria: the weights only say which
+      criteria take part (those > 0).
+
+    A cell where any criterion taking part is NaN is NaN.
+
+    Raises
+    ------
+    InputError
+        A weight for a criterion that does not exist, a criterion that is NaN everywhere, bad
+        order weights, ``alpha`` or ``gamma``.
+    GridMismatchError
+        Criteria on different grids.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = xr.DataArray(np.array([[1.0, 0.0]]), dims=("y", "x"))
+    >>> b = xr.DataArray(np.array([[0.0, 1.0]]), dims=("y", "x"))
+    >>> combine({"a": a, "b": b}, {"a": 3, "b": 1}).values.tolist()
+    [[0.75, 0.25]]
     """
-    names, arrays, w = _aligned(criteria, weights)
-    stack = xr.concat([a.astype(np.float32) for a in arrays], dim=pd.Index(names, name="criterion"))
-    if method == "wlc":
-        weights_da = xr.DataArray(w.astype(np.float32), dims="criterion", coords={"criterion": names})
-        out = (stack * weights_da).sum("criterion", skipna=False)
-    elif method == "owa":
-        v = np.full(len(names), 1.0 / len(names)) if order_weights is None else np.asarray(order_weights, dtype=float)
-        if v.shape != (len(names),) or np.any(v < 0) or v.sum() <= 0:
-            msg = f"OWA order_weights must be {len(names)} numbers >= 0 (one per criterion), got {order_weights!r}"
-            raise InputError(msg)
-        v = v / v.sum()
-        if stack.chunks is not None:
-            # OWA sorts across criteria in each cell, so a dask block must hold every criterion.
-            stack = stack.chunk({"criterion": -1})
-        out = xr.apply_ufunc(
-            _owa,
-            stack,
-            kwargs={"u": w, "v": v},
-            input_core_dims=[["criterion"]],
-            dask="parallelized",
-            output_dtypes=[np.float32],
+    if method not in COMBINE_METHODS:
+        msg = (
+            f"combination method {method!r} is not one of {', '.join(map(repr, COMBINE_METHODS))}"
+            f"{did_you_mean(str(method), COMBINE_METHODS)}"
         )
-    else:
-        msg = f"combination method {method!r} is not 'wlc' or 'owa'"
         raise InputError(msg)
-    out = out.clip(0.0, 1.0).astype(np.float32)
-    out.name = "suitability"
-    out.attrs = {"method": method, "weights": repr(dict(zip(names, w.round(6).tolist(), strict=True))), "units": "0..1"}
-    return _georef_like(out, arrays[0])
+    names, arrays, w = _aligned(criteria, weights)
+    attrs: dict[str, Any] = {"method": method}
+    if method == "wlc":
+        out = _map_cells(_wlc_kernel, arrays, w=w.astype(np.float32))
+        attrs.update(owa_measures(np.ones(len(names))))
+    elif method == "weighted_product":
+        out = _map_cells(_product_kernel, arrays, w=w.astype(np.float32))
+    elif method == "owa":
+        v = _order_weights(len(names), order_weights, alpha)
+        out = _map_cells(_owa_kernel, arrays, u=w, v=v)
+        attrs.update({"order_weights": repr(v.round(6).tolist()), **owa_measures(v)})
+        if alpha is not None:
+            attrs["alpha"] = float(alpha)
+    else:
+        if method == "fuzzy_gamma" and (
+            isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0.0 <= gamma <= 1.0
+        ):
+            msg = f"fuzzy_gamma gamma must be a number in 0..1, got {gamma!r}"
+            raise InputError(msg)
+        out = _map_cells(_fuzzy_kernel, arrays, op=method, gamma=float(gamma))
+        if method == "fuzzy_gamma":
+            attrs["gamma"] = float(gamma)
+        else:
+            attrs.update({"orness": 0.0 if method == "fuzzy_and" else 1.0, "tradeoff": 0.0})
+    result = arrays[0].copy(data=out)
+    result.name = "suitability"
+    result.attrs = {
+        **attrs,
+        "weights": repr(dict(zip(names, w.round(6).tolist(), strict=True))),
+        "units": "0..1",
+    }
+    return _georef_like(result, arrays[0])
 
 
-def _owa(z: np.ndarray, *, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    order = np.argsort(-z, axis=-1, kind="stable")
-    zs = np.take_along_axis(z, order, axis=-1)
-    us = u[order]
-    uv = us * v
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (uv * zs).sum(axis=-1) / uv.sum(axis=-1)
-    out[np.isnan(z).any(axis=-1)] = np.nan
-    return out.astype(np.float32)
+def _order_weights(n: int, order_weights: Sequence[float] | None, alpha: float | None) -> np.ndarray:
+    if order_weights is not None and alpha is not None:
+        msg = "OWA takes order_weights or alpha, not both"
+        raise InputError(msg)
+    if alpha is not None:
+        return order_weights_from_alpha(n, alpha)
+    if order_weights is None:
+        return np.full(n, 1.0 / n)
+    try:
+        v = np.asarray(order_weights, dtype=float)
+    except (TypeError, ValueError):
+        v = np.array([np.nan])
+    if v.shape != (n,) or np.any(~np.isfinite(v)) or np.any(v < 0) or v.sum() <= 0:
+        msg = f"OWA order_weights must be {n} numbers >= 0 (one per criterion), got {order_weights!r}"
+        raise InputError(msg)
+    return v / v.sum()
 
 
 # --------------------------------------------------------------------------------------------
 # constraints
 # --------------------------------------------------------------------------------------------
-def exclude(reasons: Sequence[tuple[int, xr.DataArray]], like: xr.DataArray) -> xr.DataArray:
+def exclude(
+    reasons: Sequence[tuple[int, xr.DataArray]],
+    like: xr.DataArray,
+    *,
+    names: Mapping[int, str] | None = None,
+) -> xr.DataArray:
     """Exclusion layer: the first reason code that applies in each cell, 0 where allowed.
 
-    ``reasons`` is a sequence of ``(code, mask)`` pairs in priority order; ``mask`` is a boolean
-    layer on the grid of ``like``.
+    ``reasons`` is a sequence of ``(code, mask)`` pairs in priority order, codes 1..255; ``mask``
+    is a boolean layer on the grid of ``like``. ``names`` (code -> reason) goes to
+    ``attrs["reason_names"]`` for the file tags and the report.
     """
     out = xr.zeros_like(like, dtype=np.uint8)
     for code, mask in reversed(list(reasons)):
+        if not 1 <= int(code) <= 255:
+            msg = f"exclusion reason code must be 1..255 (0 means allowed), got {code!r}"
+            raise InputError(msg)
+        if mask.shape != like.shape:
+            msg = f"exclusion mask for reason {code} has shape {mask.shape}, expected {like.shape}"
+            raise GridMismatchError(msg)
         out = xr.where(mask.astype(bool), np.uint8(code), out)
     out = out.astype(np.uint8)
     out.name = "excluded"
+    out.attrs = {"long_name": "exclusion reason (0 = allowed)"}
+    if names is not None:
+        out.attrs["reason_names"] = {int(k): str(v) for k, v in names.items()}
     return _georef_like(out, like)
+
+
+def exclusion_areas(
+    excluded: xr.DataArray, names: Mapping[int, str] | None = None, *, cell_area_m2: float | None = None
+) -> pd.DataFrame:
+    """Cells and hectares excluded by each reason code present (code 0, allowed, left out).
+
+    ``names`` defaults to ``excluded.attrs["reason_names"]``; the cell area to the layer's grid.
+    """
+    names = names if names is not None else excluded.attrs.get("reason_names", {})
+    if cell_area_m2 is None:
+        cell_area_m2 = Grid.from_dataarray(excluded).cell_area_m2
+    counts = np.bincount(np.asarray(excluded.values, dtype=np.uint8).ravel(), minlength=256)
+    codes = [int(c) for c in np.flatnonzero(counts) if c != 0]
+    return pd.DataFrame(
+        {
+            "code": codes,
+            "reason": [names.get(c, f"code {c}") for c in codes],
+            "cells": [int(counts[c]) for c in codes],
+            "area_ha": [counts[c] * cell_area_m2 / 1e4 for c in codes],
+        },
+        columns=["code", "reason", "cells", "area_ha"],
+    )
+
+
+def _cell_size(layer: xr.DataArray, cell_m: float | None) -> tuple[float, float]:
+    """(row, column) cell size in metres, from the layer's transform or ``cell_m``."""
+    if cell_m is not None:
+        return float(cell_m), float(cell_m)
+    if layer.rio.crs is None:
+        msg = f"layer {layer.name!r} has no CRS; give cell_m (metres) or a georeferenced layer"
+        raise InputError(msg)
+    t = layer.rio.transform(recalc=False)
+    return float(-t.e), float(t.a)
+
+
+def buffer_mask(mask: xr.DataArray, distance_m: float, *, cell_m: float | None = None) -> xr.DataArray:
+    """Cells whose centre lies within ``distance_m`` metres of a cell of ``mask`` (mask included).
+
+    Euclidean distances between cell centres (``scipy.ndimage.distance_transform_edt``). A
+    dask-backed mask is processed block by block with an overlap of the buffer width, which gives
+    the same cells.
+    """
+    if isinstance(distance_m, bool) or not isinstance(distance_m, int | float) or not distance_m >= 0:
+        msg = f"buffer distance must be a number of metres >= 0, got {distance_m!r}"
+        raise InputError(msg)
+    dy, dx = _cell_size(mask, cell_m)
+
+    def kernel(block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block).astype(bool)
+        if not block.any():
+            return np.zeros(block.shape, dtype=bool)
+        return scipy.ndimage.distance_transform_edt(~block, sampling=(dy, dx)) <= distance_m
+
+    data = mask.data
+    if isinstance(data, da.Array):
+        depth = (math.ceil(distance_m / dy) + 1, math.ceil(distance_m / dx) + 1)
+        out = data.map_overlap(kernel, depth=depth, boundary="none", dtype=bool)
+    else:
+        out = kernel(data)
+    result = mask.copy(data=out)
+    result.name = f"{mask.name or 'mask'}_buffer"
+    result.attrs = {"long_name": f"within {distance_m:g} m", "buffer_m": float(distance_m)}
+    return result
+
+
+def slope_degrees(dem: xr.DataArray, *, cell_m: float | None = None) -> xr.DataArray:
+    """Slope in degrees of an elevation layer (metres) on a projected grid.
+
+    Central differences (``numpy.gradient``; one-sided at the grid edges), the 4-neighbour method
+    of Zevenbergen & Thorne (1987): ``atan(hypot(dz/dx, dz/dy))``. NaN elevations make their
+    neighbours' slope NaN. A dask-backed DEM is processed block by block with a one-cell overlap.
+    """
+    dy, dx = _cell_size(dem, cell_m)
+
+    def kernel(block: np.ndarray) -> np.ndarray:
+        z = np.asarray(block, dtype=np.float64)
+        if min(z.shape) < 2:
+            msg = f"slope needs at least 2 x 2 elevation cells, got {z.shape}"
+            raise InputError(msg)
+        gy, gx = np.gradient(z, dy, dx)
+        return np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
+
+    data = dem.data
+    if isinstance(data, da.Array):
+        out = data.map_overlap(kernel, depth=1, boundary="none", dtype=np.float32)
+    else:
+        out = kernel(data)
+    result = dem.copy(data=out)
+    result.name = "slope"
+    result.attrs = {"long_name": "slope", "units": "degrees"}
+    return _georef_like(result, dem)
 
 
 # --------------------------------------------------------------------------------------------
 # uncertainty
 # --------------------------------------------------------------------------------------------
 def sample_weights(
-    weights: Mapping[str, float], n: int, *, concentration: float = 100.0, seed: int | None = 0
+    weights: Mapping[str, float],
+    n: int,
+    *,
+    concentration: float = 100.0,
+    spread: float | None = None,
+    seed: int | None = 0,
 ) -> pd.DataFrame:
-    """``n`` weight vectors drawn from a Dirichlet distribution centred on ``weights``.
+    """``n`` weight vectors centred on ``weights``; rows sum to 1, columns are the criteria.
 
-    ``alpha = concentration * w``: the mean of each column is its normalised weight, and larger
-    ``concentration`` draws tighter around it. Rows sum to 1; columns are the criterion names.
-    Zero weights stay zero.
+    By default the draws come from a Dirichlet distribution with ``alpha = concentration * w``:
+    the mean of each column is its normalised weight, its variance ``w (1 - w) / (concentration
+    + 1)``; larger ``concentration`` draws tighter. With ``spread`` (a fraction, 0.2 = ±20 %)
+    each weight is instead multiplied by a uniform factor in ``1 ± spread`` and the row is
+    renormalised. Zero weights stay zero.
     """
     w = normalize_weights(weights)
     names = [k for k in w if w[k] > 0]
+    base = np.array([w[k] for k in names])
     rng = np.random.default_rng(seed)
-    draws = rng.dirichlet(np.maximum(np.array([w[k] for k in names]) * concentration, 1e-6), size=n)
+    if spread is not None:
+        if isinstance(spread, bool) or not isinstance(spread, int | float) or not 0 <= spread < 1:
+            msg = f"weight spread must be a fraction in [0, 1) (0.2 = ±20 %), got {spread!r}"
+            raise InputError(msg)
+        draws = base * rng.uniform(1.0 - spread, 1.0 + spread, size=(n, len(names)))
+        draws = draws / draws.sum(axis=1, keepdims=True)
+    else:
+        if isinstance(concentration, bool) or not isinstance(concentration, int | float) or not concentration > 0:
+            msg = f"Dirichlet concentration must be a number > 0, got {concentration!r}"
+            raise InputError(msg)
+        draws = rng.dirichlet(np.maximum(base * concentration, 1e-6), size=n)
     out = pd.DataFrame(draws, columns=names)
     for k in w:
         if k not in out:
@@ -439,47 +1010,120 @@ def sample_weights(
     return out[list(w)]
 
 
+#: Cells per block of :func:`monte_carlo` is about this many draws x cells (float32 values).
+_MC_BLOCK_VALUES = 1 << 22
+
+
 def monte_carlo(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset,
     weights: Mapping[str, float],
     n: int = 100,
     *,
+    spread: float | None = None,
     concentration: float = 100.0,
     top_q: float = 0.10,
     seed: int = 0,
+    block_cells: int | None = None,
 ) -> xr.Dataset:
-    """Suitability under uncertain weights.
+    """Suitability (WLC) under uncertain weights, block by block.
 
-    Weights are drawn ``n`` times from a Dirichlet distribution centred on ``weights``
-    (``alpha = concentration * w``; larger is tighter) and combined by WLC. Returns ``mean`` and
-    ``std`` of suitability and ``p_top``: the share of draws in which a cell is in the top
-    ``top_q`` of the valid cells.
+    Weights are drawn ``n`` times (:func:`sample_weights`: Dirichlet around ``weights`` with
+    ``concentration``, or ``± spread``) and each draw combined by WLC. Returns ``mean`` and
+    ``std`` of suitability over the draws and ``p_top``: the share of draws in which a cell is in
+    the top ``top_q`` of the valid cells (cells where every criterion has a value), all float32
+    and NaN where a criterion is NaN.
+
+    The grid is processed in row blocks of about ``block_cells`` cells, so memory holds ``n`` x
+    ``block_cells`` values, never ``n`` whole suitability maps. "Top ``top_q``" is exact and
+    global per draw: a cell is in it when its value is at or above the draw's order statistic of
+    rank ``r = ceil((N - 1)(1 - top_q))`` among the ``N`` valid cells, i.e. at or above
+    ``numpy.quantile(s, 1 - top_q)`` (linear interpolation). That order statistic is found
+    exactly by a radix selection on the float32 bit patterns: a first pass counts the values of
+    each draw by their high 16 bits, a second counts the low 16 bits inside the bucket holding
+    rank ``r``, and a third pass counts the cells at or above it. Dask-backed criteria are read
+    block by block (once per pass).
     """
     names, arrays, w = _aligned(criteria, weights)
-    if n < 1:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         msg = f"monte_carlo n must be >= 1, got {n}"
         raise InputError(msg)
-    draws = sample_weights(dict(zip(names, w, strict=True)), n, concentration=concentration, seed=seed).to_numpy()
-    stack = np.stack([np.asarray(a.values, dtype=np.float32) for a in arrays])
-    valid = ~np.isnan(stack).any(axis=0)
-    values = stack[:, valid]
-    total = np.zeros(values.shape[1], dtype=np.float64)
-    total_sq = np.zeros_like(total)
-    top = np.zeros_like(total)
-    for draw in draws:
-        s = draw.astype(np.float32) @ values
-        total += s
-        total_sq += s.astype(np.float64) ** 2
-        top += s >= np.quantile(s, 1.0 - top_q)
-    mean = total / n
-    std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+    if not 0 < top_q < 1:
+        msg = f"monte_carlo top_q must be a fraction in (0, 1), got {top_q!r}"
+        raise InputError(msg)
+    draws = sample_weights(
+        dict(zip(names, w, strict=True)), n, concentration=concentration, spread=spread, seed=seed
+    ).to_numpy(dtype=np.float32)
+    height, width = arrays[0].shape
+    cells = block_cells or max(width, _MC_BLOCK_VALUES // n)
+    rows = max(1, cells // width)
+    row_blocks = [slice(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
+    offsets = (np.arange(n, dtype=np.int64) << 16)[:, None]
+
+    def draws_of(block: slice) -> tuple[np.ndarray, np.ndarray]:
+        stack = np.stack([np.asarray(a.data[block], dtype=np.float32) for a in arrays])
+        valid = ~np.isnan(stack).any(axis=0)
+        return valid, draws @ stack[:, valid]
+
+    mean = np.full((height, width), np.nan, dtype=np.float32)
+    std = np.full((height, width), np.nan, dtype=np.float32)
+    high = np.zeros(n << 16, dtype=np.int64)
+    total = 0
+    for block in row_blocks:  # pass 1: mean, std and the high-16-bit histogram of each draw
+        valid, s = draws_of(block)
+        total += int(valid.sum())
+        mean[block][valid] = s.mean(axis=0)
+        std[block][valid] = s.std(axis=0)
+        buckets = (_sort_key(s) >> 16).astype(np.int64)
+        buckets += offsets
+        high += np.bincount(buckets.ravel(), minlength=n << 16)
+    if total == 0:
+        msg = f"no cell has a value in every criterion ({', '.join(names)}); their NaN areas cover the grid"
+        raise InputError(msg)
+    rank = min(total - 1, max(0, math.ceil((total - 1) * (1.0 - top_q))))
+    bucket, rank_in = _select_bucket(high.reshape(n, 1 << 16), rank)
+    low = np.zeros(n << 16, dtype=np.int64)
+    for block in row_blocks:  # pass 2: low 16 bits inside each draw's bucket
+        _, s = draws_of(block)
+        key = _sort_key(s)
+        inside = (key >> 16) == bucket[:, None].astype(np.uint32)
+        low += np.bincount(((key & 0xFFFF).astype(np.int64) + offsets)[inside], minlength=n << 16)
+    bits, _ = _select_bucket(low.reshape(n, 1 << 16), rank_in)
+    threshold = _from_sort_key((bucket.astype(np.uint32) << 16) | bits.astype(np.uint32))
+    p_top = np.full((height, width), np.nan, dtype=np.float32)
+    for block in row_blocks:  # pass 3: how often each cell reaches its draw's threshold
+        valid, s = draws_of(block)
+        p_top[block][valid] = (s >= threshold[:, None]).sum(axis=0, dtype=np.int64) / np.float32(n)
     like = arrays[0]
     out = {}
-    for key, vals in (("mean", mean), ("std", std), ("p_top", top / n)):
-        full = np.full(like.shape, np.nan, dtype=np.float32)
-        full[valid] = vals
-        out[key] = like.copy(data=full)
-        out[key].name = key
+    for key, values in (("mean", mean), ("std", std), ("p_top", p_top)):
+        layer = like.copy(data=values)
+        layer.name = key
+        layer.attrs = {}
+        out[key] = _georef_like(layer, like)
     ds = xr.Dataset(out)
     ds.attrs = {"n": n, "concentration": concentration, "top_q": top_q, "seed": seed}
+    if spread is not None:
+        ds.attrs["spread"] = spread
     return ds
+
+
+def _sort_key(values: np.ndarray) -> np.ndarray:
+    """uint32 keys that sort like the float32 ``values`` (the sign bit flipped, negatives inverted)."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    return bits ^ ((bits >> 31) * np.uint32(0x7FFFFFFF) | np.uint32(0x80000000))
+
+
+def _from_sort_key(keys: np.ndarray) -> np.ndarray:
+    keys = keys.astype(np.uint32)
+    negative = (keys >> 31) == 0
+    bits = np.where(negative, ~keys, keys ^ np.uint32(0x80000000)).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+def _select_bucket(counts: np.ndarray, rank: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``counts``: the bucket holding the value of ``rank`` and the rank within it."""
+    cum = np.cumsum(counts, axis=1)
+    rank = np.broadcast_to(np.asarray(rank, dtype=np.int64), (counts.shape[0],))
+    bucket = (cum <= rank[:, None]).sum(axis=1)
+    below = np.where(bucket > 0, np.take_along_axis(cum, np.maximum(bucket - 1, 0)[:, None], axis=1)[:, 0], 0)
+    return bucket.astype(np.int64), rank - below

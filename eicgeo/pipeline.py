@@ -244,7 +244,12 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 
     with clock.stage("suitability"):
         combined = mcda.combine(
-            standard, weights, method=s.mcda.get("method", "wlc"), order_weights=s.mcda.get("order_weights")
+            standard,
+            weights,
+            method=s.mcda.get("method", "wlc"),
+            order_weights=s.mcda.get("order_weights"),
+            alpha=s.mcda.get("alpha"),
+            gamma=s.mcda.get("gamma", 0.9),
         )
         excluded = _exclusions(s, roles, combined)
         suitability = combined.where(excluded == 0).astype(np.float32)
@@ -253,7 +258,14 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         suitability = suitability.rio.write_nodata(np.nan, encoded=False)
         n_mc = int(s.mcda.get("monte_carlo", 0))
         if n_mc > 0:
-            mc = mcda.monte_carlo(standard, weights, n=n_mc, seed=s.mcda.get("monte_carlo_seed", 0))
+            mc = mcda.monte_carlo(
+                standard,
+                weights,
+                n=n_mc,
+                seed=s.mcda.get("monte_carlo_seed", 0),
+                spread=s.mcda.get("monte_carlo_spread"),
+                concentration=s.mcda.get("monte_carlo_concentration", 100.0),
+            )
             layers["suitability_std"] = mc["std"]
             layers["p_top"] = mc["p_top"]
 

@@ -170,7 +170,9 @@ class Scenario:
         if ahp:
             from eicgeo.mcda import ahp_weights
 
-            return ahp_weights(ahp["matrix"], ahp["labels"]).weights
+            return ahp_weights(
+                ahp["matrix"], ahp["labels"], on_inconsistent=ahp.get("on_inconsistent", "raise")
+            ).weights
         return {name: c.weight for name, c in self.criteria.items() if c.enabled and c.weight > 0}
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,7 +237,17 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "urban_share": (int, float),
         "fringe_share": (int, float),
     },
-    "mcda": {"method": str, "order_weights": list, "ahp": dict, "monte_carlo": int, "monte_carlo_seed": int},
+    "mcda": {
+        "method": str,
+        "order_weights": list,
+        "alpha": (int, float),
+        "gamma": (int, float),
+        "ahp": dict,
+        "monte_carlo": int,
+        "monte_carlo_seed": int,
+        "monte_carlo_spread": (int, float),
+        "monte_carlo_concentration": (int, float),
+    },
     "constraints": {"exclude_roles": list},
     "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
     "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
@@ -467,8 +479,26 @@ def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
     method = s.fringe.get("method", "auto")
     if method not in ("auto", "degurba", "landcover"):
         problems.append(("fringe.method", f"expected 'auto', 'degurba' or 'landcover', got {method!r}"))
-    if s.mcda.get("method", "wlc") not in ("wlc", "owa"):
-        problems.append(("mcda.method", f"expected 'wlc' or 'owa', got {s.mcda.get('method')!r}"))
+    from eicgeo.mcda import COMBINE_METHODS
+
+    method = s.mcda.get("method", "wlc")
+    if method not in COMBINE_METHODS:
+        expected = ", ".join(map(repr, COMBINE_METHODS))
+        problems.append(
+            ("mcda.method", f"expected one of {expected}, got {method!r}{did_you_mean(method, COMBINE_METHODS)}")
+        )
+    if "alpha" in s.mcda and not s.mcda["alpha"] > 0:
+        problems.append(
+            ("mcda.alpha", f"must be > 0 (1 = WLC, < 1 towards OR, > 1 towards AND), got {s.mcda['alpha']!r}")
+        )
+    if not 0 <= s.mcda.get("gamma", 0.9) <= 1:
+        problems.append(("mcda.gamma", f"expected a number in 0..1, got {s.mcda['gamma']!r}"))
+    if not 0 <= s.mcda.get("monte_carlo_spread", 0) < 1:
+        problems.append(
+            ("mcda.monte_carlo_spread", f"expected a fraction in [0, 1), got {s.mcda['monte_carlo_spread']!r}")
+        )
+    if s.mcda.get("monte_carlo_concentration", 1) <= 0:
+        problems.append(("mcda.monte_carlo_concentration", f"must be > 0, got {s.mcda['monte_carlo_concentration']!r}"))
     if s.clustering.get("method", "hdbscan") not in ("hdbscan", "dbscan"):
         problems.append(("clustering.method", f"expected 'hdbscan' or 'dbscan', got {s.clustering.get('method')!r}"))
     q = s.zones.get("quantile", 0.85)
@@ -495,18 +525,16 @@ def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
                 )
         from eicgeo.mcda import ahp_weights
 
+        on_inconsistent = ahp.get("on_inconsistent", "raise")
+        if on_inconsistent not in ("raise", "warn"):
+            problems.append(("mcda.ahp.on_inconsistent", f"expected 'raise' or 'warn', got {on_inconsistent!r}"))
         try:
-            result = ahp_weights(matrix, labels)
+            result = ahp_weights(matrix, labels, on_inconsistent="ignore")
         except ValueError as err:
             problems.append(("mcda.ahp.matrix", str(err)))
             return
-        if not result.consistent:
-            problems.append(
-                (
-                    "mcda.ahp.matrix",
-                    f"consistency ratio {result.consistency_ratio:.3f} exceeds 0.10; revise the judgements",
-                )
-            )
+        if not result.consistent and on_inconsistent != "warn":
+            problems.append(("mcda.ahp.matrix", result.inconsistency_message().removeprefix("AHP ")))
         return
     if not any(c.enabled and c.weight > 0 for c in s.criteria.values()):
         problems.append(("criteria", "no criterion has a weight > 0"))
