@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
+from eicgeo import materials
 from eicgeo._errors import EicgeoError, MaterialError
 from eicgeo.materials import (
     MATERIALS,
@@ -37,6 +39,28 @@ def test_vocabulary_is_large_and_well_formed():
     assert MATERIALS["electricity"].kind == "utility" and MATERIALS["water"].kind == "utility"
 
 
+def test_every_material_has_users_ewc_and_co2_factor():
+    for name, material in MATERIALS.items():
+        # only final products (bricks, beer...) may have no industrial user
+        assert material.used_by or material.kind == "product", name
+        assert all(s in SECTORS for s in material.used_by), name
+        if material.kind == "byproduct":
+            assert material.ewc, name  # every waste has its EWC chapter ("10 01": thermal processes)
+            assert len(material.ewc) == 5 and material.ewc[2] == " ", name
+        if material.kind in ("byproduct", "energy", "emission"):
+            assert material.co2_source, name  # a factor (even 0 for CO2) always says where it comes from
+        assert material.co2_avoided >= 0
+    # users come from the synergy table and from ordinary trade
+    assert MATERIALS["fly_ash"].used_by == ("cement", "brick_kiln")
+    assert set(MATERIALS["rice_husk"].used_by) == {"biomass_power", "cement", "brick_kiln"}
+    assert MATERIALS["paddy"].used_by == ("rice_mill",)
+    # hand-checked factors: husk 13 GJ/t x 0.0946 t CO2/GJ = 1.23; gas heat 0.202 / 0.9 = 0.224
+    assert MATERIALS["rice_husk"].co2_avoided == 1.2
+    assert MATERIALS["steam"].co2_avoided == 0.22
+    assert MATERIALS["co2"].co2_avoided == 0.0  # re-emitted: no credit
+    assert materials.TRANSPORT_KG_PER_TKM == 0.1
+
+
 def test_synergy_table_rows_use_the_vocabulary():
     assert len(SYNERGIES) >= 30
     assert list(SYNERGIES.columns) == ["material", "from_sector", "to_sector", "use", "source"]
@@ -46,6 +70,9 @@ def test_synergy_table_rows_use_the_vocabulary():
     assert unknown_sectors == set()
     assert not SYNERGIES.duplicated(["material", "from_sector", "to_sector"]).any()
     assert (SYNERGIES["use"].str.len() > 0).all() and (SYNERGIES["source"].str.len() > 0).all()
+    for known in ("Kalundborg", "Kitakyushu", "Ulsan", "Map Ta Phut", "UK NISP", "India", "Thailand"):
+        assert SYNERGIES["source"].str.contains(known).any(), known
+    assert SYNERGIES["source"].str.contains("rice-husk power in Thailand").any()
     # Kalundborg's classic exchange is in the table
     fly_ash = SYNERGIES[SYNERGIES["material"] == "fly_ash"]
     assert {"cement", "brick_kiln"} <= set(fly_ash["to_sector"])
@@ -92,7 +119,11 @@ def test_format_flows_text():
         ("fly_ash:-3", r"firm 'F1' outputs: amount '-3' for 'fly_ash' must be a number >= 0"),
         ("fly_ash:inf", r"firm 'F1' outputs: amount 'inf' for 'fly_ash' must be a number >= 0"),
         ("flyash:12", r"firm 'F1' outputs: material 'flyash' is not a known material \(did you mean 'fly_ash'"),
-        ("unobtainium:1", r"material 'unobtainium' is not a known material; see eicgeo.materials.MATERIALS"),
+        (
+            "unobtainium:1",
+            r"material 'unobtainium' is not a known material; the nearest known names are "
+            r"'spent_grain', 'steam', 'animal_feed' \(all 64 are in eicgeo.materials.MATERIALS\)",
+        ),
     ],
 )
 def test_malformed_flow_items(text, match):
@@ -113,7 +144,9 @@ def test_check_material_and_sector():
         check_material("rice husk", what="source material")
     with pytest.raises(MaterialError, match=r"sector 'rice mill' is not a known sector \(did you mean 'rice_mill'"):
         check_sector("rice mill")
-    with pytest.raises(MaterialError, match=r"sector 'spaceport' is not a known sector; known sectors: rice_mill, "):
+    with pytest.raises(
+        MaterialError, match=r"sector 'spaceport' is not a known sector; the nearest known sectors are '"
+    ):
         check_sector("spaceport")
 
 
@@ -121,3 +154,139 @@ def test_amounts_are_floats():
     flows = parse_flows("fly_ash:1e3")
     assert flows == {"fly_ash": 1000.0}
     assert all(isinstance(v, float) and math.isfinite(v) for v in flows.values())
+
+
+# --------------------------------------------------------------------------------------------
+# extending the vocabulary from CSV
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def clean_vocabulary():
+    yield
+    materials.reset()
+
+
+MATERIALS_CSV = """name,kind,unit,ewc,description,used_by,co2_avoided,co2_source
+coffee_grounds,byproduct,t/yr,02 03,spent coffee,biogas_plant;mushroom_farm,0.4,landfill methane avoided
+hot_water,energy,MWh/yr,,,aquaculture,,
+"""
+SECTORS_CSV = "sector,description\nmushroom_farm,oyster mushroom growing\n"
+SYNERGIES_CSV = """material,from_sector,to_sector,use,source
+coffee_grounds,food_processing,mushroom_farm,growing substrate,coffee-to-mushroom pilots
+fly_ash,coal_power,quarry,mine backfill,UK NISP
+"""
+
+
+def test_extend_from_csv(tmp_path, clean_vocabulary):
+    (tmp_path / "m.csv").write_text(MATERIALS_CSV)
+    (tmp_path / "s.csv").write_text(SECTORS_CSV)
+    (tmp_path / "y.csv").write_text(SYNERGIES_CSV)
+    n_materials, n_rows = len(MATERIALS), len(materials.synergy_table())
+    added = materials.extend(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
+    assert sorted(added.materials) == ["coffee_grounds", "hot_water"]
+    assert len(MATERIALS) == n_materials + 2
+    coffee = MATERIALS["coffee_grounds"]
+    assert (coffee.kind, coffee.unit, coffee.ewc, coffee.used_by) == (
+        "byproduct",
+        "t/yr",
+        "02 03",
+        ("biogas_plant", "mushroom_farm"),
+    )
+    assert coffee.co2_avoided == 0.4
+    assert MATERIALS["hot_water"].unit == "MWh/yr" and MATERIALS["hot_water"].co2_avoided == 0.0
+    assert SECTORS["mushroom_farm"] == "oyster mushroom growing"
+    table = materials.synergy_table()
+    assert len(table) == n_rows + 2
+    assert table.iloc[-2].tolist() == [
+        "coffee_grounds",
+        "food_processing",
+        "mushroom_farm",
+        "growing substrate",
+        "coffee-to-mushroom pilots",
+    ]
+    assert len(SYNERGIES) == n_rows  # the built-in table is untouched
+    # the new names work everywhere the vocabulary is checked
+    assert parse_flows("coffee_grounds:12;hot_water:3") == {"coffee_grounds": 12.0, "hot_water": 3.0}
+    # reading the same files again replaces the user's rows instead of failing
+    materials.extend(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
+    assert len(materials.synergy_table()) == n_rows + 2
+    materials.reset()
+    assert "coffee_grounds" not in MATERIALS and "mushroom_farm" not in SECTORS
+    assert len(materials.synergy_table()) == n_rows
+
+
+def test_extend_from_dataframes(clean_vocabulary):
+    frame = pd.DataFrame({"name": ["oyster_shells"], "kind": ["byproduct"], "used_by": ["cement"]})
+    materials.extend(materials=frame)
+    assert MATERIALS["oyster_shells"].used_by == ("cement",)
+    assert MATERIALS["oyster_shells"].unit == "t/yr"
+
+
+@pytest.mark.parametrize(
+    ("table", "text", "match"),
+    [
+        ("materials", "name,unit\nx,t/yr\n", r"materials '.*m.csv' is missing column\(s\) kind; it has name, unit"),
+        (
+            "materials",
+            "name,kind\ncoffee_grounds,byproduct\nfly_ash,byproduct\n",
+            r"materials '.*m.csv' row 3: material 'fly_ash' is built in and cannot be redefined",
+        ),
+        (
+            "materials",
+            "name,kind\nCoffee Grounds,byproduct\n",
+            r"row 2: material name 'Coffee Grounds' must be lower case letters, digits and '_'",
+        ),
+        (
+            "materials",
+            "name,kind\nx,bypoduct\n",
+            r"row 2: kind 'bypoduct' is not one of raw, .*did you mean 'byproduct'",
+        ),
+        ("materials", "name,kind,unit\nx,raw,kg\n", r"row 2: unit 'kg' is not one of t/yr, MWh/yr, m3/yr"),
+        ("materials", "name,kind\nx,raw\nx,raw\n", r"row 3: material 'x' is listed twice"),
+        (
+            "materials",
+            "name,kind,co2_avoided\nx,raw,lots\n",
+            r"row 2: co2_avoided 'lots' is not a number >= 0 \(t CO2 per t\)",
+        ),
+        ("materials", "name,kind,co2_avoided\nx,raw,-1\n", r"row 2: co2_avoided '-1' is not a number >= 0"),
+        (
+            "materials",
+            "name,kind,used_by\nx,raw,cement;brick_kilns\n",
+            r"row 2: used_by sector 'brick_kilns' is not a known sector \(did you mean 'brick_kiln'",
+        ),
+        (
+            "synergies",
+            "material,from_sector,to_sector,use,source\nflyash,coal_power,cement,a,b\n",
+            r"synergies '.*y.csv' row 2: material 'flyash' is not a known material \(did you mean 'fly_ash'",
+        ),
+        (
+            "synergies",
+            "material,from_sector,to_sector,use,source\nfly_ash,coal_power,spaceport,a,b\n",
+            r"row 2: to_sector 'spaceport' is not a known sector; the nearest known sectors are .* \(inputs.sectors\)",
+        ),
+        (
+            "synergies",
+            "material,from_sector,to_sector,use,source\nfly_ash,coal_power,quarry,,b\n",
+            r"row 2: use is empty",
+        ),
+        (
+            "synergies",
+            "material,from_sector,to_sector,use,source\nfly_ash,coal_power,cement,a,b\n",
+            r"row 2: the synergy fly_ash from coal_power to cement is already in the table",
+        ),
+        ("sectors", "sector,description\nsteel,x\n", r"sectors '.*s.csv' row 2: sector 'steel' is built in"),
+        ("sectors", "sector\nnew_one\n", r"sectors '.*s.csv' is missing column\(s\) description"),
+    ],
+)
+def test_bad_extension_rows_name_the_row(tmp_path, clean_vocabulary, table, text, match):
+    path = tmp_path / {"materials": "m.csv", "synergies": "y.csv", "sectors": "s.csv"}[table]
+    path.write_text(text)
+    before = (dict(MATERIALS), dict(SECTORS), len(materials.synergy_table()))
+    with pytest.raises(MaterialError, match=match):
+        materials.extend(**{table: path})
+    # nothing was registered: the rows are all checked first
+    assert (dict(MATERIALS), dict(SECTORS), len(materials.synergy_table())) == before
+
+
+def test_missing_extension_file(tmp_path):
+    with pytest.raises(MaterialError, match=r"materials '.*nope.csv' does not exist; expected a CSV file"):
+        materials.read_extension(materials=tmp_path / "nope.csv")
