@@ -346,7 +346,12 @@ def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
         msg = f"{label} has no firms"
         raise InputError(msg)
     firms = firms.reset_index(drop=True)
-    firms["firm_id"] = firms["firm_id"].astype(str)
+    blank = firms["firm_id"].isna() | (firms["firm_id"].astype(str).str.strip() == "")
+    if blank.any():
+        row = int(np.flatnonzero(blank.to_numpy())[0])
+        msg = f"{label} row {row + first_row}: firm_id is empty; every firm needs a unique id"
+        raise InputError(msg)
+    firms["firm_id"] = firms["firm_id"].astype(str).str.strip()
     dupes = firms["firm_id"][firms["firm_id"].duplicated()]
     if len(dupes):
         row = int(dupes.index[0])

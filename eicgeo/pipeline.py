@@ -523,6 +523,9 @@ def _inside(gdf: gpd.GeoDataFrame, grid: Grid, what: str, notes: list[str]) -> g
     if not inside.all():
         n = int((~inside).sum())
         message = f"{n} of {len(gdf)} {what} lie outside the study area and were dropped"
+        if "firm_id" in gdf:
+            ids = gdf.loc[~inside, "firm_id"].astype(str).tolist()
+            message += f" (firm_id {', '.join(ids[:10])}{', ...' if n > 10 else ''})"
         warnings.warn(message, EicgeoWarning, stacklevel=3)
         notes.append(message)
     return gdf[inside].reset_index(drop=True)

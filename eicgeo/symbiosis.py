@@ -1,19 +1,32 @@
 """Industrial symbiosis: matching firms' by-product outputs to other firms' inputs.
 
 For each material, every firm that lists it as an output is a supplier and every other firm that
-lists it as an input is a user. Pairs farther apart than ``max_km`` cannot trade. Tonnage is then
-allocated optimally, so that no supply or demand is counted twice: first the largest total
-tonnage that can be exchanged, then, among allocations moving that tonnage, the one with the
-fewest tonne-kilometres (two linear programmes solved with HiGHS through
-:func:`scipy.optimize.linprog`; a transportation problem).
+lists it as an input is a user. Pairs farther apart than ``max_km`` cannot trade (steam, heat and
+treated water have shorter caps, :data:`MAX_KM_BY_MATERIAL`). Distances are road distances when
+a road graph is given, else straight lines times a detour factor.
 
-Distances are straight lines times a detour factor, or road distances when a road graph is
-given.
+Tonnage is allocated optimally, material by material, so that no supply or demand is counted
+twice. With suppliers *i* (offering ``s_i`` t/yr), users *j* (needing ``d_j``), the pairs within
+reach and their distances ``km_ij``, the flows ``x_ij >= 0`` solve two linear programmes (a
+transportation problem; HiGHS through :func:`scipy.optimize.linprog`):
+
+1. maximise ``sum x_ij`` subject to ``sum_j x_ij <= s_i`` and ``sum_i x_ij <= d_j``: the most
+   tonnage that can be exchanged (a first-come greedy rule can strand a supplier whose only
+   user was taken by a nearer one);
+2. minimise ``sum km_ij x_ij`` (tonne-km) subject to the same limits and ``sum x_ij >= T``,
+   the optimum of (1): among the allocations moving the most, the one with the least haulage.
+
+The result is a min-cost maximum flow, as networkx's ``max_flow_min_cost`` would give, without
+its integer capacities. Each link also carries screening estimates of the CO2 it saves: the
+virgin material or fuel it replaces (``tonnes x`` the material's ``co2_avoided``, see
+:mod:`eicgeo.materials`) and the CO2 of trucking it (``tonnes x km x``
+:data:`~eicgeo.materials.TRANSPORT_KG_PER_TKM` / 1000; 0 for piped energy and water).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -26,16 +39,43 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
 from eicgeo._errors import CRSError, InputError
-from eicgeo._validate import check_positive
-from eicgeo.materials import MATERIALS, parse_flows
+from eicgeo._validate import check_columns, check_positive
+from eicgeo.materials import MATERIALS, TRANSPORT_KG_PER_TKM, parse_flows
 
-__all__ = ["MAX_KM_BY_MATERIAL", "match", "metrics"]
+__all__ = [
+    "LINK_COLUMNS",
+    "MAX_KM_BY_MATERIAL",
+    "UNMATCHED_COLUMNS",
+    "cluster_metrics",
+    "match",
+    "metrics",
+    "unmatched",
+]
 
 #: Materials that cannot travel far whatever ``max_km`` says: steam and heat need pipelines
 #: (a few km at most), treated water a pipe.
 MAX_KM_BY_MATERIAL: dict[str, float] = {"steam": 5.0, "waste_heat": 3.0, "treated_wastewater": 10.0}
 
-_LINK_COLUMNS = ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector", "to_sector", "geometry"]
+#: Columns of the links table. ``tonnes`` is per year in the material's unit (t, MWh or m³);
+#: the CO2 columns are t CO2 per year.
+LINK_COLUMNS = [
+    "from_firm",
+    "to_firm",
+    "material",
+    "tonnes",
+    "km",
+    "co2_avoided_t",
+    "transport_co2_t",
+    "net_co2_t",
+    "from_sector",
+    "to_sector",
+    "geometry",
+]
+
+#: Columns of the unmatched-outputs table.
+UNMATCHED_COLUMNS = ["firm_id", "sector", "material", "unit", "offered", "matched", "unmatched", "geometry"]
+
+_DEFAULT_KINDS = ("byproduct", "energy", "emission")
 
 
 def match(
@@ -44,17 +84,21 @@ def match(
     max_km: float = 33.0,
     *,
     detour: float = 1.3,
-    kinds: Iterable[str] = ("byproduct", "energy", "emission"),
+    kinds: Iterable[str] = _DEFAULT_KINDS,
+    co2_factors: Mapping[str, float] | None = None,
+    transport_kg_per_tkm: float = TRANSPORT_KG_PER_TKM,
 ) -> gpd.GeoDataFrame:
-    """Symbiosis links between firms.
+    """Symbiosis links between firms, with the tonnage of each allocated optimally.
 
     Parameters
     ----------
     firms : GeoDataFrame
-        Points with ``firm_id``, ``sector``, ``inputs`` and ``outputs`` (``material:tonnes``
-        lists), in a projected CRS (metres).
+        Points with ``firm_id``, ``inputs`` and ``outputs`` (``material:tonnes`` lists) and
+        optionally ``sector``, in a projected CRS (metres). Polygons stand for their
+        representative point.
     graph : networkx.MultiDiGraph, optional
-        A projected road graph (``length`` in metres); distances are then along roads.
+        A projected road graph (``length`` in metres); distances are then along roads (from
+        each firm to its nearest node in a straight line, then the shortest path).
     max_km : float
         Longest exchange, km. The default of 33 km is the median distance of exchanges
         reported for the UK National Industrial Symbiosis Programme.
@@ -63,25 +107,45 @@ def match(
     kinds : iterable of str
         Material kinds that are exchanged (see :class:`eicgeo.materials.Material`); products,
         raw materials and utilities are ordinary trade, not symbiosis.
+    co2_factors : mapping of str to float, optional
+        t CO2 avoided per unit of a material, overriding the vocabulary's ``co2_avoided``.
+    transport_kg_per_tkm : float
+        kg CO2 per tonne-km of trucking (materials in t/yr only; energy and water are piped).
 
     Returns
     -------
     GeoDataFrame
-        One LineString per link with ``from_firm``, ``to_firm``, ``material``, ``tonnes``
-        (per year; MWh for energy), ``km``, ``from_sector`` and ``to_sector``.
+        One LineString per link (:data:`LINK_COLUMNS`): ``from_firm``, ``to_firm``,
+        ``material``, ``tonnes`` (per year; MWh for energy, m³ for water), ``km``,
+        ``co2_avoided_t`` (virgin material or fuel replaced), ``transport_co2_t`` (trucking),
+        ``net_co2_t`` (the difference), ``from_sector`` and ``to_sector``. Sorted by material,
+        then by tonnes, largest first.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> firms = gpd.GeoDataFrame({"firm_id": ["P", "C"], "inputs": ["", "fly_ash:60"],
+    ...                           "outputs": ["fly_ash:100", ""]},
+    ...                          geometry=[Point(0, 0), Point(10_000, 0)], crs="EPSG:32647")
+    >>> link = match(firms).iloc[0]
+    >>> [round(float(link[c]), 3) for c in ("tonnes", "km", "co2_avoided_t", "transport_co2_t", "net_co2_t")]
+    [60.0, 13.0, 48.0, 0.078, 47.922]
     """
     max_km = check_positive(max_km, "max_km")
     detour = check_positive(detour, "detour")
-    if firms.crs is None or not firms.crs.is_projected:
-        msg = "symbiosis.match needs firms in a projected CRS (metres); use firms.to_crs(grid.crs)"
-        raise CRSError(msg)
+    per_tkm = check_positive(transport_kg_per_tkm, "transport_kg_per_tkm", allow_zero=True) / 1000.0
+    firms = _check_firms(firms, "symbiosis.match")
+    factors = {m: v.co2_avoided for m, v in MATERIALS.items()}
+    for material, value in (co2_factors or {}).items():
+        factors[material] = check_positive(value, f"co2_factors[{material!r}]", allow_zero=True)
     kinds = set(kinds)
-    xy = np.column_stack([firms.geometry.x, firms.geometry.y])
+    xy = _xy(firms)
     ids = firms["firm_id"].astype(str).to_numpy()
     sectors = firms["sector"].astype(str).to_numpy() if "sector" in firms else np.full(len(firms), "")
     supply = _flows(firms, "outputs", kinds)
     demand = _flows(firms, "inputs", kinds)
-    distance = _road_km(graph, xy) if graph is not None else None
+    distance = _road_km(graph, xy) if graph is not None and len(firms) else None
 
     rows = []
     for material in sorted(set(supply["material"]) & set(demand["material"])):
@@ -92,10 +156,13 @@ def match(
         if i.size == 0:
             continue
         flows = _allocate(s["tonnes"].to_numpy(), d["tonnes"].to_numpy(), i, j, km)
+        trucked = MATERIALS[material].unit == "t/yr"
         for a, b, t, dist in zip(i, j, flows, km, strict=True):
             if t <= 1e-6:
                 continue
             ra, rb = int(s["row"].iloc[a]), int(d["row"].iloc[b])
+            avoided = float(t) * factors.get(material, 0.0)
+            transport = float(t) * float(dist) * per_tkm if trucked else 0.0
             rows.append(
                 (
                     ids[ra],
@@ -103,13 +170,47 @@ def match(
                     material,
                     float(t),
                     float(dist),
+                    avoided,
+                    transport,
+                    avoided - transport,
                     sectors[ra],
                     sectors[rb],
                     LineString([xy[ra], xy[rb]]),
                 )
             )
-    links = gpd.GeoDataFrame(rows, columns=_LINK_COLUMNS, geometry="geometry", crs=firms.crs)
+    links = gpd.GeoDataFrame(rows, columns=LINK_COLUMNS, geometry="geometry", crs=firms.crs)
     return links.sort_values(["material", "tonnes"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def _check_firms(firms: Any, what: str) -> gpd.GeoDataFrame:
+    """The register, checked: a GeoDataFrame in metres with the flow columns and unique ids."""
+    if not isinstance(firms, gpd.GeoDataFrame):
+        msg = f"{what} expects a GeoDataFrame of firms, got {type(firms).__name__}"
+        raise InputError(msg)
+    check_columns(firms.columns, ["firm_id", "inputs", "outputs"], f"{what}: firms")
+    if firms.crs is None or not firms.crs.is_projected:
+        msg = f"{what} needs firms in a projected CRS (metres), got {firms.crs}; use firms.to_crs(grid.crs)"
+        raise CRSError(msg)
+    firms = firms.reset_index(drop=True)
+    ids = firms["firm_id"].astype(str)
+    dupes = ids[ids.duplicated()]
+    if len(dupes):
+        msg = f"{what}: firms row {int(dupes.index[0]) + 1}: firm_id {dupes.iloc[0]!r} is used more than once"
+        raise InputError(msg)
+    empty = firms.geometry.isna() | firms.geometry.is_empty
+    if empty.any():
+        row = int(np.flatnonzero(empty.to_numpy())[0])
+        msg = f"{what}: firms row {row + 1} (firm_id {ids.iloc[row]!r}) has no geometry"
+        raise InputError(msg)
+    return firms
+
+
+def _xy(firms: gpd.GeoDataFrame) -> np.ndarray:
+    """x, y of each firm (metres); a polygon stands for its representative point."""
+    points = firms.geometry
+    if len(points) and not (points.geom_type == "Point").all():
+        points = points.representative_point()
+    return np.column_stack([points.x.to_numpy(), points.y.to_numpy()]).reshape(-1, 2)
 
 
 def _flows(firms: gpd.GeoDataFrame, column: str, kinds: set[str]) -> pd.DataFrame:
@@ -150,11 +251,14 @@ def _allocate(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarr
         msg = f"symbiosis allocation failed: {most.message}"
         raise InputError(msg)
     total = -most.fun
-    # Keep (almost all of) the largest tonnage while minimising tonne-km.
+    # Keep the largest tonnage while minimising tonne-km. The tiny extra cost per link breaks
+    # ties between equally long links towards fewer links.
     a2 = vstack([a_ub, csr_matrix(-np.ones((1, n)))]).tocsr()
-    b2 = np.concatenate([b_ub, [-total * (1 - 1e-9)]])
-    cheapest = linprog(km + 1e-9, A_ub=a2, b_ub=b2, bounds=(0, None), method="highs")
-    return cheapest.x if cheapest.success else most.x
+    for slack in (0.0, 1e-9):  # exact first; the relaxed bound only guards against round-off
+        cheapest = linprog(km + 1e-9, A_ub=a2, b_ub=np.concatenate([b_ub, [-total * (1 - slack)]]), method="highs")
+        if cheapest.success:
+            return cheapest.x
+    return most.x  # pragma: no cover - the first solution is feasible for the second LP
 
 
 def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
@@ -176,31 +280,167 @@ def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
     return km / 1000.0
 
 
-def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -> dict:
-    """Network metrics of the symbiosis links.
+def _solid(material: str) -> bool:
+    """By-products counted in tonnes: the share of by-products used is over these."""
+    return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
 
-    ``density`` is the share of ordered firm pairs (among linked firms) joined by at least one
-    link; ``share_of_byproducts_used`` is the tonnage of by-products (kind ``byproduct``, counted
-    in tonnes) that finds a user over the tonnage offered.
+
+def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, n_anchors: int = 3) -> dict[str, Any]:
+    """Network metrics of the symbiosis links among ``firms``.
+
+    The network's nodes are the firms with at least one link (``n_linked_firms``); an edge joins
+    two firms that exchange anything.
+
+    - ``density``: ordered firm pairs joined by a link over ``n (n - 1)``, n linked firms;
+    - ``degree_centralization``: Freeman's degree centralisation of the undirected network,
+      ``sum(d_max - d_i) / ((n - 1)(n - 2))``: 1 for a star around one hub (a Kalundborg-like
+      anchor), 0 when every firm has as many partners;
+    - ``anchor_firms``: the ``n_anchors`` firms with the largest exchanged tonnage (sent plus
+      received, materials in t/yr), as ``{"firm_id", "sector", "tonnes"}``;
+    - ``share_of_byproducts_used``: by-product tonnes (kind ``byproduct``, in t/yr) exchanged
+      over the by-product tonnes offered by ``firms``;
+    - ``tonnes_by_material``: exchanged per year, each in its material's unit;
+    - ``co2_avoided_t``, ``transport_co2_t``, ``net_co2_t``: sums over the links, t CO2/yr.
     """
-
-    def solid(material: str) -> bool:
-        return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
-
     offered = 0.0
-    for text in firms["outputs"].fillna(""):
-        offered += sum(t for m, t in parse_flows(text).items() if solid(m))
-    byproduct = [solid(m) for m in links["material"]]
-    exchanged = float(links.loc[byproduct, "tonnes"].sum()) if len(links) else 0.0
-    linked = set(links["from_firm"]) | set(links["to_firm"])
-    n = len(linked)
+    for text in firms["outputs"].fillna("") if len(firms) else []:
+        offered += sum(t for m, t in parse_flows(text).items() if _solid(m))
+    solid = np.array([_solid(m) for m in links["material"]], dtype=bool)
+    exchanged = float(links.loc[solid, "tonnes"].sum()) if len(links) else 0.0
+    graph = nx.Graph()
+    graph.add_edges_from(zip(links["from_firm"], links["to_firm"], strict=True))
+    n = graph.number_of_nodes()
     pairs = len(set(zip(links["from_firm"], links["to_firm"], strict=True)))
+    degrees = np.array([d for _, d in graph.degree()], dtype=float)
+    centralization = float((degrees.max() - degrees).sum() / ((n - 1) * (n - 2))) if n > 2 else 0.0
     return {
         "n_firms": len(firms),
         "n_linked_firms": n,
         "n_links": len(links),
         "density": pairs / (n * (n - 1)) if n > 1 else 0.0,
+        "degree_centralization": centralization,
+        "anchor_firms": _anchors(firms, links[solid] if len(links) else links, n_anchors),
+        "byproduct_tonnes_offered": offered,
         "byproduct_tonnes_exchanged": exchanged,
         "share_of_byproducts_used": exchanged / offered if offered > 0 else 0.0,
         "tonnes_by_material": links.groupby("material")["tonnes"].sum().round(1).to_dict() if len(links) else {},
+        "co2_avoided_t": float(links["co2_avoided_t"].sum()) if len(links) else 0.0,
+        "transport_co2_t": float(links["transport_co2_t"].sum()) if len(links) else 0.0,
+        "net_co2_t": float(links["net_co2_t"].sum()) if len(links) else 0.0,
     }
+
+
+def _anchors(firms: gpd.GeoDataFrame, links: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    if not len(links):
+        return []
+    moved = (
+        pd.concat([links.groupby("from_firm")["tonnes"].sum(), links.groupby("to_firm")["tonnes"].sum()])
+        .groupby(level=0)
+        .sum()
+    )
+    top = moved.sort_values(ascending=False, kind="stable").head(n)
+    sector = (
+        dict(zip(firms["firm_id"].astype(str), firms["sector"].astype(str), strict=True)) if "sector" in firms else {}
+    )
+    return [{"firm_id": f, "sector": sector.get(f, ""), "tonnes": round(float(t), 1)} for f, t in top.items()]
+
+
+def unmatched(
+    firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, kinds: Iterable[str] = _DEFAULT_KINDS
+) -> gpd.GeoDataFrame:
+    """Outputs that found no user: the opportunity for new firms.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per firm and material whose output (of the ``kinds`` matched) is not all taken,
+        at the firm's location: ``firm_id``, ``sector``, ``material``, ``unit``, ``offered``,
+        ``matched`` and ``unmatched`` (per year, in the unit). Largest unmatched first.
+    """
+    kinds = set(kinds)
+    if not len(firms):
+        return gpd.GeoDataFrame(columns=UNMATCHED_COLUMNS, geometry="geometry", crs=firms.crs)
+    firms = firms.reset_index(drop=True)
+    sent = links.groupby(["from_firm", "material"])["tonnes"].sum().to_dict() if len(links) else {}
+    supply = _flows(firms, "outputs", kinds)
+    ids = firms["firm_id"].astype(str).to_numpy()
+    sectors = firms["sector"].astype(str).to_numpy() if "sector" in firms else np.full(len(firms), "")
+    rows = []
+    for row, material, offered in supply.itertuples(index=False):
+        used = float(sent.get((ids[row], material), 0.0))
+        left = offered - used
+        if left > 1e-6 * max(offered, 1.0):
+            rows.append(
+                (
+                    ids[row],
+                    sectors[row],
+                    material,
+                    MATERIALS[material].unit,
+                    offered,
+                    used,
+                    left,
+                    firms.geometry.iloc[row],
+                )
+            )
+    out = gpd.GeoDataFrame(rows, columns=UNMATCHED_COLUMNS, geometry="geometry", crs=firms.crs)
+    return out.sort_values("unmatched", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column: str = "cluster") -> pd.DataFrame:
+    """:func:`metrics` of each firm cluster, over its firms and the links inside it.
+
+    Parameters
+    ----------
+    firms : GeoDataFrame
+        With a ``column`` of cluster labels (``-1`` is noise, left out), as set by
+        :class:`eicgeo.clustering.FirmClusterer`.
+    links : GeoDataFrame
+        From :func:`match`.
+
+    Returns
+    -------
+    DataFrame
+        One row per cluster: ``cluster``, ``n_firms``, ``n_linked_firms``, ``n_links``,
+        ``density``, ``degree_centralization``, ``anchor_firm`` and ``anchor_tonnes`` (the
+        largest), ``internal_tonnes`` (by-products in t/yr exchanged inside),
+        ``share_of_byproducts_used`` (inside the cluster), ``net_co2_t`` and
+        ``tonnes_by_material`` (``material:tonnes`` text).
+    """
+    check_columns(firms.columns, [column], "cluster_metrics: firms")
+    rows = []
+    for label, group in firms[firms[column] >= 0].groupby(column):
+        members = set(group["firm_id"].astype(str))
+        inside = links[links["from_firm"].isin(members) & links["to_firm"].isin(members)] if len(links) else links
+        m = metrics(group, inside, n_anchors=1)
+        anchor = m["anchor_firms"][0] if m["anchor_firms"] else {"firm_id": "", "tonnes": 0.0}
+        rows.append(
+            {
+                "cluster": int(label),
+                "n_firms": m["n_firms"],
+                "n_linked_firms": m["n_linked_firms"],
+                "n_links": m["n_links"],
+                "density": m["density"],
+                "degree_centralization": m["degree_centralization"],
+                "anchor_firm": anchor["firm_id"],
+                "anchor_tonnes": anchor["tonnes"],
+                "internal_tonnes": m["byproduct_tonnes_exchanged"],
+                "share_of_byproducts_used": m["share_of_byproducts_used"],
+                "net_co2_t": m["net_co2_t"],
+                "tonnes_by_material": ";".join(f"{k}:{v:g}" for k, v in m["tonnes_by_material"].items()),
+            }
+        )
+    columns = [
+        "cluster",
+        "n_firms",
+        "n_linked_firms",
+        "n_links",
+        "density",
+        "degree_centralization",
+        "anchor_firm",
+        "anchor_tonnes",
+        "internal_tonnes",
+        "share_of_byproducts_used",
+        "net_co2_t",
+        "tonnes_by_material",
+    ]
+    return pd.DataFrame(rows, columns=columns)

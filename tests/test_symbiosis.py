@@ -151,7 +151,19 @@ def test_a_firm_never_links_to_itself(links):
     assert links_of(links, "scrap_metal") == {("X", "Y"): pytest.approx((10.0, 6.5))}
 
 
-LINK_COLUMNS = ["from_firm", "to_firm", "material", "tonnes", "km", "from_sector", "to_sector", "geometry"]
+LINK_COLUMNS = [
+    "from_firm",
+    "to_firm",
+    "material",
+    "tonnes",
+    "km",
+    "co2_avoided_t",
+    "transport_co2_t",
+    "net_co2_t",
+    "from_sector",
+    "to_sector",
+    "geometry",
+]
 
 
 def test_links_table(links):
@@ -255,9 +267,20 @@ def test_metrics_by_hand(links):
         "n_linked_firms": 3,  # U1 is out of reach
         "n_links": 2,
         "density": pytest.approx(2 / (3 * 2)),
+        "degree_centralization": pytest.approx(1.0),  # a star: P1 with two partners
+        "anchor_firms": [
+            {"firm_id": "P1", "sector": "coal_power", "tonnes": 100.0},
+            {"firm_id": "C1", "sector": "cement", "tonnes": 60.0},
+            {"firm_id": "B1", "sector": "brick_kiln", "tonnes": 40.0},
+        ],
+        "byproduct_tonnes_offered": 100.0,
         "byproduct_tonnes_exchanged": pytest.approx(100.0),
         "share_of_byproducts_used": pytest.approx(1.0),
         "tonnes_by_material": {"fly_ash": 100.0},
+        # 100 t fly ash x 0.8 t CO2/t; trucking (60 x 13 + 40 x 26) t-km x 0.1 kg/t-km = 0.182 t
+        "co2_avoided_t": pytest.approx(80.0),
+        "transport_co2_t": pytest.approx(0.182),
+        "net_co2_t": pytest.approx(79.818),
     }
 
     m = symbiosis.metrics(register(), links)
@@ -267,6 +290,10 @@ def test_metrics_by_hand(links):
     assert m["n_links"] == 8
     assert m["n_linked_firms"] == 15  # all but U1, F2, K1, K2
     assert m["density"] == pytest.approx(8 / (15 * 14))
+    # P1 has two partners, the 14 others one: (14 x (2 - 1)) / (14 x 13)
+    assert m["degree_centralization"] == pytest.approx(1 / 13)
+    # tonnage sent plus received (t only): P1 100, C1 60, then the 50 t firms in id order
+    assert [(a["firm_id"], a["tonnes"]) for a in m["anchor_firms"]] == [("P1", 100.0), ("C1", 60.0), ("D1", 50.0)]
     assert m["byproduct_tonnes_exchanged"] == pytest.approx(310.0)
     assert m["share_of_byproducts_used"] == pytest.approx(310 / 330)
     assert m["tonnes_by_material"] == {
@@ -276,6 +303,11 @@ def test_metrics_by_hand(links):
         "scrap_metal": 10.0,
         "steam": 30.0,
     }
+    # fly ash 100 x 0.8 + bottom ash 100 x 0.01 + sawdust 100 x 0.9 + scrap 10 x 1.5 + steam 30 MWh x 0.22
+    assert m["co2_avoided_t"] == pytest.approx(80 + 1 + 90 + 15 + 6.6)
+    # t-km: fly ash 1820 + bottom ash 585 + sawdust 2600 + scrap 65 = 5070 (steam is piped: 0)
+    assert m["transport_co2_t"] == pytest.approx(0.507)
+    assert m["net_co2_t"] == pytest.approx(192.6 - 0.507)
 
 
 def test_metrics_without_links():
@@ -286,8 +318,221 @@ def test_metrics_without_links():
         "n_linked_firms": 0,
         "n_links": 0,
         "density": 0.0,
+        "degree_centralization": 0.0,
+        "anchor_firms": [],
+        "byproduct_tonnes_offered": 100.0,
         "byproduct_tonnes_exchanged": 0.0,
         "share_of_byproducts_used": 0.0,
         "tonnes_by_material": {},
+        "co2_avoided_t": 0.0,
+        "transport_co2_t": 0.0,
+        "net_co2_t": 0.0,
     }
     assert np.isfinite(m["density"])
+
+
+def test_co2_columns_by_hand(links):
+    got = links.set_index(["from_firm", "to_firm"])
+    # P1 -> C1: 60 t fly ash x 0.8 t CO2/t = 48; 60 t x 13 km x 0.1 kg/t-km = 78 kg
+    assert got.loc[("P1", "C1"), ["co2_avoided_t", "transport_co2_t", "net_co2_t"]].tolist() == pytest.approx(
+        [48.0, 0.078, 47.922]
+    )
+    # steam is piped: no trucking CO2; 30 MWh x 0.22 t CO2/MWh of gas-boiler steam
+    assert got.loc[("P2", "F1"), ["co2_avoided_t", "transport_co2_t"]].tolist() == pytest.approx([6.6, 0.0])
+    assert (links["net_co2_t"] == links["co2_avoided_t"] - links["transport_co2_t"]).all()
+    # factors can be overridden per run
+    firms = register(["P1", "C1"])
+    custom = symbiosis.match(firms, co2_factors={"fly_ash": 0.5}, transport_kg_per_tkm=0.2).iloc[0]
+    assert (custom["co2_avoided_t"], custom["transport_co2_t"]) == pytest.approx((30.0, 60 * 13 * 0.2 / 1000))
+    with pytest.raises(InputError, match=r"co2_factors\['fly_ash'\] must be >= 0, got -1"):
+        symbiosis.match(firms, co2_factors={"fly_ash": -1})
+
+
+def test_allocation_is_optimal_against_networkx():
+    """The two LPs give the min-cost maximum flow of networkx on random integer cases."""
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        supply = rng.integers(10, 60, 5).astype(float)
+        demand = rng.integers(10, 60, 7).astype(float)
+        i, j = np.nonzero(rng.random((5, 7)) < 0.5)
+        km = rng.integers(1, 30, i.size).astype(float)
+        flows = symbiosis._allocate(supply, demand, i, j, km)
+        g = nx.DiGraph()
+        for a, t in enumerate(supply):
+            g.add_edge("s", ("i", a), capacity=int(t), weight=0)
+        for b, t in enumerate(demand):
+            g.add_edge(("j", b), "t", capacity=int(t), weight=0)
+        for a, b, w in zip(i, j, km, strict=True):
+            g.add_edge(("i", int(a)), ("j", int(b)), capacity=10_000, weight=int(w))
+        best = nx.max_flow_min_cost(g, "s", "t")
+        assert flows.sum() == pytest.approx(sum(best["s"].values()), abs=1e-6)
+        assert (flows * km).sum() == pytest.approx(nx.cost_of_flow(g, best), abs=1e-5)
+        assert (flows >= -1e-9).all()
+
+
+def test_unmatched_outputs(links):
+    got = symbiosis.unmatched(register(), links)
+    assert list(got.columns) == symbiosis.UNMATCHED_COLUMNS
+    # P2 offers 100 MWh of steam, F1 takes 30 (F2 is beyond the 5 km pipe); X offers 30 t of
+    # scrap and Y takes 10. Everything else finds a user; animal feed is a product, not listed.
+    table = got.drop(columns="geometry").to_dict("records")
+    assert table == [
+        {
+            "firm_id": "P2",
+            "sector": "coal_power",
+            "material": "steam",
+            "unit": "MWh/yr",
+            "offered": 100.0,
+            "matched": pytest.approx(30.0),
+            "unmatched": pytest.approx(70.0),
+        },
+        {
+            "firm_id": "X",
+            "sector": "steel",
+            "material": "scrap_metal",
+            "unit": "t/yr",
+            "offered": 30.0,
+            "matched": pytest.approx(10.0),
+            "unmatched": pytest.approx(20.0),
+        },
+    ]
+    assert got.geometry.iloc[1].equals(Point(X0 + 500_000, Y0))
+    assert got.crs == "EPSG:32647"
+    none = symbiosis.unmatched(register(["P1", "F1"]), symbiosis.match(register(["P1", "F1"])))
+    assert none["unmatched"].tolist() == [100.0]
+
+
+def test_cluster_metrics_by_hand(links):
+    firms = register()
+    clusters = {"P1": 0, "C1": 0, "B1": 0, "U1": 0, "S1": 1, "S2": 1, "D1": 1, "D2": 1, "Sa": 2, "Dx": 2, "Dy": 2}
+    firms["cluster"] = [clusters.get(f, -1) for f in firms["firm_id"]]
+    got = symbiosis.cluster_metrics(firms, links).set_index("cluster")
+    assert got.index.tolist() == [0, 1, 2]
+    assert got["n_firms"].tolist() == [4, 4, 3]
+    assert got["n_linked_firms"].tolist() == [3, 4, 2]
+    # Sb -> Dx leaves cluster 2 (Sb is noise): only Sa -> Dy is inside
+    assert got["n_links"].tolist() == [2, 2, 1]
+    assert got["density"].tolist() == pytest.approx([2 / 6, 2 / 12, 1 / 2])
+    assert got["degree_centralization"].tolist() == pytest.approx([1.0, 0.0, 0.0])
+    assert got["anchor_firm"].tolist() == ["P1", "D1", "Dy"]
+    assert got["anchor_tonnes"].tolist() == [100.0, 50.0, 50.0]
+    assert got["internal_tonnes"].tolist() == pytest.approx([100.0, 100.0, 50.0])
+    assert got["share_of_byproducts_used"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    # sawdust: 50 t x 0.9 - 50 t x 26 km x 0.1 kg/t-km = 45 - 0.13
+    assert got["net_co2_t"].tolist() == pytest.approx([80 - 0.182, 1 - 0.0585, 45 - 0.13])
+    assert got["tonnes_by_material"].tolist() == ["fly_ash:100", "bottom_ash:100", "sawdust:50"]
+    with pytest.raises(InputError, match=r"cluster_metrics: firms is missing column\(s\) cluster"):
+        symbiosis.cluster_metrics(register(), links)
+
+
+@pytest.mark.parametrize(
+    ("edit", "error", "match"),
+    [
+        (lambda f: f.drop(columns="outputs"), InputError, r"symbiosis.match: firms is missing column\(s\) outputs"),
+        (
+            lambda f: f.assign(firm_id=["P1", "P1"]),
+            InputError,
+            r"symbiosis.match: firms row 2: firm_id 'P1' is used more than once",
+        ),
+        (
+            lambda f: f.assign(outputs=["fly_ash:-100", ""]),
+            MaterialError,
+            r"firm 'P1' outputs: amount '-100' for 'fly_ash' must be a number >= 0",
+        ),
+        (
+            lambda f: f.assign(inputs=["", "fly_ash:sixty"]),
+            MaterialError,
+            r"firm 'C1' inputs: amount 'sixty' for 'fly_ash' is not a number",
+        ),
+        (
+            lambda f: f.assign(inputs=["", "fly_ash 60"]),
+            MaterialError,
+            r"firm 'C1' inputs: item 'fly_ash 60' is not 'material:tonnes'",
+        ),
+        (
+            lambda f: f.set_geometry([Point(X0, Y0), Point()], crs=f.crs),
+            InputError,
+            r"firms row 2 \(firm_id 'C1'\) has no geometry",
+        ),
+        (lambda f: f.drop(columns="geometry"), InputError, r"expects a GeoDataFrame of firms, got DataFrame"),
+    ],
+)
+def test_bad_registers_name_the_row(edit, error, match):
+    with pytest.raises(error, match=match):
+        symbiosis.match(edit(register(["P1", "C1"])))
+
+
+def test_empty_register_gives_no_links():
+    empty = register([])
+    links = symbiosis.match(empty)
+    assert len(links) == 0 and list(links.columns) == LINK_COLUMNS
+    assert len(symbiosis.unmatched(empty, links)) == 0
+    assert symbiosis.metrics(empty, links)["n_firms"] == 0
+
+
+def test_polygon_firms_stand_for_a_point():
+    firms = register(["P1", "C1"])
+    firms.geometry = firms.geometry.buffer(100)  # sites drawn as areas: their centres are used
+    got = links_of(symbiosis.match(firms), "fly_ash")
+    assert got[("P1", "C1")] == pytest.approx((60.0, 13.0), rel=1e-3)
+
+
+def test_sample_region_links():
+    from eicgeo import io
+    from eicgeo.datasets import sample_path
+
+    firms = io.read_firms(sample_path() / "firms.csv", crs="EPSG:32647")
+    links = symbiosis.match(firms)
+    assert links["material"].nunique() >= 5
+    supply = {
+        (f, m): t
+        for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
+        for m, t in parse_flows(text).items()
+    }
+    demand = {
+        (f, m): t
+        for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
+        for m, t in parse_flows(text).items()
+    }
+    for (firm, material), sent in links.groupby(["from_firm", "material"])["tonnes"].sum().items():
+        assert sent <= supply[(firm, material)] * (1 + 1e-9) + 1e-6, (firm, material)
+    for (firm, material), got in links.groupby(["to_firm", "material"])["tonnes"].sum().items():
+        assert got <= demand[(firm, material)] * (1 + 1e-9) + 1e-6, (firm, material)
+    assert (links["km"] <= 33.0 + 1e-9).all()
+    m = symbiosis.metrics(firms, links)
+    assert 0 < m["share_of_byproducts_used"] <= 1
+    left = symbiosis.unmatched(firms, links)
+    # what is offered is either shipped or left over, firm by firm
+    shipped = links.groupby(["from_firm", "material"])["tonnes"].sum()
+    for row in left.itertuples():
+        assert row.matched == pytest.approx(shipped.get((row.firm_id, row.material), 0.0))
+        assert row.offered == pytest.approx(supply[(row.firm_id, row.material)])
+
+
+def test_read_firms_blank_id_names_the_row(tmp_path):
+    from eicgeo import io
+
+    path = tmp_path / "firms.csv"
+    path.write_text(
+        "firm_id,name,sector,lon,lat,inputs,outputs\n"
+        "F1,a,coal_power,100.4,14.8,,fly_ash:100\n"
+        ",b,cement,100.5,14.8,fly_ash:60,\n"
+    )
+    with pytest.raises(InputError, match=r"row 3: firm_id is empty; every firm needs a unique id"):
+        io.read_firms(path)
+
+
+def test_firms_outside_the_study_area_are_dropped_with_a_count():
+    from eicgeo._errors import EicgeoWarning
+    from eicgeo.grid import Grid
+    from eicgeo.pipeline import _inside
+
+    # a 55 x 55 km study area from 5 km west and south of P1: P1, C1 (10 km east) and U1 (40 km
+    # north) are inside; B1 (20 km west) and the 15 firms 100 km and more away are not
+    grid = Grid.from_bounds((X0 - 5_000, Y0 - 5_000, X0 + 50_000, Y0 + 50_000), 100, "EPSG:32647")
+    notes: list[str] = []
+    with pytest.warns(EicgeoWarning, match=r"16 of 19 firms lie outside the study area and were dropped") as info:
+        kept = _inside(register(), grid, "firms", notes)
+    assert str(info[0].message).endswith("(firm_id B1, S1, S2, D1, D2, P2, F1, F2, K1, K2, ...)")
+    assert kept["firm_id"].tolist() == ["P1", "C1", "U1"]
+    assert notes == [str(info[0].message)]
