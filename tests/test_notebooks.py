@@ -30,6 +30,23 @@ EXPECT: dict[str, Expect] = {
         text=("peri_urban_demo", "mean_suitability", "symbiosis_tonnes", "suitability.tif", "zones.gpkg", "map.html"),
         maps=1,
     ),
+    "03_symbiosis_network.ipynb": Expect(
+        text=(
+            "documented synergies",
+            "Kalundborg Symbiosis",
+            "238 firms in 23 sectors",
+            "rice_husk",
+            "of the exchanged tonnage travels 10 km or less",
+            "share_of_byproducts_used",
+            "partners",
+            "not in tonnes:",
+            "unmatched",
+            "max km",
+            "symbiosis_tonnes",
+        ),
+        maps=1,
+        figures=2,
+    ),
     "05_your_own_region.ipynb": Expect(
         text=(
             # land cover and legends
