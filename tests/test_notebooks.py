@@ -30,6 +30,24 @@ EXPECT: dict[str, Expect] = {
         text=("peri_urban_demo", "mean_suitability", "symbiosis_tonnes", "suitability.tif", "zones.gpkg", "map.html"),
         maps=1,
     ),
+    "02_criteria_and_weights.ipynb": Expect(
+        text=(
+            # linear 0..30 min decreasing, by hand: 1 at 0, 0.5 at 15, 0 from 30
+            "linear score at 0, 15, 30 and 45 minutes: [1.0, 0.5, 0.0, 0.0]",
+            # a consistent 1:2:4 matrix, by hand: 4/7, 2/7, 1/7 and CR 0
+            "{'road_access': 0.571, 'landcover': 0.286, 'material_access': 0.143} | consistency ratio: 0.0",
+            "consistent: True",
+            "consistent: False",
+            "revise it first",
+            "ci_share",
+            "orness",
+            "tradeoff",
+            "overlap with the WLC top 10 %",
+            "in at least 90 % of the draws",
+            "mean p_top",
+        ),
+        figures=6,
+    ),
     "03_symbiosis_network.ipynb": Expect(
         text=(
             "documented synergies",
