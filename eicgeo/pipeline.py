@@ -31,7 +31,7 @@ from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, get_legend
 from eicgeo.scenario import Criterion, Scenario, read_scenario
 
-__all__ = ["EXCLUSION_REASONS", "STAGES", "Result", "run"]
+__all__ = ["EXCLUSION_REASONS", "STAGES", "USER_REASON_CODE", "Result", "run"]
 
 STAGES = (
     "grid",
@@ -46,7 +46,8 @@ STAGES = (
     "zones",
 )
 
-#: Reason codes of ``excluded.tif``.
+#: Reason codes of ``excluded.tif``. Each user layer of ``[constraints] layers`` takes the next
+#: code from :data:`USER_REASON_CODE` (20, 21, ...) with its own reason name.
 EXCLUSION_REASONS: dict[int, str] = {
     1: "no data",
     2: "water",
@@ -56,7 +57,11 @@ EXCLUSION_REASONS: dict[int, str] = {
     6: "bare land",
     7: "grass and shrub",
     8: "cropland",
+    10: "residential buffer",
+    11: "slope",
 }
+#: The code of the first user constraint layer.
+USER_REASON_CODE = 20
 _ROLE_REASON = {"water": 2, "wetland": 3, "built_up": 4, "forest": 5, "bare": 6, "grass_shrub": 7, "cropland": 8}
 
 
@@ -251,7 +256,8 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             alpha=s.mcda.get("alpha"),
             gamma=s.mcda.get("gamma", 0.9),
         )
-        excluded = _exclusions(s, roles, combined)
+        excluded, constraint_layers = _exclusions(s, grid, roles, combined)
+        layers.update(constraint_layers)
         suitability = combined.where(excluded == 0).astype(np.float32)
         suitability.name = "suitability"
         suitability.attrs = {**combined.attrs, "long_name": "EIC suitability (excluded cells are NaN)"}
@@ -480,16 +486,59 @@ def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> gpd.GeoDataFram
     return None
 
 
-def _exclusions(s: Scenario, roles: xr.DataArray, suitability: xr.DataArray) -> xr.DataArray:
+def _exclusions(
+    s: Scenario, grid: Grid, roles: xr.DataArray, suitability: xr.DataArray
+) -> tuple[xr.DataArray, dict[str, xr.DataArray]]:
+    """The exclusion layer of ``[constraints]``: the first reason that applies in each cell.
+
+    Reasons in priority order: no data; the land-cover roles of ``exclude_roles``; within
+    ``residential_buffer_m`` of built-up land; slope above ``slope_max_deg`` (from
+    ``inputs.dem``); then each user layer of ``layers`` (codes 20, 21, ...). Also returns the
+    layers made on the way (``slope``) for ``Result.layers``.
+    """
+    c = s.constraints
     reasons = [(1, (roles == ROLE_CODE["nodata"]) | suitability.isnull())]
-    for role in s.constraints.get("exclude_roles", ["water", "wetland", "built_up"]):
-        reasons.append((_ROLE_REASON[role], roles == ROLE_CODE[role]))
-    excluded = mcda.exclude(reasons, roles)
-    excluded.attrs = {
-        "long_name": "exclusion reason (0 = allowed)",
-        "reasons": "; ".join(f"{k} {v}" for k, v in EXCLUSION_REASONS.items()),
-    }
-    return excluded
+    names = {1: EXCLUSION_REASONS[1]}
+    made: dict[str, xr.DataArray] = {}
+    for role in c.get("exclude_roles", ["water", "wetland", "built_up"]):
+        if role in _ROLE_REASON:  # "nodata" is always excluded, as reason 1
+            reasons.append((_ROLE_REASON[role], roles == ROLE_CODE[role]))
+            names[_ROLE_REASON[role]] = EXCLUSION_REASONS[_ROLE_REASON[role]]
+    buffer_m = c.get("residential_buffer_m", 0)
+    if buffer_m > 0:
+        built = roles == ROLE_CODE["built_up"]
+        reasons.append((10, mcda.buffer_mask(built, buffer_m, cell_m=grid.resolution)))
+        names[10] = f"{EXCLUSION_REASONS[10]} ({buffer_m:g} m)"
+    if "slope_max_deg" in c:
+        dem = io.read_raster(s.dem, grid, kind="continuous", name="dem", what="inputs.dem")
+        made["slope"] = mcda.slope_degrees(dem, cell_m=grid.resolution)
+        reasons.append((11, made["slope"] > c["slope_max_deg"]))
+        names[11] = f"{EXCLUSION_REASONS[11]} > {c['slope_max_deg']:g}°"
+    for i, spec in enumerate(c.get("layers", [])):
+        code = USER_REASON_CODE + i
+        reasons.append((code, _constraint_mask(spec, grid, f"constraints.layers[{i}]")))
+        names[code] = spec["reason"]
+    excluded = mcda.exclude(reasons, roles, names=names)
+    excluded.attrs["reasons"] = "; ".join(f"{k}={v}" for k, v in names.items())
+    return excluded, made
+
+
+def _constraint_mask(spec: dict[str, Any], grid: Grid, what: str) -> xr.DataArray:
+    """Cells a user constraint layer covers: non-zero raster cells, or cells whose centre a vector
+    feature covers (every cell it touches with ``all_touched = true``)."""
+    path = Path(spec["path"])
+    if path.name.lower().endswith(io.RASTER_SUFFIXES):
+        layer = io.read_raster(path, grid, kind="continuous", resampling="nearest", what=what)
+        return layer.notnull() & (layer != 0)
+    features = io.read_vector(path, what=what, crs=grid.crs)
+    covered = rasterio.features.geometry_mask(
+        list(features.geometry),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        invert=True,
+        all_touched=bool(spec.get("all_touched", False)),
+    )
+    return grid.wrap(covered, spec["reason"])
 
 
 def _rural_population(

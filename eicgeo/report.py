@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eicgeo import __version__, io
+from eicgeo import __version__, io, mcda
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.materials import MATERIALS
 from eicgeo.zones import ZONE_COLUMNS
@@ -85,11 +85,16 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
             description="Degree of Urbanisation (GHS-SMOD L2)",
             tags={"classes": _codes(SMOD_CLASSES)},
         )
+    reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
+    areas = mcda.exclusion_areas(result.excluded, reasons, cell_area_m2=result.grid.cell_area_m2)
     io.write_raster(
         result.excluded,
         folder / "excluded.tif",
         description="exclusion reason",
-        tags={"reasons": _codes({0: "allowed", **EXCLUSION_REASONS})},
+        tags={
+            "reasons": _codes({0: "allowed", **reasons}),
+            "area_ha": _codes({int(r.code): f"{r.area_ha:.2f}" for r in areas.itertuples()}),
+        },
     )
     for name, layer in result.criteria.data_vars.items():
         io.write_raster(
@@ -116,10 +121,17 @@ def write_manifest(result: Result, folder: Path) -> None:
     """``manifest.json``: inputs and outputs with sha256, scenario, versions and timings."""
     s = result.scenario
     inputs = {}
-    for key in ("landcover", "population", "roads", "sources", "firms"):
+    for key in ("landcover", "population", "roads", "sources", "firms", "dem"):
         path = getattr(s, key)
         if path is not None:
             inputs[key] = {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": io.sha256(path)}
+    for i, spec in enumerate(s.constraints.get("layers", [])):
+        path = Path(spec["path"])
+        inputs[f"constraints.layers[{i}]"] = {
+            "path": str(path),
+            "bytes": path.stat().st_size,
+            "sha256": io.sha256(path),
+        }
     outputs = {str(p.relative_to(folder)): io.sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     versions = {}
     for name in _PACKAGES:
@@ -192,13 +204,13 @@ def report_markdown(result: Result) -> str:
         lines += [f"- `{k}`: {why}" for k, why in result.skipped]
         lines.append("")
     lines += ["## Exclusions", "", "| code | reason | area (ha) |", "| ---: | --- | ---: |"]
-    codes = np.asarray(result.excluded.values)
+    reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
+    areas = mcda.exclusion_areas(result.excluded, reasons, cell_area_m2=g.cell_area_m2).set_index("code")
+    for code in [*reasons, *(k for k in areas.index if k not in reasons)]:
+        area = float(areas["area_ha"].get(code, 0.0))
+        lines.append(f"| {code} | {reasons.get(code, f'code {code}')} | {area:,.0f} |")
+    lines += ["", "A cell excluded for several reasons counts once, under the first in this table.", ""]
     cell_ha = g.cell_area_m2 / 1e4
-    for code, reason in EXCLUSION_REASONS.items():
-        n = int((codes == code).sum())
-        if n:
-            lines.append(f"| {code} | {reason} | {n * cell_ha:,.0f} |")
-    lines.append("")
     fringe = np.asarray(result.fringe.values)
     lines += ["## Fringe", "", "| class | area (ha) |", "| --- | ---: |"]
     for code, name in FRINGE_CLASSES.items():

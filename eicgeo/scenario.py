@@ -57,7 +57,7 @@ _ROLE_SCORES = {
 }
 _FN_PARAMS = {"low", "high", "increasing", "midpoint", "spread", "target", "a", "b", "c", "d", "points", "scores"}
 _CRITERION_KEYS = ("weight", "enabled", "fn", "raster", "materials")
-_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms")
+_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms", "dem")
 
 
 @dataclass
@@ -101,6 +101,7 @@ class Scenario:
     roads: Path | None = None
     sources: Path | None = None
     firms: Path | None = None
+    dem: Path | None = None  # elevation (metres), for constraints.slope_max_deg
     # stages
     roads_settings: dict[str, Any] = field(default_factory=dict)
     fringe: dict[str, Any] = field(default_factory=dict)
@@ -227,7 +228,15 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str},
-    "inputs": {"landcover": str, "legend": str, "population": str, "roads": str, "sources": str, "firms": str},
+    "inputs": {
+        "landcover": str,
+        "legend": str,
+        "population": str,
+        "roads": str,
+        "sources": str,
+        "firms": str,
+        "dem": str,
+    },
     "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
     "fringe": {
         "method": str,
@@ -248,7 +257,12 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "monte_carlo_spread": (int, float),
         "monte_carlo_concentration": (int, float),
     },
-    "constraints": {"exclude_roles": list},
+    "constraints": {
+        "exclude_roles": list,
+        "residential_buffer_m": (int, float),
+        "slope_max_deg": (int, float),
+        "layers": list,
+    },
     "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
     "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
     "zones": {
@@ -310,6 +324,7 @@ def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *,
     s.clustering = sections["clustering"]
     s.zones = sections["zones"]
     _check_settings(s, problems)
+    _constraints(s, base, problems, check_files)
     s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files)
     _check_weights(s, problems)
     return s
@@ -509,6 +524,57 @@ def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
             problems.append((f"symbiosis.{key}", f"must be > 0, got {s.symbiosis[key]!r}"))
     if s.roads_settings.get("offroad_kph", 10) <= 0:
         problems.append(("roads.offroad_kph", f"must be > 0, got {s.roads_settings['offroad_kph']!r}"))
+
+
+_LAYER_KEYS = ("path", "reason", "all_touched")
+
+
+def _constraints(s: Scenario, base: Path, problems: list[tuple[str, str]], check_files: bool) -> None:
+    """Check ``[constraints]``; resolve the user layers' paths against the scenario folder."""
+    from eicgeo.io import RASTER_SUFFIXES, VECTOR_SUFFIXES
+
+    c = s.constraints
+    if c.get("residential_buffer_m", 0) < 0:
+        problems.append(("constraints.residential_buffer_m", f"must be >= 0 metres, got {c['residential_buffer_m']!r}"))
+    if "slope_max_deg" in c:
+        if not 0 < c["slope_max_deg"] < 90:
+            problems.append(("constraints.slope_max_deg", f"expected degrees in (0, 90), got {c['slope_max_deg']!r}"))
+        if s.dem is None:
+            problems.append(("constraints.slope_max_deg", "needs inputs.dem, an elevation raster in metres"))
+    layers = []
+    for i, spec in enumerate(c.get("layers", [])):
+        where = f"constraints.layers[{i}]"
+        if not isinstance(spec, dict):
+            problems.append((where, f'expected a table {{path = "...", reason = "..."}}, got {spec!r}'))
+            continue
+        for key in spec:
+            if key not in _LAYER_KEYS:
+                problems.append((f"{where}.{key}", f"unknown key{did_you_mean(key, _LAYER_KEYS)}"))
+        reason = spec.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            problems.append((f"{where}.reason", f"expected a reason name such as 'flood zone', got {reason!r}"))
+        if not isinstance(spec.get("all_touched", False), bool):
+            problems.append((f"{where}.all_touched", f"expected true or false, got {spec['all_touched']!r}"))
+        if not isinstance(spec.get("path"), str):
+            problems.append(
+                (f"{where}.path", f"expected the path of a raster or vector file, got {spec.get('path')!r}")
+            )
+            continue
+        path = Path(spec["path"]).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.name.lower().endswith((*RASTER_SUFFIXES, *VECTOR_SUFFIXES)):
+            problems.append(
+                (
+                    f"{where}.path",
+                    f"{str(path)!r} is neither a raster ({', '.join(RASTER_SUFFIXES)}) "
+                    f"nor a vector file ({', '.join(VECTOR_SUFFIXES)})",
+                )
+            )
+        elif check_files and not path.is_file():
+            problems.append((f"{where}.path", f"file {str(path)!r} does not exist"))
+        layers.append({**spec, "path": path})
+    if "layers" in c:
+        c["layers"] = layers
 
 
 def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
