@@ -80,7 +80,8 @@ def test_hdbscan_finds_the_two_blobs():
 def test_clusters_table():
     model = FirmClusterer(method="dbscan", min_cluster_size=4, eps_m=1000, hull_buffer_m=500).fit(firms())
     clusters = model.clusters_
-    assert list(clusters.columns) == ["cluster", "n_firms", "sectors", "employees", "geometry"]
+    assert list(clusters.columns) == ["cluster", "n_firms", "sectors", "employees", "internal_tonnes", "geometry"]
+    assert clusters["internal_tonnes"].tolist() == [0.0, 0.0]  # no links given
     assert clusters.crs == "EPSG:32647"
     assert clusters["cluster"].tolist() == [0, 1]
     assert clusters["n_firms"].tolist() == [6, 6]
@@ -111,7 +112,14 @@ def test_too_few_firms_are_all_noise():
     model = FirmClusterer(min_cluster_size=5).fit(firms().iloc[:3])
     np.testing.assert_array_equal(model.labels_, [-1, -1, -1])
     assert len(model.clusters_) == 0
-    assert list(model.clusters_.columns) == ["cluster", "n_firms", "sectors", "employees", "geometry"]
+    assert list(model.clusters_.columns) == [
+        "cluster",
+        "n_firms",
+        "sectors",
+        "employees",
+        "internal_tonnes",
+        "geometry",
+    ]
 
 
 def test_geographic_crs_is_an_error():
@@ -129,7 +137,9 @@ def test_bad_input_and_method():
 
 
 def test_clone_and_params_round_trip():
-    model = FirmClusterer(method="dbscan", min_cluster_size=3, eps_m=1500.0, min_samples=2, hull_buffer_m=250.0)
+    model = FirmClusterer(
+        method="dbscan", min_cluster_size=3, eps_m=1500.0, min_samples=2, hull_buffer_m=250.0, link_scale_t=100.0
+    )
     params = model.get_params()
     assert params == {
         "method": "dbscan",
@@ -137,6 +147,7 @@ def test_clone_and_params_round_trip():
         "eps_m": 1500.0,
         "min_samples": 2,
         "hull_buffer_m": 250.0,
+        "link_scale_t": 100.0,
     }
     copy = clone(model)
     assert copy is not model
@@ -146,3 +157,85 @@ def test_clone_and_params_round_trip():
     assert FirmClusterer().set_params(**params).get_params() == params
     model.fit(firms())
     assert not hasattr(clone(model), "labels_")
+
+
+# --------------------------------------------------------------------------------------------
+# pulling linked firms together
+# --------------------------------------------------------------------------------------------
+# Two pairs on a line: A, B 500 m apart, C, D 500 m apart, B to C 2500 m. With a 1000 m radius
+# they are two clusters. B sends C 1000 t a year: with link_scale_t = 100 t their distance is
+# divided by 1 + 1000 / 100 = 11, to 227 m, and the four firms make one cluster.
+LINE = gpd.GeoDataFrame(
+    {"firm_id": list("ABCD"), "sector": ["steel", "steel", "cement", "cement"], "employees": [1, 2, 3, 4]},
+    geometry=[Point(X0, Y0), Point(X0 + 500, Y0), Point(X0 + 3000, Y0), Point(X0 + 3500, Y0)],
+    crs="EPSG:32647",
+)
+LINKS = gpd.GeoDataFrame(
+    {
+        "from_firm": ["B", "C", "A"],
+        "to_firm": ["C", "D", "ZZ"],  # ZZ is not in the register: ignored
+        "material": ["slag", "steam", "slag"],
+        "tonnes": [1000.0, 50.0, 7.0],
+    }
+)
+
+
+def test_links_pull_firms_into_one_cluster():
+    plain = FirmClusterer(method="dbscan", min_cluster_size=2, eps_m=1000).fit(LINE, links=LINKS)
+    np.testing.assert_array_equal(plain.labels_, [0, 0, 1, 1])
+    # internal tonnes count materials in t/yr only: the steam link C -> D (MWh) is not tonnes
+    assert plain.clusters_["internal_tonnes"].tolist() == [0.0, 0.0]
+    pulled = FirmClusterer(method="dbscan", min_cluster_size=2, eps_m=1000, link_scale_t=100).fit(LINE, links=LINKS)
+    np.testing.assert_array_equal(pulled.labels_, [0, 0, 0, 0])
+    assert pulled.clusters_["n_firms"].tolist() == [4]
+    assert pulled.clusters_["internal_tonnes"].tolist() == [1000.0]
+    assert pulled.clusters_["employees"].tolist() == [10]
+    # a weak link does not pull enough: 2500 / (1 + 100 / 100) = 1250 m > 1000 m
+    weak = LINKS.assign(tonnes=[100.0, 50.0, 7.0])
+    np.testing.assert_array_equal(
+        FirmClusterer(method="dbscan", min_cluster_size=2, eps_m=1000, link_scale_t=100).fit(LINE, links=weak).labels_,
+        [0, 0, 1, 1],
+    )
+    # without links the scale changes nothing
+    alone = FirmClusterer(method="dbscan", min_cluster_size=2, eps_m=1000, link_scale_t=100).fit(LINE)
+    np.testing.assert_array_equal(alone.labels_, [0, 0, 1, 1])
+
+
+def test_links_pull_firms_with_hdbscan():
+    # three tight groups of four: A and B 5 km apart, C 20 km away; heavy links join A and B
+    square = [(0, 0), (100, 0), (0, 100), (100, 100)]
+    points = square + [(5_000 + x, y) for x, y in square] + [(20_000 + x, y) for x, y in square]
+    firms = gpd.GeoDataFrame(
+        {"firm_id": [f"F{i}" for i in range(12)]},
+        geometry=[Point(X0 + x, Y0 + y) for x, y in points],
+        crs="EPSG:32647",
+    )
+    links = gpd.GeoDataFrame(
+        {"from_firm": ["F1", "F3"], "to_firm": ["F4", "F6"], "material": ["fly_ash", "fly_ash"], "tonnes": [1e5, 1e5]}
+    )
+    plain = FirmClusterer(min_cluster_size=3).fit(firms, links=links).labels_
+    assert len({plain[0], plain[4], plain[8]}) == 3  # three clusters by distance
+    # 4.9 km / (1 + 1e5 / 10) = 0.49 m: A and B become one cluster, C stays apart
+    model = FirmClusterer(min_cluster_size=3, link_scale_t=10).fit(firms, links=links)
+    pulled = model.labels_
+    assert (pulled >= 0).all()
+    assert len(set(pulled[:8])) == 1 and pulled[8] != pulled[0] and len(set(pulled[8:])) == 1
+    assert sorted(model.clusters_["internal_tonnes"].tolist()) == [0.0, 2e5]
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs", "match"),
+    [
+        (FirmClusterer(link_scale_t=0), {"links": LINKS}, r"FirmClusterer link_scale_t \(tonnes\) must be > 0, got 0"),
+        (FirmClusterer(method="dbscan", eps_m=-5), {}, r"FirmClusterer eps_m \(metres\) must be > 0, got -5"),
+        (FirmClusterer(), {"links": LINKS.drop(columns="tonnes")}, r"links are missing column\(s\) tonnes"),
+    ],
+)
+def test_bad_cluster_settings(model, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        model.fit(LINE, **kwargs)
+
+
+def test_links_need_firm_ids():
+    with pytest.raises(InputError, match=r"FirmClusterer.fit with links needs a firm_id column"):
+        FirmClusterer(min_cluster_size=2).fit(LINE.drop(columns="firm_id"), links=LINKS)
