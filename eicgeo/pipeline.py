@@ -1,12 +1,14 @@
 """``run(scenario) -> Result``: every stage of the data flow, in order, timed.
 
 Stages: grid → land cover → population → roads → fringe → sources and firms → criteria →
-suitability and constraints → symbiosis and firm clusters → zones. Missing inputs skip the
+suitability and constraints → zones. The symbiosis stage (links, unmatched outputs, firm clusters)
+runs before the criteria, which may use its unmatched by-products (``symbiosis_potential``). Missing inputs skip the
 criteria that need them; the result (and ``report.md``) says what was skipped and why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from tqdm.auto import tqdm
 
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
-from eicgeo import io, mcda, roads, symbiosis, zones
+from eicgeo import io, materials, mcda, roads, symbiosis, zones
 from eicgeo._errors import EicgeoWarning, InputError
 from eicgeo.clustering import FirmClusterer
 from eicgeo.grid import Grid
@@ -40,9 +42,9 @@ STAGES = (
     "roads",
     "fringe",
     "sources_firms",
+    "symbiosis",
     "criteria",
     "suitability",
-    "symbiosis",
     "zones",
 )
 
@@ -88,6 +90,8 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
     symbiosis_metrics: dict[str, Any] = field(default_factory=dict)
+    unmatched: gpd.GeoDataFrame | None = None
+    cluster_metrics: pd.DataFrame | None = None
     main_roads: gpd.GeoDataFrame | None = None
 
     def summary(self) -> pd.DataFrame:
@@ -234,6 +238,10 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         fringe = fringe.where(landcover > 0, 0).astype(np.uint8).rio.write_nodata(0, encoded=False)
 
     with clock.stage("sources_firms"):
+        if s.materials is not None or s.synergies is not None or s.sectors is not None:
+            # The user's materials must be known before sources and firms name them; they stay
+            # registered after the run (see eicgeo.materials.extend).
+            materials.extend(materials=s.materials, synergies=s.synergies, sectors=s.sectors)
         sources = _empty_points(grid, ["material", "tonnes_per_year"])
         if s.sources is not None:
             sources = _inside(io.read_sources(s.sources, crs=grid.crs), grid, "sources", notes)
@@ -241,8 +249,38 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         if s.firms is not None:
             firms = _inside(io.read_firms(s.firms, crs=grid.crs), grid, "firms", notes)
 
+    with clock.stage("symbiosis"):
+        settings = s.symbiosis
+        links = symbiosis.match(
+            firms,
+            graph,  # road distances when a network is given
+            settings.get("max_km", 33.0),
+            detour=settings.get("detour", 1.3),
+            kinds=settings.get("kinds", ("byproduct", "energy", "emission")),
+            co2_factors=settings.get("co2_factors"),
+            transport_kg_per_tkm=settings.get("transport_kg_per_tkm", materials.TRANSPORT_KG_PER_TKM),
+        )
+        metrics = symbiosis.metrics(firms, links) if len(firms) else {}
+        unmatched = symbiosis.unmatched(firms, links, kinds=settings.get("kinds", ("byproduct", "energy", "emission")))
+        clusterer = FirmClusterer(
+            method=s.clustering.get("method", "hdbscan"),
+            min_cluster_size=s.clustering.get("min_cluster_size", 5),
+            eps_m=s.clustering.get("eps_m", 2000.0),
+            min_samples=s.clustering.get("min_samples"),
+            hull_buffer_m=s.clustering.get("hull_buffer_m", 500.0),
+            link_scale_t=s.clustering.get("link_scale_t"),
+        )
+        cluster_table = None
+        if len(firms):
+            clusterer.fit(firms, links=links)
+            firms = firms.assign(cluster=clusterer.labels_)
+            clusters = clusterer.clusters_
+            cluster_table = symbiosis.cluster_metrics(firms, links)
+        else:
+            clusters = gpd.GeoDataFrame({"cluster": [], "n_firms": []}, geometry=[], crs=grid.crs)
+
     with clock.stage("criteria"):
-        built = _Criteria(s, grid, roles, fringe, smod, network, sources).build()
+        built = _Criteria(s, grid, roles, fringe, smod, network, sources, unmatched).build()
         raw, standard, weights = built.raw, built.standard, built.weights
         skipped.extend(built.skipped)
         layers.update(raw)
@@ -274,28 +312,6 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             )
             layers["suitability_std"] = mc["std"]
             layers["p_top"] = mc["p_top"]
-
-    with clock.stage("symbiosis"):
-        links = symbiosis.match(
-            firms,
-            graph,  # road distances when a network is given
-            s.symbiosis.get("max_km", 33.0),
-            detour=s.symbiosis.get("detour", 1.3),
-            kinds=s.symbiosis.get("kinds", ("byproduct", "energy", "emission")),
-        )
-        metrics = symbiosis.metrics(firms, links) if len(firms) else {}
-        clusterer = FirmClusterer(
-            method=s.clustering.get("method", "hdbscan"),
-            min_cluster_size=s.clustering.get("min_cluster_size", 5),
-            eps_m=s.clustering.get("eps_m", 2000.0),
-            min_samples=s.clustering.get("min_samples"),
-        )
-        if len(firms):
-            clusterer.fit(firms)
-            firms = firms.assign(cluster=clusterer.labels_)
-            clusters = clusterer.clusters_
-        else:
-            clusters = gpd.GeoDataFrame({"cluster": [], "n_firms": []}, geometry=[], crs=grid.crs)
 
     with clock.stage("zones"):
         allowed = (fringe == 2) & (excluded == 0) & suitability.notnull()
@@ -359,6 +375,8 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         timings=dict(clock.timings),
         network=summary,
         symbiosis_metrics=metrics,
+        unmatched=unmatched,
+        cluster_metrics=cluster_table,
         main_roads=main,
     )
 
@@ -380,9 +398,10 @@ class _Criteria:
         smod: xr.DataArray | None,
         network: roads.CompiledNetwork | None,
         sources: gpd.GeoDataFrame,
+        unmatched: gpd.GeoDataFrame | None = None,
     ):
         self.s, self.grid, self.roles, self.fringe, self.smod = s, grid, roles, fringe, smod
-        self.network, self.sources = network, sources
+        self.network, self.sources, self.unmatched = network, sources, unmatched
         self.offroad = s.roads_settings.get("offroad_kph", 10.0)
         self.raw: dict[str, xr.DataArray] = {}
         self.standard: dict[str, xr.DataArray] = {}
@@ -413,6 +432,8 @@ class _Criteria:
             layer.attrs["parameters"] = repr({"scores by land-cover role": c.params["scores"]})
             self.standard[name] = layer
             self.weights[name] = weight
+        elif kind == "symbiosis_potential":
+            self._symbiosis_potential(name, c, weight)
         elif self.network is None:
             self.skipped.append((name, "no road network (inputs.roads)"))
         elif kind == "road_access":
@@ -439,6 +460,23 @@ class _Criteria:
             else:
                 self.standard[name] = crit.equal_access(market, materials)
                 self.weights[name] = weight
+
+    def _symbiosis_potential(self, name: str, c: Criterion, weight: float) -> None:
+        """Unmatched by-product tonnes within matching reach (straight line x detour, no roads
+        needed); by default standardised linearly from 0 to the largest value in the region."""
+        layer = symbiosis.potential(
+            self.unmatched if self.unmatched is not None else gpd.GeoDataFrame(),
+            self.grid,
+            max_km=self.s.symbiosis.get("max_km", 33.0),
+            detour=self.s.symbiosis.get("detour", 1.3),
+        )
+        top = float(layer.max())
+        if top <= 0 and c.fn is None:
+            self.skipped.append((name, "no firm has unmatched by-product output (inputs.firms)"))
+            return
+        if c.fn is None:
+            c = dataclasses.replace(c, fn="linear", params={"low": 0.0, "high": top, "increasing": True})
+        self._use(name, layer, weight, c)
 
     def _use(self, name: str, layer: xr.DataArray, weight: float, c: Criterion) -> None:
         """Standardise ``layer`` as the scenario says, or by the criterion's default."""

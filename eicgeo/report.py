@@ -34,7 +34,7 @@ OUTPUT_FILES: dict[str, str] = {
     "excluded.tif": "uint8 exclusion reason codes (0 = allowed)",
     "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
     "zones.gpkg": "layer zones",
-    "firms.gpkg": "layers firms, links, sources, clusters",
+    "firms.gpkg": "layers firms, links, sources, clusters, unmatched (by-product outputs no firm takes)",
     "map.html": "interactive Folium map",
     "map.png": "static map for briefs",
     "report.md": "ranked zones, method, weights, what was skipped and why",
@@ -110,7 +110,13 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     io.write_gpkg(folder / "zones.gpkg", {"zones": result.zones})
     io.write_gpkg(
         folder / "firms.gpkg",
-        {"firms": result.firms, "links": result.links, "sources": result.sources, "clusters": result.clusters},
+        {
+            "firms": result.firms,
+            "links": result.links,
+            "sources": result.sources,
+            "clusters": result.clusters,
+            **({"unmatched": result.unmatched} if result.unmatched is not None else {}),
+        },
     )
     maps.explore(result, offline=offline).save(str(folder / "map.html"))
     maps.static(result, folder / "map.png")
@@ -121,7 +127,7 @@ def write_manifest(result: Result, folder: Path) -> None:
     """``manifest.json``: inputs and outputs with sha256, scenario, versions and timings."""
     s = result.scenario
     inputs = {}
-    for key in ("landcover", "population", "roads", "sources", "firms", "dem"):
+    for key in ("landcover", "population", "roads", "sources", "firms", "dem", "materials", "synergies", "sectors"):
         path = getattr(s, key)
         if path is not None:
             inputs[key] = {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": io.sha256(path)}
@@ -218,22 +224,7 @@ def report_markdown(result: Result) -> str:
             lines.append(f"| {name} | {int((fringe == code).sum()) * cell_ha:,.0f} |")
     lines.append("")
     if result.symbiosis_metrics:
-        m = result.symbiosis_metrics
-        lines += [
-            "## Symbiosis network",
-            "",
-            f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
-            f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
-            f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user.",
-            "",
-        ]
-        if m["tonnes_by_material"]:
-            lines += ["| material | exchanged per year | unit |", "| --- | ---: | --- |"]
-            lines += [
-                f"| {k} | {v:,.0f} | {MATERIALS[k].unit.removesuffix('/yr')} |"
-                for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])
-            ]
-            lines.append("")
+        lines += _symbiosis_section(result)
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     lines += ["## Stage timings (s)", "", "| stage | seconds |", "| --- | ---: |"]
@@ -242,8 +233,53 @@ def report_markdown(result: Result) -> str:
     return "\n".join(lines)
 
 
+def _symbiosis_section(result: Result) -> list[str]:
+    """Network metrics, anchor firms, clusters and the unmatched outputs (the opportunities)."""
+    m = result.symbiosis_metrics
+    lines = [
+        "## Symbiosis network",
+        "",
+        f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
+        f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
+        f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user. "
+        f"Density {m['density']:.3f}, degree centralisation {m['degree_centralization']:.2f} "
+        "(1 = a star around one hub). "
+        f"CO2 avoided {m['co2_avoided_t']:,.0f} t/yr, less {m['transport_co2_t']:,.0f} t/yr of trucking: "
+        f"net {m['net_co2_t']:,.0f} t/yr (screening factors of `eicgeo.materials`).",
+        "",
+    ]
+    if m["anchor_firms"]:
+        lines += ["Anchor firms (largest exchanged tonnage): "]
+        lines[-1] += ", ".join(f"{a['firm_id']} ({a['sector']}, {a['tonnes']:,.0f} t/yr)" for a in m["anchor_firms"])
+        lines.append("")
+    if m["tonnes_by_material"]:
+        lines += ["| material | exchanged per year | unit |", "| --- | ---: | --- |"]
+        lines += [
+            f"| {k} | {v:,.0f} | {MATERIALS[k].unit.removesuffix('/yr')} |"
+            for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])
+        ]
+        lines.append("")
+    table = result.cluster_metrics
+    if table is not None and len(table):
+        lines += ["### Firm clusters", ""]
+        cols = ["cluster", "n_firms", "n_links", "density", "degree_centralization", "anchor_firm", "internal_tonnes"]
+        lines += [_md_table(table[cols].round({"density": 3, "degree_centralization": 2})), ""]
+    left = result.unmatched
+    if left is not None and len(left):
+        lines += [
+            "### Unmatched outputs: opportunities for new firms",
+            "",
+            f"{len(left)} outputs find no user within reach (all in `firms.gpkg`, layer `unmatched`); the largest:",
+            "",
+        ]
+        top = pd.DataFrame(left.drop(columns="geometry")).head(15)
+        lines += [_md_table(top[["firm_id", "sector", "material", "unit", "offered", "unmatched"]]), ""]
+    return lines
+
+
 #: How each zone column is printed: integers for areas, people and tonnes, minutes to 0.1.
 _FORMATS = {"score": "{:.3f}", "mean_suitability": "{:.3f}", "market_minutes": "{:.1f}", "material_minutes": "{:.1f}"}
+_FORMATS.update({"density": "{:.3f}", "degree_centralization": "{:.2f}"})  # symbiosis network tables
 
 
 def _md_table(frame: pd.DataFrame) -> str:

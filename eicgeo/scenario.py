@@ -41,6 +41,7 @@ CRITERIA: dict[str, str] = {
     "market_access": "travel time (min) to the nearest urban centre",
     "material_access": "travel time (min) to the nearest source of each raw material, averaged",
     "equal_access": "markets and raw materials both near and at similar times",
+    "symbiosis_potential": "unmatched by-product tonnes (t/yr) of firms within the matching reach",
 }
 
 #: Presets shipped with the package.
@@ -57,7 +58,7 @@ _ROLE_SCORES = {
 }
 _FN_PARAMS = {"low", "high", "increasing", "midpoint", "spread", "target", "a", "b", "c", "d", "points", "scores"}
 _CRITERION_KEYS = ("weight", "enabled", "fn", "raster", "materials")
-_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms", "dem")
+_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms", "dem", "materials", "synergies", "sectors")
 
 
 @dataclass
@@ -102,6 +103,9 @@ class Scenario:
     sources: Path | None = None
     firms: Path | None = None
     dem: Path | None = None  # elevation (metres), for constraints.slope_max_deg
+    materials: Path | None = None  # CSV tables that extend eicgeo.materials (see materials.extend)
+    synergies: Path | None = None
+    sectors: Path | None = None
     # stages
     roads_settings: dict[str, Any] = field(default_factory=dict)
     fringe: dict[str, Any] = field(default_factory=dict)
@@ -236,6 +240,9 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "sources": str,
         "firms": str,
         "dem": str,
+        "materials": str,
+        "synergies": str,
+        "sectors": str,
     },
     "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
     "fringe": {
@@ -263,8 +270,21 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "slope_max_deg": (int, float),
         "layers": list,
     },
-    "symbiosis": {"max_km": (int, float), "detour": (int, float), "kinds": list},
-    "clustering": {"method": str, "min_cluster_size": int, "eps_m": (int, float), "min_samples": int},
+    "symbiosis": {
+        "max_km": (int, float),
+        "detour": (int, float),
+        "kinds": list,
+        "transport_kg_per_tkm": (int, float),
+        "co2_factors": dict,
+    },
+    "clustering": {
+        "method": str,
+        "min_cluster_size": int,
+        "eps_m": (int, float),
+        "min_samples": int,
+        "hull_buffer_m": (int, float),
+        "link_scale_t": (int, float),
+    },
     "zones": {
         "n": int,
         "quantile": (int, float),
@@ -325,7 +345,8 @@ def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *,
     s.zones = sections["zones"]
     _check_settings(s, problems)
     _constraints(s, base, problems, check_files)
-    s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files)
+    known = _vocabulary(s, problems, check_files)
+    s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files, known)
     _check_weights(s, problems)
     return s
 
@@ -382,8 +403,33 @@ def _inputs(
         problems.append(("inputs.landcover", "missing; a land-cover raster is required (it defines the study area)"))
 
 
-def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files: bool) -> dict[str, Criterion]:
+def _vocabulary(s: Scenario, problems: list[tuple[str, str]], check_files: bool) -> set[str]:
+    """Material names the scenario may use: the vocabulary plus its own materials table."""
+    from eicgeo.materials import MATERIALS, read_extension
+
+    names = set(MATERIALS)
+    tables = {k: getattr(s, k) for k in ("materials", "synergies", "sectors") if getattr(s, k) is not None}
+    if check_files and tables and all(p.is_file() for p in tables.values()):  # a missing file: see _inputs
+        try:
+            names |= set(read_extension(**tables).materials)
+        except ValueError as err:
+            key = next((k for k in tables if str(err).startswith(k)), next(iter(tables)))
+            problems.append((f"inputs.{key}", str(err)))
+    for material, value in s.symbiosis.get("co2_factors", {}).items():
+        where = f"symbiosis.co2_factors.{material}"
+        if material not in names:
+            problems.append((where, f"unknown material{did_you_mean(material, names)}"))
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append((where, f"expected a number >= 0 (t CO2 per unit), got {value!r}"))
+    return names
+
+
+def _criteria(
+    raw: Any, base: Path, problems: list[tuple[str, str]], check_files: bool, names: set[str] | None = None
+) -> dict[str, Criterion]:
     from eicgeo.materials import MATERIALS
+
+    names = names if names is not None else set(MATERIALS)
     from eicgeo.mcda import STANDARDIZERS
 
     if not isinstance(raw, dict):
@@ -405,8 +451,8 @@ def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files
         if material and base_name != "material_access":
             problems.append((where, "only material_access takes a ':material' suffix"))
             continue
-        if material and material not in MATERIALS:
-            problems.append((where, f"unknown material {material!r}{did_you_mean(material, MATERIALS)}"))
+        if material and material not in names:
+            problems.append((where, f"unknown material {material!r}{did_you_mean(material, names)}"))
             continue
         c = Criterion(name=name)
         for key, value in spec.items():
@@ -443,8 +489,8 @@ def _criteria(raw: Any, base: Path, problems: list[tuple[str, str]], check_files
                     problems.append((kwhere, f"expected a list of material names, got {value!r}"))
                     continue
                 for m in value:
-                    if m not in MATERIALS:
-                        problems.append((kwhere, f"unknown material {m!r}{did_you_mean(str(m), MATERIALS)}"))
+                    if m not in names:
+                        problems.append((kwhere, f"unknown material {m!r}{did_you_mean(str(m), names)}"))
                 c.materials = [str(m) for m in value]
             elif key in _FN_PARAMS:
                 c.params[key] = value

@@ -32,7 +32,9 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy.optimize import linprog
+from scipy.signal import fftconvolve
 from scipy.sparse import coo_matrix, csr_matrix, vstack
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
@@ -40,6 +42,7 @@ from shapely.geometry import LineString
 
 from eicgeo._errors import CRSError, InputError
 from eicgeo._validate import check_columns, check_positive
+from eicgeo.grid import Grid
 from eicgeo.materials import MATERIALS, TRANSPORT_KG_PER_TKM, parse_flows
 
 __all__ = [
@@ -355,7 +358,8 @@ def unmatched(
     GeoDataFrame
         One row per firm and material whose output (of the ``kinds`` matched) is not all taken,
         at the firm's location: ``firm_id``, ``sector``, ``material``, ``unit``, ``offered``,
-        ``matched`` and ``unmatched`` (per year, in the unit). Largest unmatched first.
+        ``matched`` and ``unmatched`` (per year, in the unit). Materials in tonnes first, then
+        MWh and m³, each largest unmatched first.
     """
     kinds = set(kinds)
     if not len(firms):
@@ -383,7 +387,10 @@ def unmatched(
                 )
             )
     out = gpd.GeoDataFrame(rows, columns=UNMATCHED_COLUMNS, geometry="geometry", crs=firms.crs)
-    return out.sort_values("unmatched", ascending=False, kind="stable").reset_index(drop=True)
+    # tonnes first, then MWh and m³: quantities in different units are not ranked together
+    order = out["unit"].map({"t/yr": 0, "MWh/yr": 1}).fillna(2)
+    out = out.assign(_order=order).sort_values(["_order", "unmatched"], ascending=[True, False], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
 
 
 def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column: str = "cluster") -> pd.DataFrame:
@@ -444,3 +451,57 @@ def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column:
         "tonnes_by_material",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def potential(unmatched: gpd.GeoDataFrame, grid: Grid, *, max_km: float = 33.0, detour: float = 1.3) -> xr.DataArray:
+    """The ``symbiosis_potential`` criterion: unmatched by-product tonnes within reach of each cell.
+
+    A new firm at a cell could take, or build a business on, the by-products that firms within
+    the matching reach offer and no one uses yet (the table of :func:`unmatched`). The layer is
+    the sum of those tonnes per year over the firms whose straight-line distance times
+    ``detour`` is at most ``max_km`` from the cell: the same reach as :func:`match` without a
+    road graph. Only materials counted in tonnes are summed (energy and water need pipes and
+    cannot be added to tonnes).
+
+    Firms are snapped to the centre of their cell (an error of at most ``resolution / √2``) and
+    the disc of reach is applied by FFT convolution (:func:`scipy.signal.fftconvolve`) on a grid
+    padded by the reach, so firms just outside the study area still count.
+
+    Parameters
+    ----------
+    unmatched : GeoDataFrame
+        From :func:`unmatched` (``unit``, ``unmatched`` and point geometry), in ``grid``'s CRS.
+    grid : Grid
+    max_km, detour : float
+        The matching reach (km) and the detour factor, as in :func:`match`.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 t/yr on ``grid``, named ``symbiosis_potential``; 0 where nothing is in reach.
+    """
+    max_km = check_positive(max_km, "max_km")
+    detour = check_positive(detour, "detour")
+    radius = max_km * 1000.0 / detour  # metres in a straight line
+    pad = int(np.ceil(radius / grid.resolution))
+    height, width = grid.shape
+    offer = np.zeros((height + 2 * pad, width + 2 * pad))
+    solid = unmatched[unmatched["unit"] == "t/yr"] if len(unmatched) else unmatched
+    if len(solid):
+        if solid.crs is not None and not grid.crs.equals(solid.crs):
+            solid = solid.to_crs(grid.crs)
+        points = solid.geometry.representative_point()
+        row, col = grid.rowcol(points.x.to_numpy(), points.y.to_numpy())
+        row, col = row + pad, col + pad
+        inside = (row >= 0) & (row < offer.shape[0]) & (col >= 0) & (col < offer.shape[1])
+        np.add.at(offer, (row[inside], col[inside]), solid["unmatched"].to_numpy(dtype=float)[inside])
+    if offer.any():
+        offsets = np.arange(-pad, pad + 1) * grid.resolution
+        disc = (np.hypot(offsets[:, None], offsets[None, :]) <= radius + 1e-6).astype(float)
+        reach = fftconvolve(offer, disc, mode="same")[pad : pad + height, pad : pad + width]
+        # FFT round-off leaves ~1e-12 of the total where nothing is in reach
+        reach[reach < 1e-9 * offer.sum()] = 0.0
+    else:
+        reach = np.zeros(grid.shape)
+    attrs = {"units": "t/yr", "reach_km": max_km, "detour": detour, "long_name": "unmatched by-products in reach"}
+    return grid.wrap(reach.astype(np.float32), "symbiosis_potential", attrs=attrs)

@@ -100,7 +100,9 @@ def test_zones_lie_on_allowed_fringe_land(demo):
 def test_firms_links_and_sources(demo):
     result, out = demo
     layers = {name for name, _ in pyogrio.list_layers(out / "firms.gpkg")}
-    assert {"firms", "links", "sources", "clusters"} <= layers
+    assert {"firms", "links", "sources", "clusters", "unmatched"} <= layers
+    unmatched = gpd.read_file(out / "firms.gpkg", layer="unmatched")
+    assert len(unmatched) == len(result.unmatched) > 0 and (unmatched["unmatched"] > 0).all()
     links = gpd.read_file(out / "firms.gpkg", layer="links")
     firms = gpd.read_file(out / "firms.gpkg", layer="firms")
     assert len(firms) == len(result.firms) >= 150 and "cluster" in firms

@@ -375,17 +375,9 @@ def test_unmatched_outputs(links):
     assert list(got.columns) == symbiosis.UNMATCHED_COLUMNS
     # P2 offers 100 MWh of steam, F1 takes 30 (F2 is beyond the 5 km pipe); X offers 30 t of
     # scrap and Y takes 10. Everything else finds a user; animal feed is a product, not listed.
+    # Tonnes come before MWh.
     table = got.drop(columns="geometry").to_dict("records")
     assert table == [
-        {
-            "firm_id": "P2",
-            "sector": "coal_power",
-            "material": "steam",
-            "unit": "MWh/yr",
-            "offered": 100.0,
-            "matched": pytest.approx(30.0),
-            "unmatched": pytest.approx(70.0),
-        },
         {
             "firm_id": "X",
             "sector": "steel",
@@ -395,8 +387,17 @@ def test_unmatched_outputs(links):
             "matched": pytest.approx(10.0),
             "unmatched": pytest.approx(20.0),
         },
+        {
+            "firm_id": "P2",
+            "sector": "coal_power",
+            "material": "steam",
+            "unit": "MWh/yr",
+            "offered": 100.0,
+            "matched": pytest.approx(30.0),
+            "unmatched": pytest.approx(70.0),
+        },
     ]
-    assert got.geometry.iloc[1].equals(Point(X0 + 500_000, Y0))
+    assert got.geometry.iloc[0].equals(Point(X0 + 500_000, Y0))
     assert got.crs == "EPSG:32647"
     none = symbiosis.unmatched(register(["P1", "F1"]), symbiosis.match(register(["P1", "F1"])))
     assert none["unmatched"].tolist() == [100.0]
@@ -536,3 +537,129 @@ def test_firms_outside_the_study_area_are_dropped_with_a_count():
     assert str(info[0].message).endswith("(firm_id B1, S1, S2, D1, D2, P2, F1, F2, K1, K2, ...)")
     assert kept["firm_id"].tolist() == ["P1", "C1", "U1"]
     assert notes == [str(info[0].message)]
+
+
+def test_symbiosis_potential_by_hand():
+    from eicgeo.grid import Grid
+
+    # 20 x 20 cells of 1 km; reach 4.5 km / detour 1.5 = 3 km, i.e. 3 cells
+    grid = Grid.from_bounds((X0, Y0, X0 + 20_000, Y0 + 20_000), 1000, "EPSG:32647")
+
+    def at(row, col):  # the centre of a cell (row 0 is the northern edge)
+        return Point(X0 + (col + 0.5) * 1000, Y0 + 20_000 - (row + 0.5) * 1000)
+
+    left = gpd.GeoDataFrame(
+        {
+            "firm_id": ["A", "B", "C", "D"],
+            "unit": ["t/yr", "t/yr", "MWh/yr", "t/yr"],
+            "unmatched": [10.0, 30.0, 100.0, 7.0],
+        },
+        # D is 2 cells north of the grid: it still counts for the cells within its reach
+        geometry=[at(5, 5), at(5, 9), at(5, 5), at(-2, 5)],
+        crs="EPSG:32647",
+    )
+    layer = symbiosis.potential(left, grid, max_km=4.5, detour=1.5)
+    assert layer.name == "symbiosis_potential" and layer.dtype == np.float32
+    assert layer.attrs["units"] == "t/yr"
+    v = layer.values
+    assert v.shape == (20, 20)
+    assert v[5, 5] == pytest.approx(10.0)  # A; B is 4 cells away; steam (MWh) is not summed
+    assert v[5, 7] == pytest.approx(40.0)  # A and B both 2 cells away
+    assert v[5, 12] == pytest.approx(30.0)  # B, 3 cells: the edge of the disc is in
+    assert v[5, 13] == pytest.approx(0.0, abs=1e-9)
+    assert v[8, 5] == pytest.approx(10.0)  # A, 3 cells south
+    assert v[8, 6] == pytest.approx(0.0, abs=1e-9)  # sqrt(3² + 1²) = 3.16 cells: out
+    assert v[0, 5] == pytest.approx(7.0) and v[1, 5] == pytest.approx(7.0)  # D from outside
+    assert v[2, 5] == pytest.approx(10.0)  # D is 4 cells away, A 3
+    assert (v >= 0).all()
+    # a disc of 29 cells (radius 3) around each firm in the grid; D's disc is partly outside
+    assert v.sum() == pytest.approx(29 * 10 + 29 * 30 + 7 * (1 + 5))
+    empty = symbiosis.potential(left.iloc[:0], grid)
+    assert float(empty.sum()) == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# the symbiosis stage of the pipeline
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def clean_vocabulary():
+    yield
+    from eicgeo import materials
+
+    materials.reset()
+
+
+def test_pipeline_symbiosis_stage(tmp_path, clean_vocabulary):
+    import pyogrio
+
+    import eicgeo
+    from eicgeo import report
+    from eicgeo._errors import EicgeoWarning
+    from eicgeo.datasets import sample_path
+    from eicgeo.pipeline import STAGES
+
+    base = sample_path()
+    # the sample register, plus a roaster offering a by-product the user adds to the
+    # vocabulary (at the site of rice mill F0001) and a firm far outside the region
+    register = (base / "firms.csv").read_text().rstrip("\n") + "\n"
+    register += "F9001,Roaster,food_processing,100.33408,14.686764,5,,coffee_grounds:500\n"
+    register += "F9002,Far away,rice_mill,99.0,13.0,5,,rice_husk:10\n"
+    (tmp_path / "firms.csv").write_text(register)
+    (tmp_path / "materials.csv").write_text(
+        "name,kind,used_by,co2_avoided\ncoffee_grounds,byproduct,biogas_plant,0.4\n"
+    )
+    scenario = eicgeo.Scenario.from_dict(
+        {
+            "inputs": {
+                "landcover": str(base / "landcover.tif"),
+                "firms": "firms.csv",
+                "materials": "materials.csv",
+            },
+            "criteria": {"landcover": {"weight": 1}, "symbiosis_potential": {"weight": 1}},
+            "zones": {"n": 2},
+        },
+        base_dir=tmp_path,
+    )
+    with pytest.warns(
+        EicgeoWarning, match=r"1 of 240 firms lie outside the study area and were dropped \(firm_id F9002\)"
+    ):
+        result = eicgeo.run(scenario, progress=False)
+    assert STAGES.index("symbiosis") < STAGES.index("criteria")  # the criterion needs the unmatched outputs
+
+    coffee = result.unmatched[result.unmatched["material"] == "coffee_grounds"]
+    assert coffee[["firm_id", "unit", "offered", "unmatched"]].values.tolist() == [["F9001", "t/yr", 500.0, 500.0]]
+    raw = result.layers["symbiosis_potential"]
+    assert raw.attrs["units"] == "t/yr"
+    # the roaster's own cell has at least its 500 t and everything unmatched in reach of it
+    x, y = coffee.geometry.iloc[0].x, coffee.geometry.iloc[0].y
+    here = float(raw.sel(x=x, y=y, method="nearest"))
+    assert here >= 500.0
+    left = result.unmatched[result.unmatched["unit"] == "t/yr"]
+    near = np.hypot(left.geometry.x - x, left.geometry.y - y) <= 33_000 / 1.3 - 150  # clear of cell snapping
+    assert here >= float(left.loc[near, "unmatched"].sum()) - 1e-3 * here
+    standard = result.criteria["symbiosis_potential"]
+    assert float(standard.max()) == pytest.approx(1.0)  # linear from 0 to the regional maximum
+    assert "road_access" in dict(result.skipped)  # no roads: the travel-time criteria are skipped
+
+    m = result.symbiosis_metrics
+    assert m["n_firms"] == 239 and m["n_links"] > 0 and m["anchor_firms"]
+    assert len(result.cluster_metrics) == len(result.clusters) > 0
+    text = report.report_markdown(result)
+    assert "degree centralisation" in text and "Anchor firms (largest exchanged tonnage): " in text
+    assert "### Firm clusters" in text
+    assert "### Unmatched outputs: opportunities for new firms" in text
+    top = result.unmatched.iloc[0]  # the largest unmatched tonnes come first
+    assert (
+        f"| {top.firm_id} | {top.sector} | {top.material} | t/yr | {top.offered:,.0f} | {top.unmatched:,.0f} |" in text
+    )
+
+    folder = tmp_path / "gpkg"
+    folder.mkdir()
+    from eicgeo import io
+
+    io.write_gpkg(folder / "firms.gpkg", {"unmatched": result.unmatched, "links": result.links})
+    stored = gpd.read_file(folder / "firms.gpkg", layer="unmatched")
+    assert len(stored) == len(result.unmatched)
+    fields = set(pyogrio.read_info(folder / "firms.gpkg", layer="links")["fields"])
+    assert {"co2_avoided_t", "transport_co2_t", "net_co2_t"} <= fields
+    assert "unmatched" in report.OUTPUT_FILES["firms.gpkg"]
