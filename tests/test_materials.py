@@ -290,3 +290,42 @@ def test_bad_extension_rows_name_the_row(tmp_path, clean_vocabulary, table, text
 def test_missing_extension_file(tmp_path):
     with pytest.raises(MaterialError, match=r"materials '.*nope.csv' does not exist; expected a CSV file"):
         materials.read_extension(materials=tmp_path / "nope.csv")
+
+
+def test_scenario_validates_the_vocabulary_tables(tmp_path, clean_vocabulary):
+    from eicgeo._errors import ScenarioError
+    from eicgeo.scenario import CRITERIA, Scenario
+
+    assert "symbiosis_potential" in CRITERIA
+    (tmp_path / "lc.tif").write_bytes(b"")  # only its existence is checked here
+    (tmp_path / "m.csv").write_text(MATERIALS_CSV)
+    (tmp_path / "s.csv").write_text(SECTORS_CSV)
+    base = {"inputs": {"landcover": "lc.tif", "materials": "m.csv", "sectors": "s.csv"}}
+    # the user's material may be named in criteria and CO2 factors; nothing is registered yet
+    good = {
+        **base,
+        "criteria": {"material_access:coffee_grounds": {"weight": 1}},
+        "symbiosis": {"co2_factors": {"coffee_grounds": 0.3}, "transport_kg_per_tkm": 0.08},
+        "clustering": {"link_scale_t": 500, "hull_buffer_m": 250},
+    }
+    s = Scenario.from_dict(good, base_dir=tmp_path)
+    assert s.materials == tmp_path / "m.csv" and s.sectors == tmp_path / "s.csv"
+    assert s.clustering["link_scale_t"] == 500
+    assert "coffee_grounds" not in MATERIALS
+    # a bad row is a problem of inputs.materials; an unknown CO2 factor material is named
+    (tmp_path / "bad.csv").write_text("name,kind\ncoffee_grounds,bypoduct\n")
+    bad = {
+        "inputs": {"landcover": "lc.tif", "materials": "bad.csv"},
+        "symbiosis": {"co2_factors": {"flyash": 0.3, "slag": -1}},
+    }
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(bad, base_dir=tmp_path)
+    problems = dict(info.value.problems)
+    assert problems["inputs.materials"].endswith(
+        "row 2: kind 'bypoduct' is not one of raw, byproduct, product, "
+        "energy, emission, utility (did you mean 'byproduct', 'product'?)"
+    )
+    assert problems["symbiosis.co2_factors.flyash"] == "unknown material (did you mean 'fly_ash'?)"
+    assert problems["symbiosis.co2_factors.slag"] == "expected a number >= 0 (t CO2 per unit), got -1"
+    with pytest.raises(ScenarioError, match=r"inputs.synergies: file '.*nope.csv' does not exist"):
+        Scenario.from_dict({"inputs": {"landcover": "lc.tif", "synergies": "nope.csv"}}, base_dir=tmp_path)
