@@ -1,31 +1,23 @@
 """The urban–rural fringe: the Degree of Urbanisation on a population grid, or a built-up
 gradient from land cover when no population grid exists.
 
-:func:`degurba` applies the GHSL / Eurostat Degree of Urbanisation (stage I and the GHS-SMOD
-level-2 classes of stage II) to people per cell aggregated to 1 km² cells. :func:`classes`
-turns the level-2 codes into the fringe classes written to ``fringe.tif``:
-3 urban, 2 peri-urban fringe, 1 rural, 0 nodata.
+:func:`degurba` applies the Degree of Urbanisation (stage I and the GHS-SMOD level-2 classes of
+stage II) to people per cell summed to 1 km² cells. :func:`classes` turns the level-2 codes into
+the fringe classes written to ``fringe.tif`` (3 urban, 2 peri-urban fringe, 1 rural, 0 nodata),
+with a band beyond the urban-centre edge in km or in travel minutes. :func:`from_landcover` does
+the same from a land-cover map alone; :func:`green_space` marks the residual green space next to
+the built-up edge.
 
-Rules (European Commission & GHSL, *Applying the Degree of Urbanisation*, 2021 edition; GHSL
-Data Package 2023, GHS-SMOD):
-
-* urban centre (30): 4-connected cells of >= 1,500 inh/km² with >= 50,000 people; holes under
-  15 km² are filled; edges are smoothed by the majority rule (a cell with >= 5 of its 8
-  neighbours in the centre joins it, repeated until stable);
-* dense urban cluster (23): 4-connected cells of >= 1,500 inh/km² with >= 5,000 people, outside
-  urban centres;
-* semi-dense urban cluster (22) and suburban / peri-urban cells (21): the rest of the urban
-  clusters (8-connected cells of >= 300 inh/km² with >= 5,000 people); a remaining cluster more
-  than 3 km from any urban centre or dense urban cluster is semi-dense, otherwise suburban;
-* rural cluster (13): 8-connected cells of >= 300 inh/km² with 500 to 4,999 people;
-* low-density rural (12): >= 50 inh/km²; very-low-density rural (11): the rest;
-* water (10): cells at least half water with fewer than 50 inh/km² (when a water share is given).
-
-Simplifications: the 3 km test uses the distance between cluster cell centres; the optional
-built-up criterion of urban centres (>= 50 % built-up) is applied when ``built_share`` is given.
+Sources: Eurostat et al., *Applying the Degree of Urbanisation — a methodological manual to
+define cities, towns and rural areas for international comparisons*, 2021 edition; JRC, *GHSL
+Data Package 2023* (GHS-SMOD). ``docs/fringe.md`` gives every rule, its source and each
+simplification made here. Every official threshold is a keyword argument with the official value
+as its default.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -37,7 +29,17 @@ from eicgeo._validate import check_positive
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
 
-__all__ = ["FRINGE_CLASSES", "SMOD_CLASSES", "classes", "degurba", "from_landcover"]
+__all__ = [
+    "FRINGE_CLASSES",
+    "GREEN_ROLES",
+    "SMOD_CLASSES",
+    "built_share",
+    "classes",
+    "degurba",
+    "from_landcover",
+    "green_space",
+    "smod_codes",
+]
 
 #: GHS-SMOD level-2 codes and names.
 SMOD_CLASSES: dict[int, str] = {
@@ -54,24 +56,23 @@ SMOD_CLASSES: dict[int, str] = {
 #: Codes of ``fringe.tif``.
 FRINGE_CLASSES: dict[int, str] = {0: "nodata", 1: "rural", 2: "peri-urban fringe", 3: "urban"}
 
+#: Land-cover roles that count as residual green space next to the built-up edge.
+GREEN_ROLES: tuple[str, ...] = ("forest", "grass_shrub", "wetland")
+
 _ROOK = ndimage.generate_binary_structure(2, 1)
 _QUEEN = ndimage.generate_binary_structure(2, 2)
+_CONTIGUITY = {4: _ROOK, 8: _QUEEN}
+# Rows of aggregation cells summed at a time: bounds the temporary memory of a 10^8-cell grid.
+_STRIP_BLOCKS = 64
 
 
 def degurba(
     population: xr.DataArray,
     *,
     cell_m: float = 1000.0,
-    centre_density: float = 1500.0,
-    centre_population: float = 50_000.0,
-    cluster_density: float = 300.0,
-    cluster_population: float = 5_000.0,
-    rural_cluster_population: float = 500.0,
-    low_density: float = 50.0,
-    max_hole_km2: float = 15.0,
-    semi_dense_distance_km: float = 3.0,
     water_share: xr.DataArray | None = None,
     built_share: xr.DataArray | None = None,
+    **rules: Any,
 ) -> xr.DataArray:
     """GHS-SMOD level-2 codes of the Degree of Urbanisation, on the population's grid.
 
@@ -81,136 +82,276 @@ def degurba(
         People per cell (NaN = nodata) on a projected grid.
     cell_m : float
         Size of the aggregation cells (metres); the official rules use 1 km. The population
-        grid's cells are summed in blocks of ``round(cell_m / resolution)``.
+        grid's cells are summed in blocks of ``round(cell_m / resolution)`` cells per side.
     water_share, built_share : DataArray, optional
-        Share (0..1) of water and of built-up land per cell on the same grid.
+        Share (0..1) of permanent water and of built-up land per cell, on the same grid. With a
+        water share, densities are per km² of permanent land (as the manual asks) and the water
+        class (10) is assigned; with a built-up share, cells at least ``built_threshold`` built
+        up count as dense.
+    **rules
+        Any keyword of :func:`smod_codes` (``centre_density``, ``centre_population``,
+        ``max_hole_km2``, ``majority_neighbours``, ...); the defaults are the official values.
 
     Returns
     -------
     DataArray
-        uint8 codes of :data:`SMOD_CLASSES` (0 = nodata), named ``degurba``, with the 1 km
-        density in ``attrs["block_cells"]`` cells per side.
+        uint8 codes of :data:`SMOD_CLASSES` (0 = nodata, a block without any population
+        data), named ``degurba``; ``attrs["block_cells"]`` is the block size in cells.
     """
     grid = Grid.from_dataarray(population)
     cell_m = check_positive(cell_m, "cell_m")
+    unknown = set(rules) - set(_RULE_DEFAULTS)
+    if unknown:
+        msg = f"degurba got unknown rule(s) {sorted(unknown)}; expected some of {sorted(_RULE_DEFAULTS)}"
+        raise InputError(msg)
     factor = max(1, round(cell_m / grid.resolution))
-    values = np.asarray(population.values, dtype=np.float64)
-    people = _block_sum(np.nan_to_num(values, nan=0.0), factor)
-    valid = _block_sum(np.isfinite(values).astype(np.float64), factor) > 0
+    people, n_valid = _block_people(population.values, factor)
+    valid = n_valid > 0
     # Blocks cut by the grid edge hold fewer cells; their density uses the area they cover.
-    area_km2 = _block_sum(np.ones(values.shape), factor) * grid.resolution**2 / 1e6
-    density = people / area_km2
-    water = _block_mean(np.asarray(water_share.values, dtype=float), factor) if water_share is not None else None
-    built = _block_mean(np.asarray(built_share.values, dtype=float), factor) if built_share is not None else None
+    area_km2 = _block_count(grid.shape, factor) * grid.resolution**2 / 1e6
+    water = _block_mean(water_share.values, factor) if water_share is not None else None
+    built = _block_mean(built_share.values, factor) if built_share is not None else None
 
     codes = smod_codes(
-        density,
+        people / area_km2,
         area_km2=area_km2,
-        centre_density=centre_density,
-        centre_population=centre_population,
-        cluster_density=cluster_density,
-        cluster_population=cluster_population,
-        rural_cluster_population=rural_cluster_population,
-        low_density=low_density,
-        max_hole_km2=max_hole_km2,
-        semi_dense_distance_km=semi_dense_distance_km,
         cell_km=factor * grid.resolution / 1000.0,
         water_share=water,
         built_share=built,
+        **rules,
     )
     codes[~valid] = 0
-    fine = np.repeat(np.repeat(codes, factor, axis=0), factor, axis=1)[: grid.height, : grid.width]
+    fine = _expand(codes, factor, grid.shape)
     attrs = {
         "long_name": "Degree of Urbanisation (GHS-SMOD level 2)",
         "block_cells": factor,
         "cell_km": factor * grid.resolution / 1000.0,
         "classes": "; ".join(f"{k} {v}" for k, v in SMOD_CLASSES.items()),
+        "rules": repr({**_RULE_DEFAULTS, **rules}),
     }
-    return grid.wrap(fine.astype(np.uint8), "degurba", attrs=attrs)
+    return grid.wrap(fine, "degurba", attrs=attrs)
 
 
 def smod_codes(
     density: np.ndarray,
     *,
     area_km2: float | np.ndarray,
-    centre_density: float = 1500.0,
-    centre_population: float = 50_000.0,
-    cluster_density: float = 300.0,
-    cluster_population: float = 5_000.0,
-    rural_cluster_population: float = 500.0,
-    low_density: float = 50.0,
-    max_hole_km2: float = 15.0,
-    semi_dense_distance_km: float = 3.0,
     cell_km: float = 1.0,
     water_share: np.ndarray | None = None,
     built_share: np.ndarray | None = None,
+    centre_density: float = 1500.0,
+    centre_population: float = 50_000.0,
+    max_hole_km2: float = 15.0,
+    majority_neighbours: int = 5,
+    built_threshold: float = 0.5,
+    dense_cluster_population: float = 5_000.0,
+    cluster_density: float = 300.0,
+    cluster_population: float = 5_000.0,
+    semi_dense_density: float = 300.0,
+    semi_dense_population: float = 5_000.0,
+    semi_dense_contiguity: int = 8,
+    semi_dense_distance_km: float = 3.0,
+    rural_cluster_population: float = 500.0,
+    low_density: float = 50.0,
+    water_threshold: float = 0.5,
+    water_population: float = 0.0,
 ) -> np.ndarray:
-    """GHS-SMOD level-2 codes from a density grid (inh/km²) of aggregation cells.
+    """GHS-SMOD level-2 codes from a density grid of aggregation cells.
 
-    The core of :func:`degurba`, on plain arrays, for hand-checked tests. ``area_km2`` is the
-    area of each aggregation cell (a scalar, or an array where edge cells are smaller).
+    The core of :func:`degurba`, on plain arrays, for hand-checked tests.
+
+    Parameters
+    ----------
+    density : ndarray
+        People per km² of the whole cell (NaN counts as 0).
+    area_km2 : float or ndarray
+        Area of each aggregation cell (km²; an array where edge cells are smaller).
+    cell_km : float
+        Side of an aggregation cell (km), for the semi-dense distance and the hole size.
+    water_share, built_share : ndarray, optional
+        Share (0..1) of permanent water and of built-up land per cell.
+    centre_density, centre_population : float
+        Urban centre: 4-connected cells of at least ``centre_density`` inhabitants per km² of
+        permanent land (or at least ``built_threshold`` built up) with together at least
+        ``centre_population`` people (official: 1,500 and 50,000).
+    max_hole_km2 : float
+        Holes (background enclosed by a centre, 4-connected) smaller than this are filled
+        (official: 15 km²).
+    majority_neighbours : int
+        Edge smoothing: a cell with at least this many of its 8 neighbours in a centre joins
+        it, repeated until no cell changes (official: 5).
+    built_threshold : float
+        Built-up share that makes a cell dense (official: 0.5; used only with ``built_share``).
+    dense_cluster_population : float
+        Dense urban cluster: 4-connected dense cells outside centres with at least this many
+        people (official: 5,000).
+    cluster_density, cluster_population : float
+        Urban cluster: 8-connected cells of at least ``cluster_density`` inh/km² with at least
+        ``cluster_population`` people (official: 300 and 5,000).
+    semi_dense_density, semi_dense_population, semi_dense_contiguity, semi_dense_distance_km
+        Semi-dense urban cluster: clusters (``semi_dense_contiguity`` 4 or 8) of cells outside
+        centres and dense clusters of at least ``semi_dense_density`` inh/km² with at least
+        ``semi_dense_population`` people, at least ``semi_dense_distance_km`` from the edge of
+        every centre and dense cluster (manual 2021: 300, 5,000, 8, 3 km; GHSL 2023 uses 900,
+        2,500, 4, 2 km). The other urban-cluster cells are suburban or peri-urban (21).
+    rural_cluster_population : float
+        Rural cluster: 8-connected cells of at least ``cluster_density`` outside urban clusters
+        with at least this many people (official: 500).
+    low_density : float
+        Low-density rural: at least this many inh/km² of permanent land (official: 50).
+    water_threshold, water_population : float
+        Water: very-low-density cells whose water share exceeds ``water_threshold`` (less than
+        half permanent land) with at most ``water_population`` people and no built-up land
+        (official: 0.5 and 0 people).
+
+    Returns
+    -------
+    ndarray
+        uint8 codes of :data:`SMOD_CLASSES`.
     """
-    for name, value in [("centre_density", centre_density), ("cluster_density", cluster_density)]:
+    for name, value in [
+        ("centre_density", centre_density),
+        ("cluster_density", cluster_density),
+        ("semi_dense_density", semi_dense_density),
+        ("cell_km", cell_km),
+    ]:
         check_positive(value, name)
     if cluster_density > centre_density:
         msg = f"cluster_density {cluster_density} must not exceed centre_density {centre_density}"
         raise InputError(msg)
+    if not 1 <= majority_neighbours <= 8:
+        msg = f"majority_neighbours must be 1..8 (of the 8 neighbours), got {majority_neighbours}"
+        raise InputError(msg)
+    if semi_dense_contiguity not in _CONTIGUITY:
+        msg = f"semi_dense_contiguity must be 4 or 8, got {semi_dense_contiguity}"
+        raise InputError(msg)
     density = np.nan_to_num(np.asarray(density, dtype=float), nan=0.0)
     people = density * area_km2
+    # Densities are per km² of permanent land; a cell with no land keeps its plain density.
+    land = 1.0 - np.clip(np.nan_to_num(water_share), 0.0, 1.0) if water_share is not None else None
+    per_land = np.where(land > 0, density / np.where(land > 0, land, 1.0), density) if land is not None else density
+    built = np.nan_to_num(built_share) if built_share is not None else np.zeros(density.shape)
+    water = (
+        (1.0 - land > water_threshold) & (people <= water_population + 0.5) & (built <= 0)
+        if land is not None
+        else np.zeros(density.shape, dtype=bool)
+    )
 
-    dense = density >= centre_density
-    if built_share is not None:
-        dense |= np.nan_to_num(built_share) >= 0.5
+    # Stage I: urban centres, with gaps filled and edges smoothed.
+    dense = (per_land >= centre_density) | (built >= built_threshold)
     centre = _keep_clusters(dense, people, centre_population, _ROOK)
-    centre = _fill_holes(centre, max_hole_km2 / float(np.max(area_km2)))
-    centre = _majority_smooth(centre)
+    hole_cells = max_hole_km2 / (cell_km * cell_km)
+    centre = _fill_holes(centre, hole_cells)
+    centre = _majority_smooth(centre, needed=majority_neighbours, addable=~water)
+    # Smoothing can close a bay into a hole; the manual fills gaps of the final shape.
+    centre = _fill_holes(centre, hole_cells)
 
-    dense_cluster = _keep_clusters(dense & ~centre, people, cluster_population, _ROOK)
-    moderate = density >= cluster_density
-    urban_cluster = _keep_clusters(moderate | centre | dense_cluster, people, cluster_population, _QUEEN)
-    rest = urban_cluster & ~centre & ~dense_cluster
+    # Stage II: dense and semi-dense urban clusters, suburbs, rural classes.
+    dense_cluster = _keep_clusters(dense & ~centre, people, dense_cluster_population, _ROOK)
+    core = centre | dense_cluster
+    moderate = per_land >= cluster_density
+    urban_cluster = _keep_clusters(moderate | core, people, cluster_population, _QUEEN)
+    semi = _keep_clusters(
+        (per_land >= semi_dense_density) & ~core,
+        people,
+        semi_dense_population,
+        _CONTIGUITY[semi_dense_contiguity],
+    )
+    if semi.any() and core.any():
+        # Edge-to-edge distance: centre-to-centre distance less one cell.
+        gap_km = ndimage.distance_transform_edt(~core) * cell_km - cell_km
+        labels, n = ndimage.label(semi, structure=_CONTIGUITY[semi_dense_contiguity])
+        nearest = np.asarray(ndimage.minimum(gap_km, labels, index=np.arange(1, n + 1)))
+        far = np.zeros(n + 1, dtype=bool)
+        far[1:] = nearest >= semi_dense_distance_km - 1e-9
+        semi = far[labels]
+    suburban = urban_cluster & ~core & ~semi
+    rural_cluster = _keep_clusters(moderate & ~urban_cluster & ~semi, people, rural_cluster_population, _QUEEN)
+
     codes = np.full(density.shape, 11, dtype=np.uint8)
-    codes[density >= low_density] = 12
-    rural_cluster = _keep_clusters(moderate & ~urban_cluster, people, rural_cluster_population, _QUEEN)
+    codes[per_land >= low_density] = 12
+    codes[water & (codes == 11)] = 10
     codes[rural_cluster] = 13
-    if rest.any():
-        core = centre | dense_cluster
-        near_km = ndimage.distance_transform_edt(~core) * cell_km if core.any() else np.full(density.shape, np.inf)
-        labels, n = ndimage.label(rest, structure=_QUEEN)
-        nearest = ndimage.minimum(near_km, labels, index=np.arange(1, n + 1))
-        semi = np.zeros(n + 1, dtype=bool)
-        semi[1:] = np.asarray(nearest) > semi_dense_distance_km
-        codes[rest] = np.where(semi[labels[rest]], 22, 21)
+    codes[suburban] = 21
+    codes[semi] = 22
     codes[dense_cluster] = 23
     codes[centre] = 30
-    if water_share is not None:
-        water = (np.nan_to_num(water_share) >= 0.5) & (density < low_density)
-        codes[water & (codes <= 12)] = 10
     return codes
 
 
-def classes(smod: xr.DataArray, *, band_km: float = 5.0) -> xr.DataArray:
+_RULE_DEFAULTS: dict[str, Any] = {
+    k: v for k, v in (smod_codes.__kwdefaults__ or {}).items() if k not in ("cell_km", "water_share", "built_share")
+}
+
+
+def classes(
+    smod: xr.DataArray,
+    *,
+    band_km: float = 5.0,
+    band_minutes: float | None = None,
+    network: Any = None,
+    offroad_kph: float = 10.0,
+) -> xr.DataArray:
     """Fringe classes from GHS-SMOD codes: 3 urban, 2 peri-urban fringe, 1 rural, 0 nodata.
 
     Urban is the urban centres (30). The fringe is the suburban / peri-urban cells and the
-    semi-dense and dense urban clusters (21-23), plus rural cells within ``band_km`` of an
+    semi-dense and dense urban clusters (21-23), plus rural cells within a band beyond an
     urban centre's edge. Everything else with data is rural.
+
+    Parameters
+    ----------
+    smod : DataArray
+        GHS-SMOD level-2 codes (from :func:`degurba`).
+    band_km : float
+        Width of the band (km, straight line) when no travel-time band is asked for.
+    band_minutes : float, optional
+        Width of the band in travel minutes from the urban centres over ``network``; replaces
+        ``band_km``.
+    network : roads.CompiledNetwork or networkx.MultiDiGraph, optional
+        The road network for ``band_minutes`` (in the grid's CRS).
+    offroad_kph : float
+        Speed off the network (km/h) for the travel-time band.
     """
     grid = Grid.from_dataarray(smod)
     codes = np.asarray(smod.values)
     out = np.where(codes > 0, 1, 0).astype(np.uint8)
     out[(codes >= 21) & (codes <= 23)] = 2
     centre = codes == 30
-    if centre.any() and band_km > 0:
-        dist_km = ndimage.distance_transform_edt(~centre) * grid.resolution / 1000.0
-        out[(out == 1) & (dist_km <= band_km)] = 2
-    out[centre] = 3
-    attrs = {
+    attrs: dict[str, Any] = {
         "long_name": "urban-rural fringe",
         "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items()),
-        "band_km": band_km,
     }
+    if band_minutes is not None:
+        band_minutes = check_positive(band_minutes, "band_minutes")
+        if network is None:
+            msg = "band_minutes needs a road network (inputs.roads); give band_km without one"
+            raise InputError(msg)
+        attrs["band_minutes"] = band_minutes
+        if centre.any():
+            out[(out == 1) & _within_minutes(centre, grid, network, band_minutes, offroad_kph)] = 2
+    else:
+        band_km = check_positive(band_km, "band_km", allow_zero=True)
+        attrs["band_km"] = band_km
+        if centre.any() and band_km > 0:
+            dist_km = ndimage.distance_transform_edt(~centre) * grid.resolution / 1000.0
+            out[(out == 1) & (dist_km <= band_km)] = 2
+    out[centre] = 3
     return grid.wrap(out, "fringe", attrs=attrs)
+
+
+def _within_minutes(centre: np.ndarray, grid: Grid, network: Any, minutes: float, offroad_kph: float) -> np.ndarray:
+    """Cells within ``minutes`` of an urban centre over the road network."""
+    import geopandas as gpd
+    import rasterio.features
+    from shapely.geometry import shape
+
+    from eicgeo.roads import travel_time_surface
+
+    mask = centre.astype(np.uint8)
+    polygons = [shape(g) for g, v in rasterio.features.shapes(mask, mask=centre, transform=grid.transform) if v]
+    sources = gpd.GeoSeries(polygons, crs=grid.crs)
+    surface = travel_time_surface(network, sources, grid, max_minutes=minutes, offroad_kph=offroad_kph)
+    return np.isfinite(np.asarray(surface.values))
 
 
 def from_landcover(
@@ -220,14 +361,41 @@ def from_landcover(
     radius_m: float = 1000.0,
     urban_share: float = 0.5,
     fringe_share: float = 0.1,
+    breakpoint: bool = False,
+    ring_m: float = 250.0,
+    max_band_m: float = 5000.0,
 ) -> xr.DataArray:
     """Fringe classes from the built-up share of land cover within ``radius_m`` of each cell.
 
-    A cell is urban (3) where at least ``urban_share`` of the land within the circle is built
+    A cell is urban (3) where at least ``urban_share`` of the land within the disc is built
     up, fringe (2) where at least ``fringe_share`` is, else rural (1); 0 where the land cover
-    is nodata. The defaults follow the usual reading of built-up density gradients
-    (above half built up is the continuous urban fabric; a tenth marks the start of
-    peri-urbanisation).
+    is nodata. The defaults (see ``docs/fringe.md``): more than half built up within 1 km is
+    the continuous urban fabric (CORINE's "continuous urban fabric" starts at 80 % sealed per
+    cell, its discontinuous fabric at 30 %; averaged over a 1 km disc a city core stays above
+    one half); a tenth built up within 1 km is where scattered peri-urban building starts
+    (about the 300 inh/km² of an urban cluster at 30 m² of built land per person).
+
+    With ``breakpoint=True`` the fringe is found from the urban–rural gradient instead of
+    ``fringe_share``: around each urban core (8-connected urban cells) the built-up share of
+    the cells is averaged in rings of ``ring_m`` beyond the core edge, up to ``max_band_m``;
+    the breakpoint is the distance at which that share falls fastest (the largest drop from
+    one ring to the next). The cells between a core's edge and its breakpoint are fringe.
+    ``attrs["breakpoints_m"]`` lists the breakpoint of each core.
+
+    Parameters
+    ----------
+    landcover : DataArray
+        Land-cover class codes.
+    legend : str or Legend
+        ``"esa_worldcover"``, ``"corine"`` or a :class:`Legend`.
+    radius_m : float
+        Radius of the moving disc (metres).
+    urban_share, fringe_share : float
+        Built-up shares (0..1) of urban and of fringe cells.
+    breakpoint : bool
+        Find the fringe's outer edge from the gradient around each urban core.
+    ring_m, max_band_m : float
+        Ring width and farthest distance (metres) of the gradient.
     """
     legend = get_legend(legend)
     if not 0 < fringe_share < urban_share <= 1:
@@ -236,14 +404,112 @@ def from_landcover(
     grid = Grid.from_dataarray(landcover)
     roles = legend.role_codes(np.asarray(landcover.values))
     share = built_share(roles, grid, radius_m=radius_m)
-    out = np.where(share >= urban_share, 3, np.where(share >= fringe_share, 2, 1)).astype(np.uint8)
-    out[roles == ROLE_CODE["nodata"]] = 0
-    attrs = {
+    valid = roles != ROLE_CODE["nodata"]
+    attrs: dict[str, Any] = {
         "long_name": "urban-rural fringe (land-cover gradient)",
         "radius_m": radius_m,
         "classes": "; ".join(f"{k} {v}" for k, v in FRINGE_CLASSES.items()),
     }
+    urban = (share >= urban_share) & valid
+    if breakpoint:
+        ring_m = max(check_positive(ring_m, "ring_m"), grid.resolution)
+        max_band_m = check_positive(max_band_m, "max_band_m")
+        band, breakpoints = _gradient_band(roles == ROLE_CODE["built_up"], valid, urban, grid, ring_m, max_band_m)
+        out = np.where(urban, 3, np.where(band, 2, 1)).astype(np.uint8)
+        attrs.update(
+            method="breakpoint of the built-up gradient",
+            ring_m=ring_m,
+            breakpoints_m=", ".join(f"{b:g}" for b in breakpoints),
+        )
+    else:
+        out = np.where(urban, 3, np.where(share >= fringe_share, 2, 1)).astype(np.uint8)
+        attrs.update(urban_share=urban_share, fringe_share=fringe_share)
+    out[~valid] = 0
     return grid.wrap(out, "fringe", attrs=attrs)
+
+
+def _gradient_band(
+    built: np.ndarray, valid: np.ndarray, urban: np.ndarray, grid: Grid, ring_m: float, max_m: float
+) -> tuple[np.ndarray, list[float]]:
+    """Cells between each urban core's edge and its gradient breakpoint, and the breakpoints."""
+    cores, n = ndimage.label(urban, structure=_QUEEN)
+    if n == 0:
+        return np.zeros(built.shape, dtype=bool), []
+    dist, (ii, jj) = ndimage.distance_transform_edt(~urban, return_indices=True)
+    dist_m = dist * grid.resolution
+    nearest = cores[ii, jj]  # the core each cell is closest to
+    n_rings = int(np.ceil(max_m / ring_m))
+    ring = np.ceil(dist_m / ring_m).astype(np.int64) - 1  # ring 0 is (0, ring_m]
+    use = valid & ~urban & (ring < n_rings)
+    index = (nearest[use] - 1) * n_rings + ring[use]
+    cells = np.bincount(index, minlength=n * n_rings).reshape(n, n_rings)
+    built_cells = np.bincount(index, weights=built[use], minlength=n * n_rings).reshape(n, n_rings)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = built_cells / cells  # NaN for rings without cells
+    drop = profile[:, :-1] - profile[:, 1:]
+    drop = np.where(np.isfinite(drop), drop, -np.inf)
+    steepest = np.argmax(drop, axis=1)
+    # No fall at all (a flat or rising profile) leaves the core without a fringe.
+    breakpoints = np.where(drop[np.arange(n), steepest] > 0, (steepest + 1) * ring_m, 0.0)
+    reach = np.zeros(n + 1)
+    reach[1:] = breakpoints
+    band = ~urban & (dist_m <= reach[nearest])
+    return band, [float(b) for b in breakpoints]
+
+
+def green_space(
+    landcover: xr.DataArray,
+    legend: str | Legend,
+    *,
+    fringe: xr.DataArray | None = None,
+    distance_m: float = 500.0,
+) -> xr.DataArray:
+    """Residual green space: forest, grass/shrub and wetland next to the built-up edge.
+
+    A cell is residual green space (1) when its land-cover role is one of :data:`GREEN_ROLES`
+    and it lies within ``distance_m`` (straight line, cell centre to cell centre) of built-up
+    land. With ``fringe``, only the built-up land of urban and fringe cells (classes 3 and 2)
+    counts, so a lone farmstead in rural land does not make its woods residual green space.
+    Large forests count only along the strip facing the built-up edge: that strip is what
+    urban growth would take first.
+
+    Parameters
+    ----------
+    landcover : DataArray
+        Land-cover class codes.
+    legend : str or Legend
+        The land-cover legend.
+    fringe : DataArray, optional
+        Fringe classes on the same grid (:func:`classes` or :func:`from_landcover`).
+    distance_m : float
+        How far from the built-up edge (metres) green land counts.
+
+    Returns
+    -------
+    DataArray
+        uint8, 1 residual green space, 0 otherwise; named ``green_space``.
+    """
+    legend = get_legend(legend)
+    distance_m = check_positive(distance_m, "distance_m", allow_zero=True)
+    grid = Grid.from_dataarray(landcover)
+    roles = legend.role_codes(np.asarray(landcover.values))
+    built = roles == ROLE_CODE["built_up"]
+    if fringe is not None:
+        grid.check(fringe, "fringe")
+        built &= np.isin(np.asarray(fringe.values), (2, 3))
+    green = np.isin(roles, [ROLE_CODE[r] for r in GREEN_ROLES])
+    if built.any():
+        near = ndimage.distance_transform_edt(~built) * grid.resolution <= distance_m
+    else:
+        near = np.zeros(roles.shape, dtype=bool)
+    out = (green & near).astype(np.uint8)
+    attrs = {
+        "long_name": "residual green space next to the built-up edge",
+        "roles": ", ".join(GREEN_ROLES),
+        "distance_m": distance_m,
+        "classes": "0 other; 1 residual green space",
+    }
+    return grid.wrap(out, "green_space", attrs=attrs)
 
 
 def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> np.ndarray:
@@ -262,21 +528,57 @@ def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> n
 
 
 # --------------------------------------------------------------------------------------------
+def _block_people(values: Any, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """People and cells with data in each ``f`` x ``f`` block (NaN = nodata), strip by strip.
+
+    Summing strips of blocks keeps the temporaries small on a 10^8-cell grid; each strip is a
+    reshape, no copy of the whole grid is made.
+    """
+    a = np.asarray(values)
+    h, w = a.shape
+    bh, bw = -(-h // f), -(-w // f)
+    people = np.zeros((bh, bw))
+    count = np.zeros((bh, bw))
+    step = _STRIP_BLOCKS * f
+    for top in range(0, h, step):
+        strip = a[top : top + step].astype(np.float64)
+        finite = np.isfinite(strip)
+        b0 = top // f
+        people[b0 : b0 + -(-strip.shape[0] // f)] = _block_sum(np.where(finite, strip, 0.0), f)
+        count[b0 : b0 + -(-strip.shape[0] // f)] = _block_sum(finite, f)
+    return people, count
+
+
+def _block_count(shape: tuple[int, int], f: int) -> np.ndarray:
+    """Cells of the grid in each block (fewer in blocks cut by the grid edge)."""
+    h, w = shape
+    rows = np.minimum(f, h - np.arange(0, h, f))
+    cols = np.minimum(f, w - np.arange(0, w, f))
+    return np.outer(rows, cols).astype(np.float64)
+
+
 def _block_sum(a: np.ndarray, f: int) -> np.ndarray:
     if f == 1:
         return a.astype(np.float64)
     h, w = a.shape
     ph, pw = -h % f, -w % f
-    padded = np.pad(a, ((0, ph), (0, pw)))
-    return padded.reshape((h + ph) // f, f, (w + pw) // f, f).sum(axis=(1, 3))
+    padded = np.pad(a, ((0, ph), (0, pw))) if ph or pw else a
+    return padded.reshape((h + ph) // f, f, (w + pw) // f, f).sum(axis=(1, 3), dtype=np.float64)
 
 
-def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    finite = np.isfinite(a)
-    total = _block_sum(np.where(finite, a, 0.0), f)
-    count = _block_sum(finite.astype(float), f)
+def _block_mean(values: Any, f: int) -> np.ndarray:
+    total, count = _block_people(values, f)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _expand(codes: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """Each block's code on every cell of the block."""
+    if f == 1:
+        return codes.astype(np.uint8)
+    rows = np.arange(shape[0]) // f
+    cols = np.arange(shape[1]) // f
+    return codes.astype(np.uint8)[rows[:, None], cols[None, :]]
 
 
 def _keep_clusters(mask: np.ndarray, people: np.ndarray, minimum: float, structure: np.ndarray) -> np.ndarray:
@@ -296,18 +598,23 @@ def _fill_holes(mask: np.ndarray, max_cells: float) -> np.ndarray:
     labels, n = ndimage.label(holes, structure=_ROOK)
     if n == 0:
         return mask
-    sizes = ndimage.sum(np.ones(mask.shape), labels, index=np.arange(1, n + 1))
-    small = np.zeros(n + 1, dtype=bool)
-    small[1:] = np.asarray(sizes) < max_cells
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    small = sizes < max_cells - 1e-9
+    small[0] = False
     return mask | small[labels]
 
 
-def _majority_smooth(mask: np.ndarray, *, needed: int = 5, max_iter: int = 100) -> np.ndarray:
-    kernel = np.ones((3, 3), dtype=int)
+def _majority_smooth(
+    mask: np.ndarray, *, needed: int = 5, addable: np.ndarray | None = None, max_iter: int = 1000
+) -> np.ndarray:
+    """Add cells with at least ``needed`` of their 8 neighbours in ``mask``, until stable."""
+    kernel = np.ones((3, 3), dtype=np.int16)
     kernel[1, 1] = 0
     for _ in range(max_iter):
-        neighbours = ndimage.convolve(mask.astype(int), kernel, mode="constant")
+        neighbours = ndimage.convolve(mask.astype(np.int16), kernel, mode="constant")
         grown = mask | (neighbours >= needed)
+        if addable is not None:
+            grown &= addable | mask
         if np.array_equal(grown, mask):
             break
         mask = grown

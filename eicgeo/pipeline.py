@@ -59,6 +59,7 @@ EXCLUSION_REASONS: dict[int, str] = {
     6: "bare land",
     7: "grass and shrub",
     8: "cropland",
+    9: "residual green space",
     10: "residential buffer",
     11: "slope",
 }
@@ -224,7 +225,17 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         if population is not None and method in ("auto", "degurba"):
             water = xr.where(roles == ROLE_CODE["water"], 1.0, 0.0)
             smod = fr.degurba(population, cell_m=s.fringe.get("cell_m", 1000.0), water_share=water)
-            fringe = fr.classes(smod, band_km=s.fringe.get("band_km", 5.0))
+            band_minutes = s.fringe.get("band_minutes")
+            if band_minutes is not None and network is None:
+                notes.append("fringe.band_minutes needs a road network: the fringe band is fringe.band_km instead")
+                band_minutes = None
+            fringe = fr.classes(
+                smod,
+                band_km=s.fringe.get("band_km", 5.0),
+                band_minutes=band_minutes,
+                network=network,
+                offroad_kph=s.roads_settings.get("offroad_kph", 10.0),
+            )
         else:
             if population is None:
                 notes.append("no population grid: the fringe comes from the land-cover built-up gradient")
@@ -234,8 +245,12 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
                 radius_m=s.fringe.get("radius_m", 1000.0),
                 urban_share=s.fringe.get("urban_share", 0.5),
                 fringe_share=s.fringe.get("fringe_share", 0.1),
+                breakpoint=s.fringe.get("breakpoint", False),
             )
         fringe = fringe.where(landcover > 0, 0).astype(np.uint8).rio.write_nodata(0, encoded=False)
+        layers["green_space"] = fr.green_space(
+            landcover, legend, fringe=fringe, distance_m=s.fringe.get("green_distance_m", 500.0)
+        )
 
     with clock.stage("sources_firms"):
         if s.materials is not None or s.synergies is not None or s.sectors is not None:
@@ -294,7 +309,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             alpha=s.mcda.get("alpha"),
             gamma=s.mcda.get("gamma", 0.9),
         )
-        excluded, constraint_layers = _exclusions(s, grid, roles, combined)
+        excluded, constraint_layers = _exclusions(s, grid, roles, combined, layers["green_space"])
         layers.update(constraint_layers)
         suitability = combined.where(excluded == 0).astype(np.float32)
         suitability.name = "suitability"
@@ -525,12 +540,17 @@ def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> gpd.GeoDataFram
 
 
 def _exclusions(
-    s: Scenario, grid: Grid, roles: xr.DataArray, suitability: xr.DataArray
+    s: Scenario,
+    grid: Grid,
+    roles: xr.DataArray,
+    suitability: xr.DataArray,
+    green: xr.DataArray | None = None,
 ) -> tuple[xr.DataArray, dict[str, xr.DataArray]]:
     """The exclusion layer of ``[constraints]``: the first reason that applies in each cell.
 
-    Reasons in priority order: no data; the land-cover roles of ``exclude_roles``; within
-    ``residential_buffer_m`` of built-up land; slope above ``slope_max_deg`` (from
+    Reasons in priority order: no data; the land-cover roles of ``exclude_roles``; residual
+    green space (``green``) with ``protect_green_space``; within ``residential_buffer_m`` of
+    built-up land; slope above ``slope_max_deg`` (from
     ``inputs.dem``); then each user layer of ``layers`` (codes 20, 21, ...). Also returns the
     layers made on the way (``slope``) for ``Result.layers``.
     """
@@ -542,6 +562,9 @@ def _exclusions(
         if role in _ROLE_REASON:  # "nodata" is always excluded, as reason 1
             reasons.append((_ROLE_REASON[role], roles == ROLE_CODE[role]))
             names[_ROLE_REASON[role]] = EXCLUSION_REASONS[_ROLE_REASON[role]]
+    if c.get("protect_green_space", False) and green is not None:
+        reasons.append((9, green == 1))
+        names[9] = EXCLUSION_REASONS[9]
     buffer_m = c.get("residential_buffer_m", 0)
     if buffer_m > 0:
         built = roles == ROLE_CODE["built_up"]

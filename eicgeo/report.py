@@ -31,6 +31,7 @@ OUTPUT_FILES: dict[str, str] = {
     "suitability.tif": "float32 0..1, NaN nodata (and excluded), COG with overviews",
     "fringe.tif": "uint8: 1 rural, 2 peri-urban fringe, 3 urban, 0 nodata",
     "degurba.tif": "uint8 GHS-SMOD level-2 codes (when population is given)",
+    "green_space.tif": "uint8: 1 residual green space next to the built-up edge, 0 other",
     "excluded.tif": "uint8 exclusion reason codes (0 = allowed)",
     "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
     "zones.gpkg": "layer zones",
@@ -84,6 +85,13 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
             folder / "degurba.tif",
             description="Degree of Urbanisation (GHS-SMOD L2)",
             tags={"classes": _codes(SMOD_CLASSES)},
+        )
+    if "green_space" in result.layers:
+        io.write_raster(
+            result.layers["green_space"],
+            folder / "green_space.tif",
+            description="residual green space next to the built-up edge",
+            tags={"classes": "0 other; 1 residual green space"},
         )
     reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
     areas = mcda.exclusion_areas(result.excluded, reasons, cell_area_m2=result.grid.cell_area_m2)

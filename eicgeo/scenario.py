@@ -252,6 +252,9 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "radius_m": (int, float),
         "urban_share": (int, float),
         "fringe_share": (int, float),
+        "band_minutes": (int, float),
+        "breakpoint": bool,
+        "green_distance_m": (int, float),
     },
     "mcda": {
         "method": str,
@@ -269,6 +272,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "residential_buffer_m": (int, float),
         "slope_max_deg": (int, float),
         "layers": list,
+        "protect_green_space": bool,
     },
     "symbiosis": {
         "max_km": (int, float),
@@ -540,6 +544,9 @@ def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
     method = s.fringe.get("method", "auto")
     if method not in ("auto", "degurba", "landcover"):
         problems.append(("fringe.method", f"expected 'auto', 'degurba' or 'landcover', got {method!r}"))
+    for key in ("band_km", "band_minutes", "green_distance_m"):
+        if key in s.fringe and s.fringe[key] < 0:
+            problems.append((f"fringe.{key}", f"must be >= 0, got {s.fringe[key]!r}"))
     from eicgeo.mcda import COMBINE_METHODS
 
     method = s.mcda.get("method", "wlc")

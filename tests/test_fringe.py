@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pytest
 from affine import Affine
+from pyproj import Transformer
+from scipy import ndimage
 
 from eicgeo import fringe
-from eicgeo._errors import InputError
+from eicgeo._errors import InputError, ScenarioError
 from eicgeo.fringe import _majority_smooth, smod_codes
 from eicgeo.grid import Grid
 from eicgeo.io import raster_footprint, read_raster
+from eicgeo.pipeline import EXCLUSION_REASONS, _exclusions
+from eicgeo.scenario import Scenario
 
 DATA = Path(__file__).parent / "data"
 LAUSANNE = DATA / "lausanne-clc2006-100m.tif"
@@ -109,6 +114,18 @@ def test_diagonal_contact_joins_an_urban_cluster():
     assert codes(d)[1, 1] == 13 and codes(d)[2, 3] == 13
 
 
+def test_diagonal_contact_with_a_centre_makes_a_suburb():
+    d = np.zeros((9, 9))
+    d[1:6, 1:6] = 3000  # urban centre, 75,000 people
+    d[6, 6] = 1000  # 1,000 people touching the centre's corner cell (5,5) diagonally only
+    got = codes(d)
+    # the urban cluster (8-connected) takes it in: a suburban cell, not a rural cluster
+    assert got[6, 6] == 21
+    assert got[5, 5] == 30 and got[6, 5] == 11 and got[5, 6] == 11
+    d[6, 6], d[7, 7] = 0, 1000  # one cell farther it is a rural cluster of its own
+    assert codes(d)[7, 7] == 13
+
+
 def test_diagonal_contact_does_not_join_an_urban_centre():
     d = np.zeros((10, 10))
     d[0:4, 0:4] = 2000  # 32,000 people
@@ -139,18 +156,80 @@ def test_diagonal_contact_does_not_join_an_urban_centre():
     np.testing.assert_array_equal(codes(d), expected)
 
 
-def test_majority_rule_adds_a_notch_cell():
+def test_majority_rule_is_repeated_until_stable():
     d = np.zeros((9, 9))
-    d[2:7, 2:7] = 3000
-    d[2, 4] = 0  # a notch in the top edge: open to the outside, so not a hole
-    # its 8 neighbours: (2,3) (2,5) (3,3) (3,4) (3,5) are in the centre: 5 >= 5, so it joins;
-    # the cells above the edge have only 3 and stay out
+    d[2:7, 2:7] = 3000  # 5 x 5 km at 3,000 inh/km²
+    d[2:4, 4] = 0  # a notch two cells deep in the top edge: open to the outside, not a hole
+    # 23 cells, 69,000 people: an urban centre. Pass 1: (3,4) has 7 of its 8 neighbours in the
+    # centre and joins; (2,4) has only (2,3) (2,5) (3,3) (3,5). Pass 2: with (3,4) in, (2,4) has
+    # 5 and joins. The cells above the top edge never have more than 3.
     expected = np.full((9, 9), 11)
     expected[2:7, 2:7] = 30
     np.testing.assert_array_equal(codes(d), expected)
-    # with a stricter rule (6 neighbours) it would stay out: check the notch is really a notch
+
     centre = d >= 1500
-    assert not _majority_smooth(centre, needed=6)[2, 4]
+    one_pass = _majority_smooth(centre, max_iter=1)
+    assert one_pass[3, 4] and not one_pass[2, 4]  # a single pass leaves the notch half open
+    assert not _majority_smooth(centre, needed=6)[2, 4]  # (2,4) never has 6
+    # a stricter rule (6 of 8) only takes (3,4): the notch stays a dent of the centre
+    strict = codes(d, majority_neighbours=6)
+    assert strict[3, 4] == 30 and strict[2, 4] == 11
+
+
+def test_majority_rule_never_adds_water():
+    d = np.zeros((9, 9))
+    d[2:7, 2:7] = 3000
+    d[2:4, 4] = 0
+    water = np.zeros_like(d)
+    water[3, 4] = 1.0  # the inner notch cell is open water without people
+    got = codes(d, water_share=water)
+    # (3,4) is water and stays out; then (2,4) has 4 centre neighbours and stays out too
+    assert got[3, 4] == 10 and got[2, 4] == 11
+    assert got[4, 4] == 30
+
+
+def _square_with_hole(rows: slice, cols: slice) -> np.ndarray:
+    d = np.zeros((12, 13))
+    d[1:11, 1:12] = 3000  # 10 x 11 km at 3,000 inh/km²
+    d[rows, cols] = 0
+    return d
+
+
+def test_a_10_km2_hole_is_filled():
+    d = _square_with_hole(slice(5, 7), slice(4, 9))  # 2 x 5 = 10 km² without people
+    expected = np.full((12, 13), 11)
+    expected[1:11, 1:12] = 30  # 10 < 15 km²: the hole is filled
+    np.testing.assert_array_equal(codes(d), expected)
+    # The fill alone does it: with smoothing that needs all 8 neighbours (no hole cell has 8)
+    # the hole is still filled, and it is not filled once holes must be under 10 km².
+    np.testing.assert_array_equal(codes(d, majority_neighbours=8), expected)
+    assert (codes(d, majority_neighbours=8, max_hole_km2=10)[5:7, 4:9] == 11).all()
+
+
+def test_a_20_km2_hole_is_not_filled():
+    d = _square_with_hole(slice(4, 8), slice(4, 9))  # 4 x 5 = 20 km² without people
+    expected = np.array(
+        [
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 11, 11, 11, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 11, 11, 11, 11, 11, 30, 30, 30, 11],
+            [11, 30, 30, 30, 11, 11, 11, 11, 11, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 11, 11, 11, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 11],
+            [11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+        ]
+    )
+    # 20 >= 15 km²: not filled. The majority rule then takes the hole's four corners, each with
+    # 5 of 8 neighbours in the centre (e.g. (4,4): (3,3) (3,4) (3,5) (4,3) (5,3)); the cells
+    # next to them have 4 and stay out, so 16 km² remain, still too big to fill.
+    np.testing.assert_array_equal(codes(d), expected)
+    # with a 25 km² limit the same hole is filled
+    assert (codes(d, max_hole_km2=25)[4:8, 4:9] == 30).all()
 
 
 def test_suburban_within_3_km_semi_dense_beyond():
@@ -201,10 +280,38 @@ def test_nan_density_counts_as_empty():
     np.testing.assert_array_equal(codes(d), [[11, 12]])
 
 
-def test_water_needs_half_water_and_under_50_per_km2():
-    d = np.array([[0.0, 10.0, 60.0, 10.0, 10.0]])
-    share = np.array([[1.0, 0.5, 1.0, 0.4, np.nan]])
-    np.testing.assert_array_equal(codes(d, water_share=share), [[10, 10, 12, 11, 11]])
+def test_water_needs_more_than_half_water_and_no_people():
+    d = np.array([[0.0, 10.0, 60.0, 0.0, 0.0, 0.4]])
+    share = np.array([[1.0, 1.0, 1.0, 0.5, np.nan, 0.6]])
+    # 0: all water, nobody: water. 1: 10 people: very-low-density rural. 2: 60 people: low
+    # density. 3: exactly half water is not "less than half land". 4: no water share.
+    # 5: 0.4 people round to nobody: water.
+    np.testing.assert_array_equal(codes(d, water_share=share), [[10, 11, 12, 11, 11, 10]])
+    # with the rule relaxed to 20 people, cell 1 is water too
+    assert codes(d, water_share=share, water_population=20)[0, 1] == 10
+
+
+def test_density_is_per_km2_of_permanent_land():
+    d = np.array([[30.0, 30.0, 900.0, 900.0]])  # people per km² of the whole cell
+    share = np.array([[0.5, 0.0, 0.5, 0.0]])
+    # half water doubles the density on land: 60 (low density) and 1,800 (dense) inh/km²
+    got = codes(d, water_share=share, dense_cluster_population=500)
+    np.testing.assert_array_equal(got, [[12, 11, 23, 13]])
+
+
+def test_ghsl_2023_semi_dense_rule_is_a_parameter_set():
+    d = np.zeros((3, 6))
+    d[1, 1:4] = 1000  # three cells in a row, 3,000 people, far from any centre
+    # manual 2021 defaults: under 5,000 people it is a rural cluster
+    assert set(codes(d)[1, 1:4]) == {13}
+    # GHSL 2023: 4-connected cells of >= 900 inh/km² with >= 2,500 people, >= 2 km from centres
+    ghsl = {
+        "semi_dense_density": 900,
+        "semi_dense_population": 2500,
+        "semi_dense_contiguity": 4,
+        "semi_dense_distance_km": 2,
+    }
+    assert set(codes(d, **ghsl)[1, 1:4]) == {22}
 
 
 def test_built_share_counts_as_dense_for_centres():
@@ -223,6 +330,8 @@ def test_built_share_counts_as_dense_for_centres():
         ({"cluster_density": 2000}, r"cluster_density 2000 must not exceed centre_density 1500"),
         ({"centre_density": 0}, r"centre_density must be > 0, got 0"),
         ({"cluster_density": -5}, r"cluster_density must be > 0, got -5"),
+        ({"majority_neighbours": 9}, r"majority_neighbours must be 1..8 \(of the 8 neighbours\), got 9"),
+        ({"semi_dense_contiguity": 6}, r"semi_dense_contiguity must be 4 or 8, got 6"),
     ],
 )
 def test_smod_codes_bad_thresholds(kwargs, match):
@@ -274,7 +383,7 @@ def test_degurba_matches_smod_codes_on_the_block_sums():
 def test_degurba_water_share_is_averaged_per_block():
     grid = Grid("EPSG:32647", Affine(500, 0, 0, 0, -500, 1000), (2, 4))  # 2 x 2 cells per km
     people = np.zeros(grid.shape, dtype=np.float32)
-    water = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], dtype=np.float32)  # blocks: 0.5 and 0.25 water
+    water = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], dtype=np.float32)  # blocks: 0.75 and 0.25 water
     smod = fringe.degurba(grid.wrap(people, "population"), water_share=grid.wrap(water, "water"))
     np.testing.assert_array_equal(smod.values, [[10, 10, 11, 11], [10, 10, 11, 11]])
 
@@ -394,3 +503,217 @@ def test_from_landcover_on_lausanne_corine(lausanne):
     assert cell(2_534_000, 1_164_000) == (12, 1)
     # every cell without land cover (the lake and outside the study area) is nodata
     assert (got.values[lc.values == 0] == 0).all()
+
+
+def test_from_landcover_breakpoint_of_a_synthetic_gradient():
+    # Two towns on cropland (100 m cells): fully built squares, each ringed by suburbs where one
+    # cell in five is built ((row + 2 col) % 5 == 0: never two built cells edge to edge), out to
+    # 1,000 m around town A and 500 m around town B, then no building at all.
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 8000), (80, 160))
+    row, col = np.mgrid[0:80, 0:160]
+    town_a = np.zeros(grid.shape, dtype=bool)
+    town_a[30:50, 20:40] = True
+    town_b = np.zeros(grid.shape, dtype=bool)
+    town_b[35:45, 115:125] = True
+    from_a = ndimage.distance_transform_edt(~town_a) * 100  # metres from town A's cells
+    from_b = ndimage.distance_transform_edt(~town_b) * 100
+    suburbs = ((from_a > 0) & (from_a <= 1000)) | ((from_b > 0) & (from_b <= 500))
+    lc = np.full(grid.shape, 40, dtype=np.uint8)  # cropland
+    lc[suburbs & ((row + 2 * col) % 5 == 0)] = 50
+    lc[town_a | town_b] = 50
+    got = fringe.from_landcover(grid.wrap(lc, "landcover"), "esa_worldcover", radius_m=100, breakpoint=True)
+    # radius 100 m: a town cell sees >= 4 of 5 built cells (urban), a suburb cell <= 2 of 5
+    np.testing.assert_array_equal(got.values == 3, town_a | town_b)
+    # the built share falls from about 1/5 to 0 at 1,000 m around A and at 500 m around B
+    assert got.attrs["breakpoints_m"] == "1000, 500"
+    np.testing.assert_array_equal(got.values == 2, suburbs)
+    assert got.attrs["ring_m"] == 250
+
+
+def test_from_landcover_breakpoint_without_an_urban_core():
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 500), (5, 5))
+    lc = np.full(grid.shape, 40, dtype=np.uint8)
+    got = fringe.from_landcover(grid.wrap(lc, "landcover"), "esa_worldcover", breakpoint=True)
+    assert (got.values == 1).all() and got.attrs["breakpoints_m"] == ""
+
+
+# --------------------------------------------------------------------------------------------
+# the fringe band in travel minutes
+# --------------------------------------------------------------------------------------------
+def _road_along_the_row():
+    """A two-way primary road through cell centres (0, 0) .. (12 km, 0), 2 minutes per km."""
+    g = nx.MultiDiGraph(crs="EPSG:32647")
+    for i in range(13):
+        g.add_node(i, x=1000.0 * i, y=0.0)
+    for i in range(12):
+        g.add_edge(i, i + 1, length=1000.0, travel_time=120.0, highway="primary")
+        g.add_edge(i + 1, i, length=1000.0, travel_time=120.0, highway="primary")
+    return g
+
+
+def test_classes_band_in_travel_minutes():
+    grid = Grid("EPSG:32647", Affine(1000, 0, -500, 0, -1000, 500), (1, 12))  # cell centres on the road
+    codes_row = np.full((1, 12), 11, dtype=np.uint8)
+    codes_row[0, 0] = 30
+    smod = grid.wrap(codes_row, "degurba")
+    # cell i is i km down the road from the centre cell: 2 i minutes; within 7 minutes: cells 1-3
+    got = fringe.classes(smod, band_minutes=7, network=_road_along_the_row())
+    np.testing.assert_array_equal(got.values, [[3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1]])
+    assert got.attrs["band_minutes"] == 7
+    # the same band as 5 km of straight line reaches cell 5
+    np.testing.assert_array_equal(fringe.classes(smod, band_km=5).values, [[3, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1]])
+
+
+def test_classes_bad_band():
+    grid = Grid("EPSG:32647", Affine(1000, 0, 0, 0, -1000, 1000), (1, 3))
+    smod = grid.wrap(np.array([[30, 11, 11]], dtype=np.uint8), "degurba")
+    with pytest.raises(InputError, match=r"band_minutes needs a road network \(inputs.roads\)"):
+        fringe.classes(smod, band_minutes=10)
+    with pytest.raises(InputError, match=r"band_minutes must be > 0, got -1"):
+        fringe.classes(smod, band_minutes=-1, network=_road_along_the_row())
+    with pytest.raises(InputError, match=r"band_km must be >= 0, got -2"):
+        fringe.classes(smod, band_km=-2)
+
+
+# --------------------------------------------------------------------------------------------
+# residual green space
+# --------------------------------------------------------------------------------------------
+def test_green_space_next_to_the_built_up_edge():
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 10))
+    # ESA WorldCover: 50 built-up, 10 tree cover, 30 grassland, 90 wetland, 40 cropland
+    lc = np.array(
+        [
+            [50, 50, 10, 10, 10, 10, 10, 10, 10, 10],
+            [50, 50, 30, 30, 40, 30, 30, 30, 30, 30],
+            [50, 50, 90, 90, 90, 90, 90, 90, 90, 90],
+        ],
+        dtype=np.uint8,
+    )
+    got = fringe.green_space(grid.wrap(lc, "landcover"), "esa_worldcover", distance_m=300)
+    # green cells up to 300 m (3 cells) from the built-up column 1; cropland (1, 4) is not green
+    expected = np.array(
+        [
+            [0, 0, 1, 1, 1, 0, 0, 0, 0, 0],
+            [0, 0, 1, 1, 0, 0, 0, 0, 0, 0],
+            [0, 0, 1, 1, 1, 0, 0, 0, 0, 0],
+        ]
+    )
+    np.testing.assert_array_equal(got.values, expected)
+    assert got.dtype == np.uint8 and got.name == "green_space"
+    # with fringe classes, built-up land in rural cells (a farmstead) does not count
+    rural = grid.wrap(np.ones(grid.shape, dtype=np.uint8), "fringe")
+    alone = fringe.green_space(grid.wrap(lc, "landcover"), "esa_worldcover", fringe=rural, distance_m=300)
+    assert not alone.values.any()
+    urban = grid.wrap(np.where(lc == 50, 3, 1).astype(np.uint8), "fringe")
+    in_town = fringe.green_space(grid.wrap(lc, "landcover"), "esa_worldcover", fringe=urban, distance_m=300)
+    np.testing.assert_array_equal(in_town.values, expected)
+
+
+def test_green_space_bad_distance():
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 200), (2, 2))
+    lc = grid.wrap(np.full((2, 2), 10, dtype=np.uint8), "landcover")
+    with pytest.raises(InputError, match=r"distance_m must be >= 0, got -5"):
+        fringe.green_space(lc, "esa_worldcover", distance_m=-5)
+
+
+def test_protect_green_space_adds_exclusion_code_9():
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 100), (1, 4))
+    roles = grid.wrap(np.array([[1, 4, 4, 2]], dtype=np.uint8), "landcover")  # built, forest, forest, crop
+    suitability = grid.wrap(np.full((1, 4), 0.5, dtype=np.float32), "suitability")
+    green = grid.wrap(np.array([[0, 1, 0, 0]], dtype=np.uint8), "green_space")
+    assert EXCLUSION_REASONS[9] == "residual green space"
+    scenario = Scenario(name="t")
+    scenario.constraints = {"exclude_roles": ["built_up"]}
+    excluded, _ = _exclusions(scenario, grid, roles, suitability, green)
+    np.testing.assert_array_equal(excluded.values, [[4, 0, 0, 0]])
+    scenario.constraints["protect_green_space"] = True
+    excluded, _ = _exclusions(scenario, grid, roles, suitability, green)
+    np.testing.assert_array_equal(excluded.values, [[4, 9, 0, 0]])
+    assert "9=residual green space" in excluded.attrs["reasons"]
+
+
+# --------------------------------------------------------------------------------------------
+# the sample region
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample_smod(sample_dir):
+    bounds, crs = raster_footprint(sample_dir / "landcover.tif", "landcover")
+    grid = Grid.from_bounds(bounds, 100, "auto", bounds_crs=crs)
+    population = read_raster(sample_dir / "population.tif", grid, kind="quantity", name="population")
+    return fringe.degurba(population)
+
+
+def test_sample_fringe_is_a_ring_around_the_city_and_towns(sample_smod):
+    smod = sample_smod.values
+    got = fringe.classes(sample_smod, band_km=5).values  # the balanced preset's band
+    parts, n = ndimage.label(got == 2, structure=np.ones((3, 3)))
+    sizes = np.bincount(parts.ravel())[1:]
+    # a few large connected pieces, no scatter of single cells: the sample has one city and
+    # five towns, and the 5 km band merges the towns near the city into its ring
+    assert n <= 6
+    assert sizes.min() >= 100  # every piece is at least 1 km²
+    centres = got == 3
+    for k in range(1, n + 1):
+        piece = parts == k
+        enclosed = ndimage.binary_fill_holes(piece)
+        # each piece is a ring around urban-centre cells or holds a dense town core (23)
+        assert (enclosed & centres).any() or (piece & (smod == 23)).any(), k
+    # the largest piece encloses every urban-centre cell: the city sits inside its ring
+    largest = parts == 1 + int(np.argmax(sizes))
+    assert (ndimage.binary_fill_holes(largest) | ~centres).all()
+    assert not (largest & centres).any()
+
+
+def test_sample_degurba_has_the_expected_classes(sample_smod):
+    present = set(np.unique(sample_smod.values))
+    assert {30, 23, 21, 13, 12, 11} <= present
+    assert sample_smod.attrs["block_cells"] == 10
+
+
+@pytest.mark.parametrize(
+    ("place", "lon", "lat", "corine", "expected"),
+    [
+        # Place Saint-François, Lausanne: CLC 111 continuous urban fabric (index 1): urban
+        ("Lausanne core", 6.6323, 46.5197, 1, 3),
+        # Lac Léman off Ouchy: CORINE nodata, read as 0: nodata
+        ("Lac Léman", 6.6200, 46.4900, 0, 0),
+        # Gros-de-Vaud farmland 1.7 km south and 1.8 km west of Echallens: CLC 211
+        # non-irrigated arable land (index 12) with hardly any building within 1 km: rural
+        ("Gros-de-Vaud south of Echallens", 6.6300, 46.6250, 12, 1),
+        ("Gros-de-Vaud west of Echallens", 6.6100, 46.6400, 12, 1),
+        # Echallens itself: CLC 112 discontinuous urban fabric (index 2), a small town among
+        # fields: fringe
+        ("Echallens", 6.6333, 46.6410, 2, 2),
+    ],
+)
+def test_lausanne_places_by_longitude_and_latitude(lausanne, place, lon, lat, corine, expected):
+    grid, lc, got = lausanne
+    e, n = Transformer.from_crs("EPSG:4326", "EPSG:2056", always_xy=True).transform(lon, lat)
+    row, col = grid.rowcol(e, n)
+    assert (int(lc.values[row, col]), int(got.values[row, col])) == (corine, expected), place
+
+
+def test_scenario_fringe_and_green_space_keys():
+    s = Scenario.from_dict(
+        {
+            "inputs": {"landcover": "x.tif"},
+            "fringe": {"band_minutes": 15, "breakpoint": True, "green_distance_m": 300},
+            "constraints": {"protect_green_space": True},
+        },
+        check_files=False,
+    )
+    assert s.fringe["band_minutes"] == 15 and s.fringe["breakpoint"] is True
+    assert s.constraints["protect_green_space"] is True
+    with pytest.raises(ScenarioError) as err:
+        Scenario.from_dict(
+            {
+                "inputs": {"landcover": "x.tif"},
+                "fringe": {"band_minutes": -5, "breakpoint": "yes"},
+                "constraints": {"protect_green_space": 1},
+            },
+            check_files=False,
+        )
+    text = str(err.value)
+    assert "fringe.band_minutes: must be >= 0, got -5" in text
+    assert "fringe.breakpoint: expected true or false, got 'yes'" in text
+    assert "constraints.protect_green_space: expected true or false, got 1" in text
