@@ -52,7 +52,9 @@ def demo(out: Path, offline: bool, quiet: bool) -> None:
     "--population", type=click.Path(dir_okay=False, path_type=Path), help="Population raster (people per cell)."
 )
 @click.option(
-    "--roads", type=click.Path(dir_okay=False, path_type=Path), help="OSM .osm/.osm.bz2/.osm.pbf or .graphml."
+    "--roads",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OSM .osm/.osm.bz2/.osm.pbf, .graphml, or a line layer with a highway column.",
 )
 @click.option("--sources", type=click.Path(dir_okay=False, path_type=Path), help="Raw-material sources (vector).")
 @click.option("--firms", type=click.Path(dir_okay=False, path_type=Path), help="Firm register (CSV or vector).")

@@ -202,7 +202,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         main = None
         summary: dict[str, Any] = {}
         if s.roads is not None:
-            graph = roads.load_network(s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"))
+            graph = roads.load_network(
+                s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"), snap_m=s.roads_settings.get("snap_m", 1.0)
+            )
             network = roads.compile_network(graph, spacing_m=grid.resolution)
             main = roads.main_roads(graph)
             dropped = graph.graph.get("eicgeo_dropped", {})

@@ -1,7 +1,8 @@
 """Road networks and travel-time surfaces.
 
 Loading (:func:`load_network`) reads OSM XML (``.osm``, ``.osm.bz2``) with
-:func:`osmnx.graph_from_xml`, OSM PBF through pyosmium, or an osmnx GraphML file, keeps the
+:func:`osmnx.graph_from_xml`, OSM PBF through pyosmium, an osmnx GraphML file, or a GIS line
+layer (``.gpkg``, ``.geojson``, ``.parquet``, ``.shp``) with a ``highway`` column. It keeps the
 drivable roads, the largest strongly connected component, projects to metres and sets
 ``length`` (m), ``speed_kph`` and ``travel_time`` (s) on every edge, following osmnx's
 conventions.
@@ -39,7 +40,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from eicgeo._errors import CRSError, InputError, NetworkError
-from eicgeo._validate import check_crs, check_file, check_positive
+from eicgeo._validate import check_crs, check_file, check_positive, did_you_mean
 from eicgeo.grid import Grid
 
 __all__ = [
@@ -53,9 +54,14 @@ __all__ = [
     "travel_time_surface",
 ]
 
-#: Default speeds (km/h) by OSM ``highway`` class where ``maxspeed`` is absent. They are
-#: typical truck speeds on Asian peri-urban roads (mixed traffic, at-grade junctions,
-#: two-wheelers, villages along the road), not legal limits.
+#: Default speeds (km/h) by OSM ``highway`` class where ``maxspeed`` is absent. They are typical
+#: speeds of a loaded truck on peri-urban roads in South and Southeast Asia, not legal limits:
+#: traffic mixes two- and three-wheelers, junctions are at grade and markets and villages line
+#: the roads. Access-controlled expressways (motorway) keep 90; national highways (trunk) drop to
+#: 70 through ribbon development; provincial roads (primary, secondary) run 50 and 40; district
+#: and village roads (tertiary, unclassified) 35 and 25; residential lanes 20; unpaved farm tracks,
+#: which trucks use to reach mills, 15. Ramps (``*_link``) run at about two thirds of their road.
+#: A scenario overrides any of them: ``[roads] speeds = {primary = 45}``.
 DEFAULT_SPEEDS_KPH: dict[str, float] = {
     "motorway": 90.0,
     "motorway_link": 45.0,
@@ -89,6 +95,9 @@ _N_TIERS = 3
 _XML_SUFFIXES = (".osm", ".osm.bz2")
 _PBF_SUFFIXES = (".osm.pbf", ".pbf")
 _GRAPHML_SUFFIXES = (".graphml",)
+_LINE_SUFFIXES = (".gpkg", ".geojson", ".json", ".parquet", ".geoparquet", ".shp")
+_ONEWAY_FORWARD = {"yes", "true", "1"}
+_ONEWAY_REVERSE = {"-1", "reverse"}
 _NO_ACCESS = {"no", "private"}
 
 Direction = Literal["to", "from"]
@@ -104,23 +113,31 @@ def load_network(
     crs: Any = None,
     speeds: Mapping[str, float] | None = None,
     largest_component: bool = True,
+    snap_m: float = 1.0,
 ) -> nx.MultiDiGraph:
     """Load a road network from a file, offline.
 
     Parameters
     ----------
     path : path
-        ``.osm``/``.osm.bz2`` (OSM XML), ``.osm.pbf`` (OSM PBF) or ``.graphml`` (osmnx).
+        ``.osm``/``.osm.bz2`` (OSM XML), ``.osm.pbf`` (OSM PBF), ``.graphml`` (osmnx), or a
+        line layer (``.gpkg``, ``.geojson``, ``.parquet`` GeoParquet, ``.shp``) with a
+        ``highway`` column of OSM classes and optional ``oneway``, ``maxspeed``, ``access`` and
+        ``name`` columns.
     network_type : {"drive"}
         Only the drivable network is supported: the ``highway`` classes of :data:`DRIVABLE`.
     crs : CRS-like, optional
-        Project to this CRS (metres); default the local UTM zone, as osmnx chooses.
+        Project to this CRS (metres); default the local UTM zone, as osmnx chooses (a projected
+        line layer keeps its own CRS).
     speeds : mapping, optional
         km/h by ``highway`` class, overriding :data:`DEFAULT_SPEEDS_KPH` where ``maxspeed``
         is absent.
     largest_component : bool
         Keep only the largest strongly connected component (default), so every kept node can
         reach every other. What was dropped is in ``graph.graph["eicgeo_dropped"]``.
+    snap_m : float
+        Line layers only: line ends closer than this (metres) are joined into one node. Lines
+        meet only at their ends (a crossing without a shared end is a bridge), as in OSM.
 
     Returns
     -------
@@ -130,14 +147,21 @@ def load_network(
     if network_type != "drive":
         msg = f"network_type {network_type!r} is not supported; expected 'drive'"
         raise InputError(msg)
-    path = check_file(path, "roads", _XML_SUFFIXES + _PBF_SUFFIXES + _GRAPHML_SUFFIXES)
-    graph = _read_graphml(path) if path.name.lower().endswith(_GRAPHML_SUFFIXES) else _read_osm(path)
+    path = check_file(path, "roads", _XML_SUFFIXES + _PBF_SUFFIXES + _GRAPHML_SUFFIXES + _LINE_SUFFIXES)
+    target = check_crs(crs, "roads crs") if crs is not None else None
+    name = path.name.lower()
+    if name.endswith(_GRAPHML_SUFFIXES):
+        graph = _read_graphml(path)
+    elif name.endswith(_LINE_SUFFIXES):
+        graph = _read_lines(path, target, check_positive(snap_m, "snap_m", allow_zero=True))
+    else:
+        graph = _read_osm(path)
     graph = _drivable(graph, path)
     dropped = {"nodes": 0, "length_share": 0.0}
     if largest_component:
         graph, dropped = _largest_strong_component(graph)
-    target = check_crs(crs, "roads crs") if crs is not None else None
-    if target is not None or not _is_projected(graph):
+    current = check_crs(graph.graph["crs"], "roads graph crs")
+    if (target is not None and current != target) or not current.is_projected:
         graph = ox.project_graph(graph, to_crs=target)
     table = dict(DEFAULT_SPEEDS_KPH)
     table.update({str(k): check_positive(v, f"speed for highway={k}") for k, v in (speeds or {}).items()})
@@ -211,6 +235,105 @@ def _runs_present(refs: list[int], present: Any) -> list[list[int]]:
         elif runs[-1]:
             runs.append([])
     return [r for r in runs if len(r) >= 2]
+
+
+def _read_lines(path: Path, target: Any, snap_m: float) -> nx.MultiDiGraph:
+    """A line layer with a ``highway`` column as a projected MultiDiGraph (osmnx conventions).
+
+    Nodes are the line ends, joined when closer than ``snap_m`` (at their mean position);
+    each line is an edge both ways unless ``oneway`` says otherwise.
+    """
+    try:
+        layer = (
+            gpd.read_parquet(path) if path.name.lower().endswith((".parquet", ".geoparquet")) else gpd.read_file(path)
+        )
+    except Exception as err:  # pyogrio and pyarrow raise their own error types
+        msg = f"roads {str(path)!r} cannot be read as a line layer ({err})"
+        raise NetworkError(msg) from err
+    if "highway" not in layer.columns:
+        columns = [str(c) for c in layer.columns if c != layer.geometry.name]
+        msg = (
+            f"roads {str(path)!r} has no 'highway' column{did_you_mean('highway', columns)}; it has "
+            f"{', '.join(columns) or 'no attribute columns'}; expected OSM road classes such as primary, residential"
+        )
+        raise InputError(msg)
+    if layer.crs is None:
+        msg = f"roads {str(path)!r} has no CRS; expected a line layer with a coordinate reference system"
+        raise CRSError(msg)
+    lines = layer[layer.geom_type.isin(["LineString", "MultiLineString"])].explode(index_parts=False)
+    lines = lines[~lines.geometry.is_empty & lines["highway"].notna()]
+    if lines.empty:
+        msg = f"roads {str(path)!r} has no drivable roads; expected lines with a highway class such as primary"
+        raise NetworkError(msg)
+    if target is None:
+        target = layer.crs if layer.crs.is_projected else _utm_of(lines if len(lines) else layer)
+    lines = lines.to_crs(target).reset_index(drop=True)
+
+    geoms = lines.geometry.to_numpy()
+    ends = np.vstack(
+        [shapely.get_coordinates(shapely.get_point(geoms, 0)), shapely.get_coordinates(shapely.get_point(geoms, -1))]
+    )
+    node_of_end, node_xy = _snap(ends, snap_m)
+    n_lines = len(lines)
+    u, v = node_of_end[:n_lines], node_of_end[n_lines:]
+    # Each line's ends move to their node, so geometry and topology agree.
+    coords, part = shapely.get_coordinates(geoms, return_index=True)
+    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
+    last = np.r_[first[1:] - 1, len(part) - 1] if len(part) else first
+    coords[first] = node_xy[u]
+    coords[last] = node_xy[v]
+    geoms = shapely.linestrings(coords, indices=part)
+
+    graph = nx.MultiDiGraph(crs=target, simplified=True)
+    graph.add_nodes_from((int(i), {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(node_xy))
+    extra = [c for c in ("maxspeed", "access", "motor_vehicle", "motorcar", "name") if c in lines.columns]
+    oneway = lines["oneway"].astype(str).str.strip().str.lower() if "oneway" in lines.columns else None
+    lengths = shapely.length(geoms)
+    for i in range(n_lines):
+        if u[i] == v[i]:
+            continue  # a closed ring with no other junction cannot route anywhere
+        data = {"osmid": i, "highway": str(lines["highway"].iat[i]), "length": float(lengths[i]), "geometry": geoms[i]}
+        data.update({c: _tag(lines[c].iat[i]) for c in extra if pd.notna(lines[c].iat[i])})
+        flag = oneway.iat[i] if oneway is not None else ""
+        if flag not in _ONEWAY_REVERSE:
+            graph.add_edge(int(u[i]), int(v[i]), oneway=flag in _ONEWAY_FORWARD, **data)
+        if flag not in _ONEWAY_FORWARD:
+            back = {**data, "geometry": geoms[i].reverse()}
+            graph.add_edge(int(v[i]), int(u[i]), oneway=flag in _ONEWAY_REVERSE, reversed=True, **back)
+    return graph
+
+
+def _tag(value: Any) -> Any:
+    """OSM tags are strings: a numeric ``maxspeed`` column (50.0) reads as "50", as osmnx expects."""
+    if isinstance(value, int | float | np.integer | np.floating):
+        return f"{float(value):g}"
+    return value
+
+
+def _snap(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Node number of every point and node positions: points within ``tolerance`` (chained) join."""
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray") if tolerance > 0 else np.empty((0, 2), int)
+    # Exactly shared ends join even with zero tolerance.
+    _, same = np.unique(points, axis=0, return_inverse=True)
+    n = len(points)
+    links = csr_matrix(
+        (np.ones(len(pairs) + n), (np.r_[pairs[:, 0], np.arange(n)], np.r_[pairs[:, 1], same.ravel() + n])),
+        shape=(2 * n, 2 * n),
+    )
+    _, label = connected_components(links, directed=False)
+    _, node = np.unique(label[:n], return_inverse=True)
+    counts = np.bincount(node)
+    xy = np.column_stack([np.bincount(node, points[:, 0]), np.bincount(node, points[:, 1])]) / counts[:, None]
+    return node, xy
+
+
+def _utm_of(frame: gpd.GeoDataFrame) -> Any:
+    from eicgeo.grid import utm_crs
+
+    w, s, e, n = frame.to_crs(4326).total_bounds
+    return utm_crs((w + e) / 2, (s + n) / 2)
 
 
 def _read_graphml(path: Path) -> nx.MultiDiGraph:

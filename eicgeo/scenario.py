@@ -244,7 +244,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "synergies": str,
         "sectors": str,
     },
-    "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict},
+    "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict, "snap_m": (int, float)},
     "fringe": {
         "method": str,
         "band_km": (int, float),

@@ -3,9 +3,10 @@ from __future__ import annotations
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import osmnx as ox
 import pytest
 from affine import Affine
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, Point, box
 
 from eicgeo import Grid, roads
 from eicgeo._errors import CRSError, InputError, NetworkError
@@ -79,15 +80,142 @@ def test_load_errors(tmp_path, data_dir):
     with pytest.raises(NetworkError, match="paths.osm' has no drivable roads"):
         roads.load_network(footways)
     (tmp_path / "roads.txt").write_text("x")
-    with pytest.raises(InputError, match="unsupported extension; expected one of .osm"):
+    with pytest.raises(InputError, match="roads.txt' has an unsupported extension; expected one of .osm"):
         roads.load_network(tmp_path / "roads.txt")
     plain = nx.MultiDiGraph()
     plain.add_edge(1, 2, length=1.0, highway="primary")
-    nx.write_graphml(plain, tmp_path / "nocrs.graphml")
-    with pytest.raises((CRSError, NetworkError), match="nocrs.graphml"):
+    nx.write_graphml(plain, tmp_path / "plain.graphml")  # no x/y: not an osmnx graph
+    with pytest.raises(NetworkError, match="plain.graphml' cannot be read as osmnx GraphML"):
+        roads.load_network(tmp_path / "plain.graphml")
+    nocrs = line_graph([60])
+    del nocrs.graph["crs"]
+    ox.save_graphml(nocrs, tmp_path / "nocrs.graphml")
+    with pytest.raises(CRSError, match="nocrs.graphml' graph has no CRS"):
         roads.load_network(tmp_path / "nocrs.graphml")
+    pbf = tmp_path / "cut.osm.pbf"
+    pbf.write_bytes((data_dir / "kotka-karhula.osm.pbf").read_bytes()[:5000])
+    with pytest.raises(NetworkError, match="cut.osm.pbf' is truncated or not valid OSM"):
+        roads.load_network(pbf)
     with pytest.raises(InputError, match="network_type 'walk' is not supported"):
         roads.load_network(data_dir / "West-Oakland.osm.bz2", network_type="walk")
+
+
+def road_layer():
+    """Three roads in EPSG:32647: a 1 km primary (maxspeed 60) from A (0, 0) to B (1000, 0), a
+    one-way residential from B to C (1000, 1000) via (1000, 500), whose start is 0.4 m off B, and
+    a two-way residential from C back to A; plus a footway, which is not drivable."""
+    return gpd.GeoDataFrame(
+        {
+            "highway": ["primary", "residential", "residential", "footway"],
+            "oneway": [None, "yes", None, None],
+            "maxspeed": [60, None, None, None],
+        },
+        geometry=[
+            LineString([(0, 0), (1000, 0)]),
+            LineString([(1000.4, 0), (1000, 500), (1000, 1000)]),
+            LineString([(1000, 1000), (0, 0)]),
+            LineString([(0, 0), (0, -100)]),
+        ],
+        crs="EPSG:32647",
+    )
+
+
+def _write(frame, path):
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path)
+    return path
+
+
+def _edge(g, xy_from, xy_to):
+    """The data of the edge between the nodes at these positions (to 1 m)."""
+    at = {(round(d["x"]), round(d["y"])): n for n, d in g.nodes(data=True)}
+    return g.get_edge_data(at[xy_from], at[xy_to])
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".parquet", ".shp"])
+def test_line_layers_in_every_format(tmp_path, suffix):
+    g = roads.load_network(_write(road_layer(), tmp_path / f"roads{suffix}"))
+    assert roads.check_crs(g.graph["crs"], "g").to_epsg() == 32647
+    # The 0.4 m gap at B is within the 1 m snap: three nodes, B at the mean of the two ends.
+    assert g.number_of_nodes() == 3
+    assert {(round(d["x"], 1), d["y"]) for _, d in g.nodes(data=True)} == {(0, 0), (1000.2, 0), (1000, 1000)}
+    ab = _edge(g, (0, 0), (1000, 0))[0]
+    assert ab["length"] == pytest.approx(1000.2, abs=1e-6)
+    assert ab["speed_kph"] == 60  # maxspeed beats the table (primary is 50)
+    assert ab["travel_time"] == pytest.approx(1000.2 / (60 / 3.6), rel=1e-3)
+    bc = _edge(g, (1000, 0), (1000, 1000))[0]
+    assert bc["length"] == pytest.approx(np.hypot(0.2, 500) + 500, abs=1e-6)  # via the kink at (1000, 500)
+    assert bc["speed_kph"] == roads.DEFAULT_SPEEDS_KPH["residential"]
+    assert bc["travel_time"] == pytest.approx(1000.00004 / (20 / 3.6), rel=1e-3)
+    ca = _edge(g, (1000, 1000), (0, 0))[0]
+    assert ca["length"] == pytest.approx(1000 * np.sqrt(2))
+    assert not any(d["highway"] == "footway" for _, _, d in g.edges(data=True))
+
+
+def test_line_layer_oneway_is_honoured(tmp_path):
+    g = roads.load_network(_write(road_layer(), tmp_path / "roads.gpkg"))
+    assert _edge(g, (1000, 0), (1000, 1000)) is not None
+    assert _edge(g, (1000, 1000), (1000, 0)) is None  # the one-way street cannot be driven back
+    assert _edge(g, (0, 0), (1000, 1000)) is not None and _edge(g, (1000, 1000), (0, 0)) is not None
+    # From C to B the only way is C -> A -> B: 254.6 s + 60 s.
+    times = nx.single_source_dijkstra_path_length(g, _node(g, 1000, 1000), weight="travel_time")
+    assert times[_node(g, 1000, 0)] == pytest.approx(1000 * np.sqrt(2) / (20 / 3.6) + 1000.2 / (60 / 3.6), rel=1e-4)
+    reverse = road_layer()
+    reverse.loc[1, "oneway"] = "-1"  # the same street, one way against its drawing direction
+    g = roads.load_network(_write(reverse, tmp_path / "reverse.gpkg"))
+    assert _edge(g, (1000, 0), (1000, 1000)) is None and _edge(g, (1000, 1000), (1000, 0)) is not None
+
+
+def _node(g, x, y):
+    return next(n for n, d in g.nodes(data=True) if round(d["x"]) == x and round(d["y"]) == y)
+
+
+def test_line_layer_snap_tolerance(tmp_path):
+    path = _write(road_layer(), tmp_path / "roads.gpkg")
+    # With a 0.1 m tolerance the 0.4 m gap stays open: B's two ends are separate nodes, and the
+    # one-way street (reachable from B only through its own dead end) falls out of the network.
+    g = roads.load_network(path, snap_m=0.1, largest_component=False)
+    assert g.number_of_nodes() == 4
+    kept = roads.load_network(path, snap_m=0.1)
+    assert kept.number_of_nodes() == 3 and kept.graph["eicgeo_dropped"]["nodes"] == 1
+
+
+def test_line_layer_in_degrees_is_projected_to_utm(tmp_path):
+    layer = road_layer()
+    layer["geometry"] = layer.translate(500_000, 1_600_000)  # near 99 E, 14.5 N
+    g = roads.load_network(_write(layer.to_crs(4326), tmp_path / "roads.geojson"))
+    assert roads.check_crs(g.graph["crs"], "g").to_epsg() == 32647
+    assert _edge(g, (500_000, 1_600_000), (501_000, 1_600_000))[0]["length"] == pytest.approx(1000.2, abs=0.01)
+    moved = roads.load_network(tmp_path / "roads.geojson", crs="EPSG:3857")
+    assert roads.check_crs(moved.graph["crs"], "g").to_epsg() == 3857
+
+
+def test_line_layer_errors(tmp_path):
+    no_class = road_layer().rename(columns={"highway": "highways"})
+    with pytest.raises(
+        InputError, match="no 'highway' column \\(did you mean 'highways'\\?\\); it has highways, oneway"
+    ):
+        roads.load_network(_write(no_class, tmp_path / "noclass.gpkg"))
+    paths = road_layer().iloc[[3]]
+    with pytest.raises(NetworkError, match="paths.gpkg' has no drivable roads"):
+        roads.load_network(_write(paths, tmp_path / "paths.gpkg"))
+    corrupt = tmp_path / "corrupt.gpkg"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\x00" * 50)
+    with pytest.raises(NetworkError, match="corrupt.gpkg' cannot be read as a line layer"):
+        roads.load_network(corrupt)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(_write(road_layer(), tmp_path / "whole.parquet").read_bytes()[:200])
+    with pytest.raises(NetworkError, match="cut.parquet' cannot be read as a line layer"):
+        roads.load_network(cut)
+    nocrs = road_layer().set_crs(None, allow_override=True)
+    with pytest.warns(UserWarning, match="'crs' was not provided"):  # pyogrio, writing it
+        _write(nocrs, tmp_path / "nocrs.shp")
+    with pytest.raises(CRSError, match="nocrs.shp' has no CRS"):
+        roads.load_network(tmp_path / "nocrs.shp")
+    with pytest.raises(InputError, match="snap_m must be >= 0"):
+        roads.load_network(tmp_path / "whole.parquet", snap_m=-1)
 
 
 # ---------------------------------------------------------------------------- network times
