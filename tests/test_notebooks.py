@@ -93,6 +93,7 @@ EXPECT: dict[str, Expect] = {
             "that legend 'esa_worldcover' does not list",
             "(did you mean 'fly_ash'?)",
             "7 of 7 firms lie outside the study area",
+            "has no 'highway' column",
             "has an unsupported extension",
         ),
         maps=1,
