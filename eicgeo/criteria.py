@@ -21,6 +21,7 @@ from eicgeo.roads import MAJOR_ROADS, CompiledNetwork, travel_time_surface
 __all__ = [
     "DEFAULTS",
     "equal_access",
+    "labour_access",
     "landcover",
     "market_access",
     "material_access",
@@ -33,6 +34,8 @@ DEFAULTS: dict[str, tuple[str, dict]] = {
     "road_access": ("linear", {"low": 0, "high": 30, "increasing": False}),
     "market_access": ("linear", {"low": 0, "high": 60, "increasing": False}),
     "material_access": ("linear", {"low": 0, "high": 60, "increasing": False}),
+    # A commute of 45 minutes each way is about the most factory workers accept.
+    "labour_access": ("linear", {"low": 0, "high": 45, "increasing": False}),
 }
 
 
@@ -55,10 +58,27 @@ def road_access(
 
 
 def market_access(
-    network: CompiledNetwork, grid: Grid, centres: gpd.GeoDataFrame, *, offroad_kph: float = 10.0
+    network: CompiledNetwork, grid: Grid, centres: gpd.GeoDataFrame | xr.DataArray, *, offroad_kph: float = 10.0
 ) -> xr.DataArray:
-    """Minutes from each cell to the nearest urban centre (0 inside one)."""
+    """Minutes from each cell to the nearest urban centre (0 inside one).
+
+    ``centres`` are polygons or a boolean layer of urban-centre cells.
+    """
     return travel_time_surface(network, centres, grid, offroad_kph=offroad_kph, name="market_access")
+
+
+def labour_access(
+    network: CompiledNetwork, grid: Grid, settlements: xr.DataArray | gpd.GeoDataFrame, *, offroad_kph: float = 10.0
+) -> xr.DataArray:
+    """Minutes of the commute from the nearest settlement, where labour lives, to each cell.
+
+    ``settlements`` is a boolean layer of the cells people live in (the pipeline uses the
+    Degree of Urbanisation's villages, towns and city: GHS-SMOD codes 13, 22, 23 and 30) or
+    their polygons; 0 inside one. Travel is from the settlement to the cell, as workers go.
+    """
+    return travel_time_surface(
+        network, settlements, grid, offroad_kph=offroad_kph, direction="from", name="labour_access"
+    )
 
 
 def material_access(

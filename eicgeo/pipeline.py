@@ -461,6 +461,12 @@ class _Criteria:
                 self.skipped.append((name, "no urban centre in the population grid or land cover"))
             else:
                 self._use(name, market, weight, c)
+        elif kind == "labour_access":
+            labour = self._surface("labour_access")
+            if labour is None:
+                self.skipped.append((name, "no settlement in the population grid or land cover"))
+            else:
+                self._use(name, labour, weight, c)
         elif kind == "material_access":
             wanted = [name.split(":")[1]] if ":" in name else self._materials(c)
             present = [m for m in wanted if (self.sources["material"] == m).any()] if len(self.sources) else []
@@ -512,6 +518,11 @@ class _Criteria:
                 if centres is None:
                     return None
                 layer = crit.market_access(self.network, self.grid, centres, offroad_kph=self.offroad)
+            elif name == "labour_access":
+                places = _settlements(self.smod, self.fringe)
+                if places is None:
+                    return None
+                layer = crit.labour_access(self.network, self.grid, places, offroad_kph=self.offroad)
             else:
                 material = name.split(":")[1]
                 layer = crit.material_access(self.network, self.grid, self.sources, material, offroad_kph=self.offroad)
@@ -534,10 +545,25 @@ class _Criteria:
         return self.grid.georef(mean.rename("material_access"))
 
 
-def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> gpd.GeoDataFrame | None:
+def _centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> xr.DataArray | None:
+    """Boolean layer of urban-centre cells (GHS-SMOD 30, else 23, else urban land cover)."""
     for mask in ([smod == 30, smod == 23] if smod is not None else []) + [fringe == 3]:
         if bool(mask.any()):
-            return crit.urban_centres(mask)
+            return mask.rename("urban_centres")
+    return None
+
+
+#: GHS-SMOD codes of the settlements labour commutes from: rural clusters (villages), semi-dense
+#: and dense urban clusters (towns) and urban centres. Suburban cells (21) are left out: they are
+#: the diffuse fringe itself, where zones are sought, not a labour pool of their own.
+_SETTLEMENT_CODES = (13, 22, 23, 30)
+
+
+def _settlements(smod: xr.DataArray | None, fringe: xr.DataArray) -> xr.DataArray | None:
+    """Boolean layer of the cells labour lives in: settlements by GHS-SMOD, else urban land."""
+    for mask in ([smod.isin(_SETTLEMENT_CODES)] if smod is not None else []) + [fringe == 3]:
+        if bool(mask.any()):
+            return mask.rename("settlements")
     return None
 
 

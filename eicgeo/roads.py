@@ -415,13 +415,18 @@ class CompiledNetwork:
     point_edge: np.ndarray
     point_frac: np.ndarray
     point_tier: np.ndarray
-    _trees: list[cKDTree | None] = field(repr=False, default_factory=list)
     _tier_points: list[np.ndarray] = field(repr=False, default_factory=list)
     _cache: dict = field(repr=False, default_factory=dict, compare=False)
 
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)
+
+    def tier_trees(self) -> list[cKDTree | None]:
+        """k-d trees of the road points of each tier (built on first use, for snapping sources)."""
+        if "trees" not in self._cache:
+            self._cache["trees"] = [cKDTree(self.point_xy[p]) if p.size else None for p in self._tier_points]
+        return self._cache["trees"]
 
     def node_times(
         self,
@@ -440,23 +445,29 @@ class CompiledNetwork:
             idx = np.fromiter(seeds.keys(), dtype=np.int64, count=len(seeds))
             offset = np.fromiter(seeds.values(), dtype=float, count=len(seeds))
         else:
-            idx, offset = (np.asarray(a) for a in seeds)
+            idx, offset = _merge_seeds([tuple(np.asarray(a) for a in seeds)])
         n = self.n_nodes
         if idx.size == 0:
             return np.full(n, np.inf)
         # A virtual node n joins every seed with its access time; times are then one Dijkstra.
         # Every path uses exactly one virtual edge, so adding 1 s to each (an explicit zero would
-        # read as "no edge") and taking it off afterwards is exact.
-        base = self.matrix if direction == "from" else self.matrix.T.tocsr()
-        extra = csr_matrix((offset + 1.0, (np.full(idx.size, n), idx)), shape=(n + 1, n + 1))
-        full = _pad(base, n + 1) + extra
+        # read as "no edge") and taking it off afterwards is exact. The virtual node's row is
+        # appended to a cached copy of the matrix with an empty last row: no sparse arithmetic.
+        key = ("padded", direction)
+        if key not in self._cache:
+            base = (self.matrix if direction == "from" else self.matrix.T).tocsr()
+            base.sort_indices()
+            indptr = np.append(base.indptr, base.indptr[-1])
+            self._cache[key] = (base.data, base.indices, indptr)
+        data, indices, indptr = self._cache[key]
+        indptr = indptr.copy()
+        indptr[-1] += idx.size
+        full = csr_matrix(
+            (np.concatenate([data, offset + 1.0]), np.concatenate([indices, idx.astype(indices.dtype)]), indptr),
+            shape=(n + 1, n + 1),
+        )
         times = dijkstra(full, directed=True, indices=n, limit=limit + 1.0)
         return times[:n] - 1.0
-
-
-def _pad(matrix: csr_matrix, size: int) -> csr_matrix:
-    m = matrix.tocoo()
-    return csr_matrix((m.data, (m.row, m.col)), shape=(size, size))
 
 
 def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> CompiledNetwork:
@@ -499,21 +510,25 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     back_time = back.reindex(pd.MultiIndex.from_arrays([edges["v"], edges["u"]])).to_numpy(dtype=float)
     back_time = np.where(np.isnan(back_time), np.inf, back_time)
 
-    geoms = [
-        g if g is not None else shapely.LineString([node_xy[u], node_xy[v]])
-        for g, u, v in zip(edges["geometry"], edges["u"], edges["v"], strict=True)
-    ]
-    geoms = np.asarray(geoms, dtype=object)
+    eu, ev = edges["u"].to_numpy(), edges["v"].to_numpy()
+    geoms = edges["geometry"].to_numpy(dtype=object)
+    # Edges without geometry are straight (osmnx convention): sampled by arithmetic, not shapely.
+    straight = pd.isna(edges["geometry"]).to_numpy()
+    lengths = np.hypot(*(node_xy[ev] - node_xy[eu]).T)
+    lengths[~straight] = shapely.length(geoms[~straight])
     # A two-way road is sampled once (from its u < v edge); its points know both directions.
-    sample = (edges["u"].to_numpy() < edges["v"].to_numpy()) | np.isinf(back_time)
-    lengths = shapely.length(geoms)
+    sample = (eu < ev) | np.isinf(back_time)
     counts = np.where(sample, np.maximum(np.ceil(lengths / spacing_m).astype(np.int64), 1) - 1, 0)
     edge_of_point = np.repeat(np.arange(len(edges)), counts)
     starts = np.cumsum(counts) - counts
     k = np.arange(edge_of_point.size) - np.repeat(starts, counts) + 1
     frac = k / np.repeat(counts + 1, counts)
-    pts = shapely.line_interpolate_point(geoms[edge_of_point], frac, normalized=True)
-    interior_xy = shapely.get_coordinates(pts) if pts.size else np.empty((0, 2))
+    a, b = node_xy[eu[edge_of_point]], node_xy[ev[edge_of_point]]
+    interior_xy = a + frac[:, None] * (b - a)
+    curved = ~straight[edge_of_point]
+    if curved.any():
+        pts = shapely.line_interpolate_point(geoms[edge_of_point[curved]], frac[curved], normalized=True)
+        interior_xy[curved] = shapely.get_coordinates(pts)
 
     tiers = np.array([_TIERS.get(h, 2) for h in edges["highway"]], dtype=np.int8)
     node_tier = np.full(n, 2, dtype=np.int8)
@@ -523,7 +538,6 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     point_edge = np.concatenate([np.full(n, -1, dtype=np.int64), edge_of_point])
     point_frac = np.concatenate([np.zeros(n), frac])
     point_tier = np.concatenate([node_tier, tiers[edge_of_point]])
-    trees = [cKDTree(point_xy[point_tier == t]) if np.any(point_tier == t) else None for t in range(_N_TIERS)]
     return CompiledNetwork(
         crs=crs,
         node_ids=node_ids,
@@ -538,7 +552,6 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
         point_edge=point_edge,
         point_frac=point_frac,
         point_tier=point_tier,
-        _trees=trees,
         _tier_points=[np.flatnonzero(point_tier == t) for t in range(_N_TIERS)],
     )
 
@@ -546,19 +559,24 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
 # --------------------------------------------------------------------------------------------
 # travel-time surfaces
 # --------------------------------------------------------------------------------------------
-Sources = gpd.GeoDataFrame | gpd.GeoSeries | str | Sequence[str]
+Sources = gpd.GeoDataFrame | gpd.GeoSeries | xr.DataArray | str | Sequence[str]
+
+#: Road points up to this many cells outside the grid still serve its edge cells.
+_PAD_CELLS = 64
+#: Rows of cells per step of the in-memory per-cell stage (bounds its temporaries).
+_BLOCK_ROWS = 512
 
 
 def travel_time_surface(
     graph: nx.MultiDiGraph | CompiledNetwork,
     sources: Sources,
-    grid: Grid,
+    grid: Grid | xr.DataArray,
     *,
     offroad_kph: float = 10.0,
     max_minutes: float | None = None,
     direction: Direction = "to",
     name: str = "travel_time",
-    k: int = 4,
+    chunks: int | tuple[int, int] | None = None,
 ) -> xr.DataArray:
     """Travel time (minutes) between every cell of ``grid`` and the nearest source.
 
@@ -567,12 +585,13 @@ def travel_time_surface(
     graph : networkx.MultiDiGraph or CompiledNetwork
         A projected graph from :func:`load_network`, or one compiled by
         :func:`compile_network` (faster when several surfaces share a network).
-    sources : GeoDataFrame, GeoSeries, str or list of str
-        Points or polygons (any CRS; reprojected), or a ``highway`` selector such as
-        ``"motorway|trunk|primary"`` or ``["motorway", "trunk"]``: then the roads of those
-        classes are the sources. Cells inside source polygons are 0.
-    grid : Grid
-        Output grid.
+    sources : GeoDataFrame, GeoSeries, DataArray, str or list of str
+        Points, lines or polygons (any CRS; reprojected); a boolean DataArray on ``grid`` whose
+        True cells are the sources (urban-centre cells, say); or a ``highway`` selector such as
+        ``"motorway|trunk|primary"`` or ``["motorway", "trunk"]``, whose roads are then the
+        sources. Cells inside source polygons or source cells are 0.
+    grid : Grid or DataArray
+        Output grid, or a layer on it; a dask-backed layer lends its chunks.
     offroad_kph : float
         Speed off the network (unmapped tracks, site access), km/h.
     max_minutes : float, optional
@@ -581,17 +600,32 @@ def travel_time_surface(
         ``"to"``: from each cell to its nearest source (the default; e.g. trucks going to
         market). ``"from"``: from the sources to each cell (deliveries of raw materials). They
         differ only where one-way roads matter.
-    k : int
-        Candidate road points per road tier for each cell.
+    chunks : int or (rows, cols), optional
+        Return a dask-backed layer computed chunk by chunk (the default with a dask-backed
+        ``grid`` layer); the values equal the in-memory result.
 
     Returns
     -------
     xarray.DataArray
         float32 minutes on ``grid``; NaN where unreachable or beyond ``max_minutes``.
+
+    Notes
+    -----
+    A cell's time is the off-road time (straight line at ``offroad_kph``) to a road point
+    plus the network time from that point. Road points are the nodes and points every grid
+    resolution along each edge, so cells snap to edges, not only to nodes. A cell's road point
+    in each road tier (major, middle, minor) is the point nearest the centre of the nearest
+    cell holding points of that tier (an exact Euclidean distance transform); the cell takes the
+    fastest of the three, so a cell beside a farm track still finds the highway 300 m away.
+    The cell-to-point lookup depends only on the grid and is cached on the compiled network.
     """
     if direction not in ("to", "from"):
         msg = f"direction {direction!r} is not 'to' or 'from'"
         raise InputError(msg)
+    if isinstance(grid, xr.DataArray):
+        if chunks is None and grid.chunks is not None:
+            chunks = (grid.chunks[-2], grid.chunks[-1])
+        grid = Grid.from_dataarray(grid)
     offroad = check_positive(offroad_kph, "offroad_kph") / 3.6  # m/s
     net = graph if isinstance(graph, CompiledNetwork) else compile_network(graph, spacing_m=grid.resolution)
     if check_crs(net.crs, "road graph crs") != grid.crs:
@@ -602,33 +636,151 @@ def travel_time_surface(
         raise CRSError(msg)
     limit = np.inf if max_minutes is None else check_positive(max_minutes, "max_minutes") * 60.0
 
-    polygons = None
-    if isinstance(sources, str) or (isinstance(sources, Sequence) and not isinstance(sources, gpd.GeoSeries)):
-        seeds, zero_edges, extra_xy, extra_t = _selector_seeds(net, sources)
+    inside = None
+    extra_xy = np.empty((0, 2))
+    if isinstance(sources, xr.DataArray):
+        inside = _source_cells(sources, grid)
+        seeds, extra_xy = _cell_seeds(net, inside, grid, offroad, direction)
+        zero_edges = np.zeros(len(net.edge_u), dtype=bool)
+    elif isinstance(sources, str) or (isinstance(sources, Sequence) and not isinstance(sources, gpd.GeoSeries)):
+        seeds, zero_edges = _selector_seeds(net, sources)
     else:
         geoms = _source_geometries(sources, grid)
-        seeds, extra_xy, extra_t = _geometry_seeds(net, geoms, grid.resolution, offroad, direction)
+        seeds, extra_xy = _geometry_seeds(net, geoms, grid.resolution, offroad, direction)
         zero_edges = np.zeros(len(net.edge_u), dtype=bool)
         polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        if polygons:
+            import rasterio.features
 
-    node_t = net.node_times(seeds, direction=direction, limit=limit)
-    point_t = _point_times(net, node_t, zero_edges, direction)
-    minutes = _cell_times(net, point_t, extra_xy, extra_t, grid, offroad, k) / 60.0
-    if polygons:
-        import rasterio.features
+            inside = rasterio.features.geometry_mask(polygons, grid.shape, grid.transform, invert=True)
 
-        inside = rasterio.features.geometry_mask(polygons, grid.shape, grid.transform, invert=True)
-        minutes[inside] = 0.0
-    minutes[~np.isfinite(minutes)] = np.nan
-    if max_minutes is not None:
-        minutes[minutes > max_minutes] = np.nan
+    # Seeds are road points (nodes first, then edge points) with their access times.
+    seeds = _merge_seeds([seeds])
+    node_t = net.node_times(_merge_seeds([_attach(net, *seeds, direction)]), direction=direction, limit=limit)
+    point_t = _point_times(net, node_t, zero_edges, direction, seeds)
+    tables = [(net.point_xy, point_t, cand) for cand in _lookup(net, grid)]
+    if len(extra_xy):
+        # Straight off-road to the source itself (its sample points), where no road is faster.
+        extra = _nearest_point_lookup(extra_xy, grid)
+        if extra is not None:
+            tables.append((extra_xy, np.zeros(len(extra_xy)), extra))
+    block = _CellBlock(grid, tables, offroad, max_minutes)
+    if chunks is None:
+        minutes = np.empty(grid.shape, dtype=np.float32)
+        for r0 in range(0, grid.height, _BLOCK_ROWS):
+            rows = slice(r0, min(r0 + _BLOCK_ROWS, grid.height))
+            part = [t[2][rows] for t in tables] + ([inside[rows]] if inside is not None else [])
+            minutes[rows] = block(*part, location=(rows, slice(0, grid.width)))
+    else:
+        minutes = _dask_cells(block, tables, inside, grid, chunks)
     attrs = {"units": "minutes", "offroad_kph": offroad_kph, "direction": direction}
-    return grid.wrap(minutes.astype(np.float32), name, attrs=attrs)
+    return grid.wrap(minutes, name, attrs=attrs)
+
+
+class _CellBlock:
+    """The per-cell stage for one block of cells: min over tiers of off-road plus point time."""
+
+    def __init__(self, grid: Grid, tables: list, offroad: float, max_minutes: float | None):
+        self.xs, self.ys = grid.xs, grid.ys
+        self.tables = [(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), t) for xy, t, _ in tables]
+        self.offroad, self.max_minutes = offroad, max_minutes
+
+    def __call__(self, *arrays: np.ndarray, location: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = location
+        cx = self.xs[cols][None, :]
+        cy = self.ys[rows][:, None]
+        best = np.full(arrays[0].shape, np.inf)
+        for (px, py, pt), cand in zip(self.tables, arrays, strict=False):
+            missing = cand < 0  # the tier has no point near the grid at all
+            c = np.where(missing, 0, cand) if missing.any() else cand
+            with np.errstate(invalid="ignore"):
+                t = np.hypot(cx - px[c], cy - py[c])
+                t /= self.offroad
+                t += pt[c]
+            if missing.any():
+                t[missing] = np.inf
+            np.minimum(best, t, out=best)
+        minutes = best / 60.0
+        if len(arrays) > len(self.tables):
+            minutes[arrays[-1]] = 0.0
+        minutes[~np.isfinite(minutes)] = np.nan
+        if self.max_minutes is not None:
+            minutes[minutes > self.max_minutes] = np.nan
+        return minutes.astype(np.float32)
+
+
+def _dask_cells(block: _CellBlock, tables: list, inside: np.ndarray | None, grid: Grid, chunks: Any) -> Any:
+    """The per-cell stage chunk by chunk over the cell-to-point lookups (dask map_blocks)."""
+    import dask.array as da
+
+    arrays = [da.from_array(t[2], chunks=chunks) for t in tables]
+    if inside is not None:
+        arrays.append(da.from_array(inside, chunks=arrays[0].chunks))
+
+    def run(*parts: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+        (r0, r1), (c0, c1) = block_info[0]["array-location"]
+        return block(*parts, location=(slice(r0, r1), slice(c0, c1)))
+
+    return da.map_blocks(run, *arrays, dtype=np.float32)
+
+
+def _lookup(net: CompiledNetwork, grid: Grid) -> list[np.ndarray]:
+    """Per road tier, the road point serving every cell (-1 where the tier has none), cached."""
+    key = ("lookup", grid)
+    if key not in net._cache:
+        out = []
+        for tier_points in net._tier_points:
+            lookup = _nearest_point_lookup(net.point_xy[tier_points], grid, ids=tier_points)
+            if lookup is not None:
+                out.append(lookup)
+        net._cache[key] = out
+    return net._cache[key]
+
+
+def _nearest_point_lookup(
+    xy: np.ndarray, grid: Grid, *, ids: np.ndarray | None = None, pad: int = _PAD_CELLS
+) -> np.ndarray | None:
+    """For every cell, the point of ``xy`` nearest the centre of the nearest cell holding a point.
+
+    The grid is padded by ``pad`` cells so roads just outside it serve its edge cells. The
+    nearest occupied cell comes from :func:`scipy.ndimage.distance_transform_edt` (exact
+    Euclidean, in C), so the cost is a few passes over the cells whatever the number of points.
+    Returns the points' ``ids`` (default their positions in ``xy``) as int32, or None when no
+    point is near the grid.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    t = grid.transform
+    height, width = grid.height + 2 * pad, grid.width + 2 * pad
+    col = np.floor((xy[:, 0] - t.c) / t.a).astype(np.int64) + pad
+    row = np.floor((xy[:, 1] - t.f) / t.e).astype(np.int64) + pad
+    near = np.flatnonzero((row >= 0) & (row < height) & (col >= 0) & (col < width))
+    if near.size == 0:
+        return None
+    row, col = row[near], col[near]
+    cell = row * width + col
+    centre_x = t.c + t.a * (col - pad + 0.5)
+    centre_y = t.f + t.e * (row - pad + 0.5)
+    offset = np.hypot(xy[near, 0] - centre_x, xy[near, 1] - centre_y)
+    # The point nearest its cell's centre represents the cell (ties: the first point).
+    order = np.argsort(offset, kind="stable")
+    cells, first = np.unique(cell[order], return_index=True)
+    owner = np.full(height * width, -1, dtype=np.int32)
+    chosen = near[order[first]]
+    owner[cells] = chosen if ids is None else ids[chosen]
+    indices = distance_transform_edt(owner.reshape(height, width) < 0, return_distances=False, return_indices=True)
+    window = (slice(pad, pad + grid.height), slice(pad, pad + grid.width))
+    nearest = indices[0][window] * np.int32(width)  # int32: the padded grid has < 2**31 cells
+    nearest += indices[1][window]
+    return owner[nearest]
 
 
 def _source_geometries(sources: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid) -> list[Any]:
     if not isinstance(sources, gpd.GeoDataFrame | gpd.GeoSeries):
-        msg = f"sources must be a GeoDataFrame, GeoSeries or highway selector, got {type(sources).__name__}"
+        msg = (
+            "sources must be a GeoDataFrame, GeoSeries, boolean DataArray or highway selector, "
+            f"got {type(sources).__name__}"
+        )
         raise InputError(msg)
     if sources.crs is None:
         msg = "sources have no CRS; expected a GeoDataFrame with a CRS"
@@ -639,6 +791,37 @@ def _source_geometries(sources: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid) ->
         msg = "sources are empty; expected at least one point or polygon"
         raise InputError(msg)
     return geoms
+
+
+def _source_cells(mask: xr.DataArray, grid: Grid) -> np.ndarray:
+    """The True cells of a boolean layer on ``grid`` (for example urban-centre cells)."""
+    grid.check(mask, f"source cells {mask.name!r}")
+    values = np.asarray(mask.values)
+    if values.dtype != bool:
+        msg = f"source cells {mask.name!r} have dtype {values.dtype}; expected a boolean layer (True at sources)"
+        raise InputError(msg)
+    if not values.any():
+        msg = f"source cells {mask.name!r} has no True cell; expected at least one source cell"
+        raise InputError(msg)
+    return values
+
+
+def _cell_seeds(net: CompiledNetwork, inside: np.ndarray, grid: Grid, offroad: float, direction: Direction):
+    """Seeds for source cells: road points in them (at 0 s), and the road points nearest the
+    centres of their edge cells (at the off-road time). Edge-cell centres are also the points a
+    cell can walk straight to."""
+    from scipy.ndimage import binary_erosion
+
+    edge = inside & ~binary_erosion(inside, border_value=0)
+    rows, cols = np.nonzero(edge)
+    xy = np.column_stack([grid.xs[cols], grid.ys[rows]])
+    seeds = [_point_seeds(net, xy, offroad, direction)]
+    row, col = grid.rowcol(net.point_xy[:, 0], net.point_xy[:, 1])
+    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    ok[ok] = inside[row[ok], col[ok]]
+    points = np.flatnonzero(ok)
+    seeds.append((points, np.zeros(points.size)))
+    return _merge_seeds(seeds), xy
 
 
 def _selector_seeds(net: CompiledNetwork, selector: str | Iterable[str]):
@@ -654,13 +837,14 @@ def _selector_seeds(net: CompiledNetwork, selector: str | Iterable[str]):
         msg = f"the road network has no roads of class {'|'.join(sorted(classes))}"
         raise NetworkError(msg)
     nodes = np.unique(np.concatenate([net.edge_u[chosen], net.edge_v[chosen]]))
-    return (nodes, np.zeros(nodes.size)), chosen, np.empty((0, 2)), np.empty(0)
+    return (nodes, np.zeros(nodes.size)), chosen
 
 
 def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offroad: float, direction: Direction):
     """Seeds for points, lines and polygons: each snaps to the nearest road point of every tier.
 
     Lines are sampled along their length and polygons along their boundary, every ``spacing``.
+    Returns the seeds and the sample points (which a cell can also walk straight to).
     """
     pts = []
     for g in geoms:
@@ -671,30 +855,36 @@ def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offr
         else:
             pts.append(_sample_lines(g.boundary, spacing))
     xy = np.vstack(pts)
-    seed_idx: list[np.ndarray] = []
-    seed_t: list[np.ndarray] = []
-    for tier, tree in enumerate(net._trees):
-        if tree is None:
-            continue
-        dist, local = tree.query(xy, k=1)
-        global_idx = net._tier_points[tier][local]
-        access = dist / offroad
-        idx, t = _attach(net, global_idx, access, direction)
-        seed_idx.append(idx)
-        seed_t.append(t)
+    seeds = [_point_seeds(net, xy, offroad, direction)]
     # Nodes inside source polygons are sources themselves.
     polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
     if polygons:
         tree = shapely.STRtree(shapely.points(net.node_xy))
-        inside = tree.query(polygons, predicate="contains")[1]
-        seed_idx.append(np.unique(inside))
-        seed_t.append(np.zeros(np.unique(inside).size))
-    idx = np.concatenate(seed_idx)
-    t = np.concatenate(seed_t)
+        inside = np.unique(tree.query(polygons, predicate="contains")[1])
+        seeds.append((inside, np.zeros(inside.size)))
+    return _merge_seeds(seeds), xy
+
+
+def _point_seeds(net: CompiledNetwork, xy: np.ndarray, offroad: float, direction: Direction):
+    """Road points reached from sources at ``xy``: the nearest of every tier, at the off-road time."""
+    idx, t = [np.empty(0, dtype=np.int64)], [np.empty(0)]
+    for tier, tree in enumerate(net.tier_trees()):
+        if tree is None or not len(xy):
+            continue
+        dist, local = tree.query(xy, k=1)
+        idx.append(net._tier_points[tier][local])
+        t.append(dist / offroad)
+    return np.concatenate(idx), np.concatenate(t)
+
+
+def _merge_seeds(seeds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One seed per node (or road point), at its smallest time."""
+    idx = np.concatenate([s[0] for s in seeds]).astype(np.int64)
+    t = np.concatenate([s[1] for s in seeds]).astype(float)
     order = np.lexsort((t, idx))
     idx, t = idx[order], t[order]
-    first = np.r_[True, idx[1:] != idx[:-1]]
-    return (idx[first], t[first]), xy, np.zeros(len(xy))
+    first = np.r_[True, idx[1:] != idx[:-1]] if idx.size else np.zeros(0, dtype=bool)
+    return idx[first], t[first]
 
 
 def _sample_lines(lines: Any, spacing: float) -> np.ndarray:
@@ -734,8 +924,19 @@ def _attach(net: CompiledNetwork, points: np.ndarray, access: np.ndarray, direct
     return idx_all[finite], t_all[finite]
 
 
-def _point_times(net: CompiledNetwork, node_t: np.ndarray, zero_edges: np.ndarray, direction: Direction) -> np.ndarray:
-    """Time (s) between every road point and the nearest source."""
+def _point_times(
+    net: CompiledNetwork,
+    node_t: np.ndarray,
+    zero_edges: np.ndarray,
+    direction: Direction,
+    seeds: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Time (s) between every road point and the nearest source.
+
+    A point's time comes through the two ends of its edge, or straight along the edge from a
+    source that lies on the same edge (otherwise a point 100 m from a source in the middle of
+    a 5 km road would go round by a node).
+    """
     n = net.n_nodes
     e = net.point_edge[n:]
     f = net.point_frac[n:]
@@ -747,73 +948,20 @@ def _point_times(net: CompiledNetwork, node_t: np.ndarray, zero_edges: np.ndarra
         else:
             t = np.minimum(node_t[u] + f * fwd, node_t[v] + (1 - f) * back)
     t = np.where(zero_edges[e], 0.0, t)
+    on_edge = seeds[0] >= n
+    if on_edge.any():
+        src, access = seeds[0][on_edge] - n, seeds[1][on_edge]
+        # Interior points are stored edge by edge: each seed pairs with its edge's run of points.
+        first = np.searchsorted(e, e[src], side="left")
+        count = np.searchsorted(e, e[src], side="right") - first
+        pair_src = np.repeat(np.arange(src.size), count)
+        pair_pt = np.arange(pair_src.size) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
+        fs, fp = f[src][pair_src], f[pair_pt]
+        ahead = fp >= fs  # the point lies after the source in the edge's direction
+        # From the source to the point ("from") or back ("to"): forward or reverse along the edge.
+        forward_leg = ahead if direction == "from" else ~ahead
+        gap = np.abs(fp - fs)
+        with np.errstate(invalid="ignore"):  # inf * 0 where a one-way edge's seed is the point
+            leg = np.where(gap > 0, np.where(forward_leg, fwd[pair_pt], back[pair_pt]) * gap, 0.0)
+        np.minimum.at(t, pair_pt, leg + access[pair_src])
     return np.concatenate([node_t, t])
-
-
-def _cell_times(
-    net: CompiledNetwork,
-    point_t: np.ndarray,
-    extra_xy: np.ndarray,
-    extra_t: np.ndarray,
-    grid: Grid,
-    offroad: float,
-    k: int,
-    block_rows: int = 256,
-) -> np.ndarray:
-    """Per cell: min over candidate points of (distance / offroad speed + point time), seconds."""
-    out = np.empty(grid.shape, dtype=np.float64)
-    cached = _candidates(net, grid, k)
-    extra_tree = cKDTree(extra_xy) if len(extra_xy) else None
-    for r0 in range(0, grid.height, block_rows):
-        rows = slice(r0, min(r0 + block_rows, grid.height))
-        if cached is not None:
-            n0, n1 = rows.start * grid.width, rows.stop * grid.width
-            dist, idx = cached[0][n0:n1], cached[1][n0:n1]
-        else:
-            dist, idx = _block_candidates(net, grid, rows, k)
-        best = (dist / offroad + point_t[idx]).min(axis=1)
-        if extra_tree is not None:
-            d, j = extra_tree.query(_cell_centres(grid, rows), k=1, workers=-1)
-            best = np.minimum(best, d / offroad + extra_t[j])
-        out[rows] = best.reshape(-1, grid.width)
-    return out
-
-
-#: Cells x candidates above which candidate lists are recomputed per surface instead of cached
-#: (about 8 bytes each: 50 million is 400 MB).
-_CACHE_LIMIT = 50_000_000
-
-
-def _candidates(net: CompiledNetwork, grid: Grid, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Candidate road points of every cell (distances in m, point indices), cached per grid.
-
-    The candidates depend only on geometry, not on the sources, so every surface on the same grid
-    reuses them and costs one gather and one minimum per cell.
-    """
-    key = (grid, k)
-    if key in net._cache:
-        return net._cache[key]
-    if grid.height * grid.width * k * _N_TIERS > _CACHE_LIMIT:
-        return None
-    dist, idx = _block_candidates(net, grid, slice(0, grid.height), k)
-    net._cache[key] = (dist, idx)
-    return dist, idx
-
-
-def _block_candidates(net: CompiledNetwork, grid: Grid, rows: slice, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest road points of each road tier for the cells of ``rows``."""
-    cells = _cell_centres(grid, rows)
-    dists, idxs = [], []
-    for tier, tree in enumerate(net._trees):
-        if tree is None:
-            continue
-        kk = min(k, tree.n)
-        dist, local = tree.query(cells, k=kk, workers=-1)
-        dists.append(dist.reshape(len(cells), kk).astype(np.float32))
-        idxs.append(net._tier_points[tier][local.reshape(len(cells), kk)].astype(np.int32))
-    return np.hstack(dists), np.hstack(idxs)
-
-
-def _cell_centres(grid: Grid, rows: slice) -> np.ndarray:
-    cx, cy = np.meshgrid(grid.xs, grid.ys[rows])
-    return np.column_stack([cx.ravel(), cy.ravel()])

@@ -39,6 +39,7 @@ CRITERIA: dict[str, str] = {
     "landcover": "suitability of each land-cover role",
     "road_access": "travel time (min) to the nearest main road",
     "market_access": "travel time (min) to the nearest urban centre",
+    "labour_access": "travel time (min) from the nearest village, town or city, where workers live",
     "material_access": "travel time (min) to the nearest source of each raw material, averaged",
     "equal_access": "markets and raw materials both near and at similar times",
     "symbiosis_potential": "unmatched by-product tonnes (t/yr) of firms within the matching reach",

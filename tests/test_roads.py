@@ -9,7 +9,7 @@ from affine import Affine
 from shapely.geometry import LineString, Point, box
 
 from eicgeo import Grid, roads
-from eicgeo._errors import CRSError, InputError, NetworkError
+from eicgeo._errors import CRSError, GridMismatchError, InputError, NetworkError
 
 OFFROAD_MPS = 10 / 3.6  # the default off-road speed, 10 km/h
 
@@ -349,3 +349,126 @@ def test_line_sources_are_sampled_along_their_length():
     minutes = roads.travel_time_surface(g, canal, strip_grid())
     # Cell (2550, 150) lies on the canal; sample points every 100 m make it at most 50 m off.
     assert float(minutes.values[0, 25]) <= 50 / OFFROAD_MPS / 60 + 1e-6
+
+
+def centred_grid():
+    """100 m cells centred on x = 0, 100, ..., 2900 and y = 100, 0, -100: the road of
+    line_graph runs through the centres of the middle row."""
+    return Grid("EPSG:32647", Affine(100, 0, -50, 0, -100, 150), (3, 30))
+
+
+def test_source_cells_by_hand():
+    g = line_graph([60, 60, 60])  # 60 km/h: 6 s per 100 m
+    grid = centred_grid()
+    cells = np.zeros(grid.shape, dtype=bool)
+    cells[:, :2] = True  # x = -50..150: holds the node at x = 0 and the road point at x = 100
+    minutes = roads.travel_time_surface(g, grid.wrap(cells, "centre"), grid)
+    assert np.all(minutes.values[:, :2] == 0)
+    # On the road at x = 2500: 2400 m of road to the source cells' road point at x = 100.
+    assert float(minutes.values[1, 25]) == pytest.approx(144 / 60, rel=1e-6)
+    # 100 m off the road at x = 2500: 100 m off-road (36 s) to the road point, then 144 s.
+    assert float(minutes.values[0, 25]) == pytest.approx((36 + 144) / 60, rel=1e-6)
+    # At (200, 100) walking straight to the source cell centred at (100, 100) (36 s) beats 100 m
+    # off-road to the road at x = 200 and 6 s along it (42 s).
+    assert float(minutes.values[0, 2]) == pytest.approx(36 / 60, rel=1e-6)
+    assert float(minutes.values[1, 2]) == pytest.approx(6 / 60, rel=1e-6)
+    with pytest.raises(InputError, match="source cells 'centre' have dtype float64; expected a boolean"):
+        roads.travel_time_surface(g, grid.wrap(cells.astype(float), "centre"), grid)
+    with pytest.raises(InputError, match="source cells 'none' has no True cell"):
+        roads.travel_time_surface(g, grid.wrap(np.zeros(grid.shape, bool), "none"), grid)
+    with pytest.raises(GridMismatchError, match="source cells 'small' has shape \\(2, 30\\)"):
+        roads.travel_time_surface(g, strip_grid().wrap(np.ones((2, 30), bool), "small"), grid)
+
+
+def test_one_way_streets_in_surfaces():
+    g = line_graph([60, 60, 60], oneway=True)  # traffic flows east only
+    grid = centred_grid()
+    source = gpd.GeoDataFrame(geometry=[Point(3000, 0)], crs="EPSG:32647")
+    to_source = roads.travel_time_surface(g, source, grid, direction="to")
+    # From x = 1000 east along the road to the node at x = 3000: 120 s.
+    assert float(to_source.values[1, 10]) == pytest.approx(2.0, rel=1e-6)
+    from_source = roads.travel_time_surface(g, source, grid, direction="from")
+    # Nobody drives west from x = 3000: only the 2 km walk is left (720 s).
+    assert float(from_source.values[1, 10]) == pytest.approx(2000 / OFFROAD_MPS / 60, rel=1e-6)
+
+
+def test_dask_chunked_surfaces_equal_the_in_memory_ones(data_dir):
+    import dask.array as da
+
+    g = roads.load_network(data_dir / "aguascalientes.osm.bz2")
+    net = roads.compile_network(g, spacing_m=50)
+    xs = [d["x"] for _, d in g.nodes(data=True)]
+    ys = [d["y"] for _, d in g.nodes(data=True)]
+    grid = Grid.from_bounds((min(xs) - 500, min(ys) - 500, max(xs) + 500, max(ys) + 500), 50, g.graph["crs"])
+    quarry = gpd.GeoDataFrame(geometry=[Point(xs[10], ys[10]).buffer(120), Point(xs[200], ys[200])], crs=grid.crs)
+    like = grid.wrap(da.zeros(grid.shape, chunks=(17, 23), dtype=np.float32), "like")
+    for sources in (quarry, "primary|secondary"):
+        eager = roads.travel_time_surface(net, sources, grid, max_minutes=8)
+        lazy = roads.travel_time_surface(net, sources, like, max_minutes=8)
+        assert lazy.chunks == like.chunks and lazy.dtype == np.float32
+        np.testing.assert_array_equal(lazy.compute().values, eager.values)
+        assert np.isfinite(eager.values).mean() > 0.3 and np.isnan(eager.values).any()
+    cells = grid.wrap(eager.values < 1, "near")
+    chunked = roads.travel_time_surface(net, cells, grid, chunks=64)
+    np.testing.assert_array_equal(chunked.compute().values, roads.travel_time_surface(net, cells, grid).values)
+
+
+def test_sources_in_the_middle_of_an_edge_reach_its_points_directly():
+    grid = centred_grid()
+    source = gpd.GeoDataFrame(geometry=[Point(500, 0)], crs="EPSG:32647")  # mid-way along a 1 km edge
+    both = roads.travel_time_surface(line_graph([60]), source, grid)
+    # 100 m along the road either side (6 s), not round by a node 500 m away (54 s).
+    assert float(both.values[1, 6]) == pytest.approx(0.1, rel=1e-6)
+    assert float(both.values[1, 4]) == pytest.approx(0.1, rel=1e-6)
+    east = roads.travel_time_surface(line_graph([60], oneway=True), source, grid)
+    assert float(east.values[1, 4]) == pytest.approx(0.1, rel=1e-6)  # with the traffic
+    # Against it, only the 100 m walk to the source is left (36 s).
+    assert float(east.values[1, 6]) == pytest.approx(100 / OFFROAD_MPS / 60, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------- labour_access
+def test_labour_access_is_the_commute_from_the_nearest_settlement():
+    from eicgeo import criteria
+
+    g = line_graph([60, 60, 60], oneway=True)  # traffic flows east only
+    grid = centred_grid()
+    west = np.zeros(grid.shape, dtype=bool)
+    west[:, :2] = True
+    minutes = criteria.labour_access(roads.compile_network(g, spacing_m=100), grid, grid.wrap(west, "villages"))
+    assert minutes.name == "labour_access" and minutes.attrs["direction"] == "from"
+    assert float(minutes.values[1, 25]) == pytest.approx(2.4, rel=1e-6)  # 2400 m east at 60 km/h
+    east = np.zeros(grid.shape, dtype=bool)
+    east[:, 28:] = True
+    minutes = criteria.labour_access(roads.compile_network(g, spacing_m=100), grid, grid.wrap(east, "villages"))
+    # Workers from the east cannot drive west: they walk 1800 m to x = 1000 (648 s).
+    assert float(minutes.values[1, 10]) == pytest.approx(1800 / OFFROAD_MPS / 60, rel=1e-6)
+
+
+def test_settlements_are_villages_towns_and_the_city():
+    from eicgeo.pipeline import _settlements
+
+    grid = Grid("EPSG:32647", Affine(1000, 0, 0, 0, -1000, 3000), (3, 3))
+    smod = grid.wrap(np.array([[30, 23, 22], [21, 13, 12], [11, 10, 0]], dtype=np.uint8), "degurba")
+    urban = grid.wrap(np.full((3, 3), 3, dtype=np.uint8), "fringe")
+    assert _settlements(smod, urban).values.tolist() == [[True, True, True], [False, True, False], [False] * 3]
+    assert _settlements(None, urban).values.all()  # no population grid: urban land cover
+    assert _settlements(None, urban * 0 + 1) is None
+
+
+def test_pipeline_builds_labour_access(sample_dir):
+    import eicgeo
+    from eicgeo.scenario import CRITERIA
+
+    assert "labour_access" in CRITERIA
+    s = eicgeo.load_sample()
+    s = s.replace(name="labour", resolution=400.0)
+    s.criteria["labour_access"] = eicgeo.scenario.Criterion(name="labour_access", weight=0.3)
+    result = eicgeo.run(s, progress=False)
+    raw = result.layers["labour_access"]
+    assert raw.attrs["units"] == "minutes" and result.weights["labour_access"] > 0
+    # 0 in the settlements the Degree of Urbanisation found, positive elsewhere.
+    settled = np.isin(result.degurba.values, (13, 22, 23, 30))
+    assert settled.any() and np.all(raw.values[settled] == 0)
+    assert np.nanmax(raw.values) > 5
+    standard = result.criteria["labour_access"]
+    assert float(standard.values[settled].min()) == 1.0  # 0 minutes scores 1 (linear 0..45 min)
