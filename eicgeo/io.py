@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -32,10 +33,10 @@ from rasterio.io import MemoryFile
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from eicgeo._errors import CRSError, InputError
-from eicgeo._validate import check_columns, check_crs, check_file
+from eicgeo._errors import CRSError, EicgeoWarning, InputError
+from eicgeo._validate import check_columns, check_crs, check_file, did_you_mean
 from eicgeo.grid import Grid
-from eicgeo.materials import check_material, parse_flows
+from eicgeo.materials import SECTORS, check_material, parse_flows
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -361,6 +362,17 @@ def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
         firms[column] = firms[column].fillna("").astype(str)
         for row, text in enumerate(firms[column]):
             parse_flows(text, what=f"{label} row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}) {column}")
+    # Matching goes by material, so an unknown sector is only a warning (it is often a typo).
+    unknown = ~firms["sector"].astype(str).isin(list(SECTORS))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        sector = str(firms["sector"].iloc[row])
+        msg = (
+            f"{label}: {int(unknown.sum())} firm(s) have a sector that eicgeo.materials.SECTORS does not list; "
+            f"the first is row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}): {sector!r}"
+            f"{did_you_mean(sector, SECTORS)}"
+        )
+        warnings.warn(msg, EicgeoWarning, stacklevel=2)
     if crs is not None:
         firms = firms.to_crs(check_crs(crs, "firms"))
     return firms

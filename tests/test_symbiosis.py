@@ -663,3 +663,24 @@ def test_pipeline_symbiosis_stage(tmp_path, clean_vocabulary):
     fields = set(pyogrio.read_info(folder / "firms.gpkg", layer="links")["fields"])
     assert {"co2_avoided_t", "transport_co2_t", "net_co2_t"} <= fields
     assert "unmatched" in report.OUTPUT_FILES["firms.gpkg"]
+
+
+def test_read_firms_warns_about_unknown_sectors(tmp_path):
+    from eicgeo import io
+    from eicgeo._errors import EicgeoWarning
+
+    path = tmp_path / "firms.csv"
+    path.write_text(
+        "firm_id,name,sector,lon,lat,inputs,outputs\n"
+        "F1,a,coal_power,100.4,14.8,,fly_ash:100\n"
+        "F2,b,cement,100.5,14.8,fly_ash:60,\n"
+        "F3,c,rice mill,100.5,14.9,,rice_husk:5\n"
+        "F4,d,spaceport,100.5,14.7,,\n"
+    )
+    with pytest.warns(
+        EicgeoWarning,
+        match=r"2 firm\(s\) have a sector that eicgeo.materials.SECTORS does not list; "
+        r"the first is row 4 \(firm_id 'F3'\): 'rice mill' \(did you mean 'rice_mill'",
+    ):
+        firms = io.read_firms(path)
+    assert firms["sector"].tolist() == ["coal_power", "cement", "rice mill", "spaceport"]  # kept as given
