@@ -261,9 +261,10 @@ def smod_codes(
         # Edge-to-edge distance: centre-to-centre distance less one cell.
         gap_km = ndimage.distance_transform_edt(~core) * cell_km - cell_km
         labels, n = ndimage.label(semi, structure=_CONTIGUITY[semi_dense_contiguity])
-        nearest = np.asarray(ndimage.minimum(gap_km, labels, index=np.arange(1, n + 1)))
-        far = np.zeros(n + 1, dtype=bool)
-        far[1:] = nearest >= semi_dense_distance_km - 1e-9
+        nearest = np.full(n + 1, np.inf)
+        np.minimum.at(nearest, labels[semi], gap_km[semi])
+        far = nearest >= semi_dense_distance_km - 1e-9
+        far[0] = False
         semi = far[labels]
     suburban = urban_cluster & ~core & ~semi
     rural_cluster = _keep_clusters(moderate & ~urban_cluster & ~semi, people, rural_cluster_population, _QUEEN)
@@ -531,21 +532,26 @@ def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> n
 def _block_people(values: Any, f: int) -> tuple[np.ndarray, np.ndarray]:
     """People and cells with data in each ``f`` x ``f`` block (NaN = nodata), strip by strip.
 
-    Summing strips of blocks keeps the temporaries small on a 10^8-cell grid; each strip is a
-    reshape, no copy of the whole grid is made.
+    A plain reshape-sum of each strip of blocks is summed in float64 without copying the grid;
+    only the few blocks that hold a NaN are summed again without it. Strips keep the
+    temporaries small on a 10^8-cell grid.
     """
     a = np.asarray(values)
     h, w = a.shape
     bh, bw = -(-h // f), -(-w // f)
-    people = np.zeros((bh, bw))
-    count = np.zeros((bh, bw))
+    people = np.empty((bh, bw))
+    count = np.empty((bh, bw))
     step = _STRIP_BLOCKS * f
     for top in range(0, h, step):
-        strip = a[top : top + step].astype(np.float64)
+        strip = a[top : top + step]
+        rows = slice(top // f, top // f + -(-strip.shape[0] // f))
+        total = _block_sum(strip, f)
         finite = np.isfinite(strip)
-        b0 = top // f
-        people[b0 : b0 + -(-strip.shape[0] // f)] = _block_sum(np.where(finite, strip, 0.0), f)
-        count[b0 : b0 + -(-strip.shape[0] // f)] = _block_sum(finite, f)
+        count[rows] = _block_sum(finite, f)
+        gaps = ~np.isfinite(total)
+        if gaps.any():
+            total[gaps] = _block_sum(np.where(finite, strip, 0.0), f)[gaps]
+        people[rows] = total
     return people, count
 
 
@@ -576,9 +582,8 @@ def _expand(codes: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     """Each block's code on every cell of the block."""
     if f == 1:
         return codes.astype(np.uint8)
-    rows = np.arange(shape[0]) // f
-    cols = np.arange(shape[1]) // f
-    return codes.astype(np.uint8)[rows[:, None], cols[None, :]]
+    fine = np.repeat(np.repeat(codes.astype(np.uint8), f, axis=0), f, axis=1)
+    return fine[: shape[0], : shape[1]]
 
 
 def _keep_clusters(mask: np.ndarray, people: np.ndarray, minimum: float, structure: np.ndarray) -> np.ndarray:

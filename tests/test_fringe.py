@@ -717,3 +717,45 @@ def test_scenario_fringe_and_green_space_keys():
     assert "fringe.band_minutes: must be >= 0, got -5" in text
     assert "fringe.breakpoint: expected true or false, got 'yes'" in text
     assert "constraints.protect_green_space: expected true or false, got 1" in text
+
+
+def test_degurba_edge_blocks_use_the_area_they_cover(monkeypatch):
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 2500), (25, 25))  # 2.5 x 2.5 km
+    people = np.full(grid.shape, 0.6, dtype=np.float32)  # 60 inh/km² everywhere
+    people[3, 4] = np.nan  # one cell without data in the first block
+    # blocks: 10 x 10, 10 x 5 and 5 x 5 cells; each holds 60 inh/km² of the area it covers
+    # (the first block 59.4 people on 99 cells with data, still >= 50): all low-density rural.
+    # Counting the cut blocks as whole km² would make them 30 and 15 inh/km²: very low density.
+    smod = fringe.degurba(grid.wrap(people, "population"))
+    assert (smod.values == 12).all()
+    # summing strip by strip gives the same blocks as summing at once
+    monkeypatch.setattr(fringe, "_STRIP_BLOCKS", 1)
+    people[14, 20] = 500.0  # in the second strip: block (1, 2) holds 529.4 people on 0.5 km²
+    np.testing.assert_array_equal(
+        fringe.degurba(grid.wrap(people, "population")).values[::10, ::10], [[12, 12, 12], [12, 12, 13], [12, 12, 12]]
+    )  # 1,059 inh/km² and >= 500 people: a rural cluster
+    people_block, cells = fringe._block_people(people, 10)
+    assert people_block[1, 2] == pytest.approx(0.6 * 49 + 500.0)
+    assert people_block[0, 0] == pytest.approx(0.6 * 99) and cells[0, 0] == 99 and cells[2, 2] == 25
+
+
+def test_pipeline_writes_green_space_and_protects_it(tmp_path):
+    import rasterio
+
+    import eicgeo
+
+    s = eicgeo.load_sample()
+    s.roads = s.firms = s.sources = None  # the land-cover and population stages are enough
+    s.constraints["protect_green_space"] = True
+    result = eicgeo.run(s, out=tmp_path / "out", progress=False)
+    green = result.layers["green_space"].values
+    with rasterio.open(tmp_path / "out" / "green_space.tif") as src:
+        assert src.dtypes[0] == "uint8"
+        np.testing.assert_array_equal(src.read(1), green)
+    with rasterio.open(tmp_path / "out" / "degurba.tif") as src:
+        np.testing.assert_array_equal(src.read(1), result.degurba.values)
+    assert green.sum() > 100  # the sample has woods and grassland along its towns
+    excluded = result.excluded.values
+    # every residual green cell is excluded: as green space (9), or first for an earlier reason
+    assert (excluded[green == 1] > 0).all() and (excluded[green == 1] == 9).mean() > 0.5
+    assert not (excluded[green == 0] == 9).any()
