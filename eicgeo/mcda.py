@@ -271,8 +271,22 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
 
 
 def _georef_like(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
-    """Georeference ``out`` like ``like`` when ``like`` has a CRS (plain arrays stay plain)."""
-    return Grid.from_dataarray(like).georef(out) if like.rio.crs is not None else out
+    """Georeference ``out`` like ``like`` when ``like`` has a CRS (plain arrays stay plain).
+
+    As :meth:`Grid.georef`, but on a shallow copy written in place: rioxarray's own copies
+    would duplicate the whole array three times.
+    """
+    if like.rio.crs is None:
+        return out
+    grid = Grid.from_dataarray(like)
+    out = out.copy(deep=False)
+    with warnings.catch_warnings():
+        # pyproj's CF conversion of oblique projections (e.g. Swiss LV95) warns needlessly.
+        warnings.filterwarnings("ignore", message="angle from rectified", category=UserWarning)
+        out.rio.write_crs(grid.crs.to_wkt(), inplace=True)
+    out.rio.write_transform(grid.transform, inplace=True)
+    out.rio.write_nodata(np.nan if np.issubdtype(out.dtype, np.floating) else 0, encoded=False, inplace=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,13 +614,21 @@ def _aligned(
                 "criteria must share one grid"
             )
             raise GridMismatchError(msg)
-        if first.rio.crs is not None and layer.rio.crs is not None:
+        if not _same_georef(first, layer) and first.rio.crs is not None and layer.rio.crs is not None:
             Grid.from_dataarray(first).check(layer, f"criterion {name!r}")
     for name, layer in zip(names, arrays, strict=True):
         if not _has_value(layer.data):
             msg = f"criterion {name!r} is NaN everywhere"
             raise InputError(msg)
     return names, arrays, np.array([w[k] for k in names])
+
+
+def _same_georef(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """True when both layers carry the very same CRS and transform (the quick path of a grid check)."""
+    ra, rb = a.coords.get("spatial_ref"), b.coords.get("spatial_ref")
+    if ra is None or rb is None or "GeoTransform" not in ra.attrs:
+        return False
+    return all(ra.attrs.get(k) == rb.attrs.get(k) for k in ("crs_wkt", "GeoTransform"))
 
 
 def _has_value(data: Any) -> bool:
@@ -628,11 +650,16 @@ def _tiles(shape: tuple[int, ...]) -> Iterator[slice]:
         yield slice(r0, min(shape[0], r0 + rows))
 
 
+def _tile_buffer(shape: tuple[int, ...]) -> np.ndarray:
+    """Scratch space for one tile (a whole-grid temporary would cost a page-faulting allocation)."""
+    return np.empty((next(_tiles(shape), slice(0, 0)).stop, *shape[1:]), dtype=np.float32)
+
+
 def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = np.empty(blocks[0].shape, dtype=np.float32)
-    tmp = np.empty(blocks[0].shape, dtype=np.float32)
+    scratch = _tile_buffer(out.shape)
     for rows in _tiles(out.shape):
-        o, t = out[rows], tmp[rows]
+        o, t = out[rows], scratch[: rows.stop - rows.start]
         np.multiply(blocks[0][rows], w[0], out=o, casting="same_kind")
         for block, wi in zip(blocks[1:], w[1:], strict=True):
             np.multiply(block[rows], wi, out=t, casting="same_kind")
@@ -643,9 +670,9 @@ def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _product_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = np.empty(blocks[0].shape, dtype=np.float32)
-    tmp = np.empty(blocks[0].shape, dtype=np.float32)
+    scratch = _tile_buffer(out.shape)
     for rows in _tiles(out.shape):
-        o, t = out[rows], tmp[rows]
+        o, t = out[rows], scratch[: rows.stop - rows.start]
         np.power(blocks[0][rows], w[0], out=o, casting="same_kind")
         for block, wi in zip(blocks[1:], w[1:], strict=True):
             np.power(block[rows], wi, out=t, casting="same_kind")
