@@ -419,8 +419,23 @@ def write_raster(
 ) -> Path:
     """Write a layer as a Cloud-Optimised GeoTIFF (tiled, DEFLATE, internal overviews).
 
-    The file is written beside its final name and renamed into place. Float layers keep NaN as
-    nodata; integer (class) layers use 0.
+    GDAL's COG driver lays the file out as the COG specification asks: 256 x 256 tiles, the
+    image file directories first, then the overviews' tiles from the smallest, then the full
+    resolution. Overviews are averaged for float layers and nearest for class codes. The file
+    is written beside its final name and renamed into place.
+
+    Parameters
+    ----------
+    layer : DataArray
+        On a :class:`~eicgeo.grid.Grid`. Float layers are written as float32 with NaN as
+        nodata; integer (class) layers keep their type with 0 as nodata.
+    path : path
+    tags : mapping, optional
+        Dataset tags (e.g. the meaning of class codes).
+    description : str, optional
+        The band description.
+    units : str, optional
+        The band's unit, stored both as GDAL's unit type and as a ``units`` band tag.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -449,6 +464,7 @@ def write_raster(
                 dst.set_band_description(1, description)
             if units:
                 dst.update_tags(1, units=units)
+                dst.units = (units,)
         with mem.open() as src:
             rasterio.shutil.copy(
                 src,

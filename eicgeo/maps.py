@@ -1,41 +1,54 @@
-"""Maps of a Result: an interactive Folium map and a static map for briefs.
+"""Maps of a Result: an interactive Folium map, a static map for briefs and QGIS styles.
 
 Maps draw finished layers; they compute nothing but display versions (rasters warped to Web
-Mercator and downsampled, colours).
+Mercator and downsampled, vectors simplified, colours). One palette serves the three outputs, so
+a zone, a reason for exclusion or a fringe class has the same colour in ``map.html``, ``map.png``
+and QGIS.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import mimetypes
 import os
 import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import branca
+import branca.colormap
 import folium
+import folium.plugins
 import geopandas as gpd
 import matplotlib
 import numpy as np
 import rasterio.features
 import xarray as xr
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from matplotlib import colormaps
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from shapely.geometry import shape
 
-from eicgeo.fringe import FRINGE_CLASSES
+from eicgeo._errors import EicgeoError, InputError
+from eicgeo._validate import check_in, check_positive
+from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.grid import Grid
+from eicgeo.materials import MATERIALS, parse_flows
 
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["explore", "static"]
+__all__ = ["A4_LANDSCAPE", "QGIS_STYLES", "excluded_classes", "explore", "qgis_style", "static"]
 
 _SUITABILITY_CMAP = "viridis"
-_FRINGE_COLOURS = {1: None, 2: "#f08a24", 3: "#7a0177"}
+_SUITABILITY_CAPTION = "Suitability (0–1, dimensionless score; blank = excluded)"
+_FRINGE_COLOURS = {1: "#e5f5e0", 2: "#f08a24", 3: "#7a0177"}
+#: Colours of the land-cover exclusion reasons; codes added later get colours from a palette.
 _EXCLUDED_COLOURS = {
     1: "#bdbdbd",
     2: "#2166ac",
@@ -46,92 +59,129 @@ _EXCLUDED_COLOURS = {
     7: "#a6d96a",
     8: "#fee08b",
 }
-_SECTOR_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["tab20"].colors]
-_MATERIAL_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["Dark2"].colors + colormaps["Set1"].colors]
+#: The GHSL colours of the GHS-SMOD level-2 classes.
+_SMOD_COLOURS = {
+    30: "#ff0000",
+    23: "#733800",
+    22: "#a87000",
+    21: "#ffff00",
+    13: "#4c7300",
+    12: "#abcd66",
+    11: "#cdf57a",
+    10: "#7ab6f5",
+}
+_PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["tab20"].colors + colormaps["tab20b"].colors]
+_ZONE_EDGE = "#b30000"
+#: Units of the zone columns shown in popups.
+_ZONE_UNITS = {
+    "area_ha": "ha",
+    "symbiosis_tonnes": "t/yr",
+    "market_minutes": "min",
+    "material_minutes": "min",
+    "rural_pop_30min": "people",
+    "score": "0–1",
+    "mean_suitability": "0–1",
+}
 
 
 # --------------------------------------------------------------------------------------------
 # interactive
 # --------------------------------------------------------------------------------------------
 def explore(
-    result: Result, *, offline: bool = False, max_pixels: int = 1_000_000, tiles: str | None = "OpenStreetMap"
+    result: Result,
+    *,
+    offline: bool = False,
+    max_pixels: int = 1_000_000,
+    tiles: str | None = "auto",
 ) -> folium.Map:
     """An interactive map of a result, with every layer switchable in a layer control.
+
+    Layers: suitability (with a colour-bar legend), fringe classes, excluded land by reason,
+    main roads, ranked zones (popup: the zone's score columns), firms by sector (popup: inputs
+    and outputs), symbiosis links (width by tonnes, colour by material) and raw-material
+    sources. Controls: a title, full screen, a measure tool (km, ha), a minimap and a legend.
 
     Parameters
     ----------
     result : Result
     offline : bool
-        Inline Leaflet (shipped in ``eicgeo/assets``) so the saved HTML renders with no
-        internet; base tiles are then simply absent when offline.
+        Write a self-contained page: Leaflet, the plugins and their CSS are inlined from the
+        copies shipped in ``eicgeo/assets`` (with their licences), so nothing is fetched from the
+        network. The base map is then left out (``tiles="auto"``), and so is the minimap, which
+        needs one; every data layer still shows.
     max_pixels : int
-        Rasters are downsampled to at most this many pixels for display.
+        Rasters are downsampled to at most this many pixels for display (1,000,000 keeps the
+        sample region's page near 3 MB).
     tiles : str or None
-        Base map (any Folium tile name); None for none.
+        Base map: any Folium tile name, None for none, or ``"auto"``: OpenStreetMap online and
+        none offline. A base map given explicitly with ``offline=True`` is fetched when the page
+        opens online.
+
+    Returns
+    -------
+    folium.Map
+        Displays inline in Jupyter; ``.save("map.html")`` writes the page.
     """
+    max_pixels = int(check_positive(max_pixels, "explore max_pixels"))
+    if tiles == "auto":
+        tiles = None if offline else "OpenStreetMap"
     west, south, east, north = result.grid.lonlat_bounds
-    m = folium.Map(
-        location=[(south + north) / 2, (west + east) / 2],
-        tiles=tiles,
-        control_scale=True,
-        zoom_start=10,
-        prefer_canvas=True,
-    )
-    if offline:
-        _inline_assets(m)
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=tiles, control_scale=True, zoom_start=10)
     m.fit_bounds([[south, west], [north, east]])
 
-    _image_layer(result.suitability, _colorize_continuous, "Suitability (0–1)", opacity=0.75).add_to(m)
-    _fringe_layer(result.fringe).add_to(m)
+    suitability_overlay, suitability_legend = _suitability_layer(result.suitability, max_pixels)
+    suitability_overlay.add_to(m)
+    suitability_legend.add_to(m)
+    _fringe_layer(result.fringe, result.grid.resolution).add_to(m)
+    excluded = excluded_classes(result.excluded)
     _image_layer(
         result.excluded,
-        lambda a: _colorize_classes(a, _EXCLUDED_COLOURS),
+        lambda a: _colorize_classes(a, {k: c for k, (_, c) in excluded.items()}),
         "Excluded land (by reason)",
         opacity=0.6,
         categorical=True,
         show=False,
+        max_pixels=max_pixels,
     ).add_to(m)
     if result.main_roads is not None and len(result.main_roads):
-        roads = result.main_roads.to_crs(4326)
-        roads = roads.assign(geometry=roads.geometry.simplify(0.0003))
-        folium.GeoJson(
-            roads[["highway", "geometry"]],
-            name="Main roads",
-            style_function=_road_style,
-            tooltip=folium.GeoJsonTooltip(["highway"]),
-        ).add_to(m)
-    _zones_layer(result.zones).add_to(m)
+        _roads_layer(result.main_roads, result.grid.resolution).add_to(m)
+    _zones_layer(result.zones, result.grid.resolution).add_to(m)
+    materials = _material_colours(result.links, result.sources)
     if len(result.links):
-        _links_layer(result.links).add_to(m)
+        _links_layer(result.links, materials).add_to(m)
+    sectors = _sector_colours(result.firms)
     if len(result.firms):
-        _firms_layer(result.firms).add_to(m)
+        _firms_layer(result.firms, sectors).add_to(m)
     if len(result.sources):
-        _sources_layer(result.sources).add_to(m)
+        _sources_layer(result.sources, materials).add_to(m)
+
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().html.add_child(branca.element.Element(_title_html(result)))
-    m.get_root().html.add_child(branca.element.Element(_legend_html(result)))
+    folium.plugins.Fullscreen(position="topleft").add_to(m)
+    folium.plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="kilometers",
+        secondary_length_unit="meters",
+        primary_area_unit="hectares",
+        secondary_area_unit="sqmeters",
+    ).add_to(m)
+    if tiles is not None:
+        folium.plugins.MiniMap(tile_layer=tiles, position="bottomleft", toggle_display=True).add_to(m)
+    root = m.get_root()
+    root.html.add_child(Element(_title_html(result)))
+    root.html.add_child(Element(_legend_html(result, excluded, sectors, materials)))
+    if offline:
+        # A child of the page itself, rendered after the map and everything added to it.
+        root.add_child(_InlineAssets(), name="eicgeo_inline_assets")
     return m
 
 
-def _inline_assets(m: folium.Map) -> None:
-    """Replace Folium's CDN links by Leaflet and jQuery (which Folium's popups use) inlined
-    from the package's assets."""
-    assets = resources.files("eicgeo.assets")
-    css = assets.joinpath("leaflet.css").read_text(encoding="utf-8")
-
-    def data_uri(match: re.Match) -> str:
-        png = assets.joinpath(Path(match.group(1)).name).read_bytes()
-        return "url(data:image/png;base64," + base64.b64encode(png).decode("ascii") + ")"
-
-    css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
-    m.default_js = []
-    m.default_css = []
-    header = m.get_root().header
-    header.add_child(branca.element.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
-    for name in ("leaflet.js", "jquery.min.js"):
-        js = assets.joinpath(name).read_text(encoding="utf-8")
-        js = re.sub(r"//# sourceMappingURL=\S+", "", js)
-        header.add_child(branca.element.Element(f"<script>{js}</script>"), name=f"{name}_inline")
+def _suitability_layer(
+    suitability: xr.DataArray, max_pixels: int
+) -> tuple[folium.raster_layers.ImageOverlay, branca.colormap.LinearColormap]:
+    overlay = _image_layer(suitability, _colorize_continuous, "Suitability (0–1)", opacity=0.75, max_pixels=max_pixels)
+    stops = [matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x)) for x in np.linspace(0, 1, 11)]
+    legend = branca.colormap.LinearColormap(stops, vmin=0.0, vmax=1.0, caption=_SUITABILITY_CAPTION)
+    return overlay, legend
 
 
 def _display_array(layer: xr.DataArray, max_pixels: int, categorical: bool) -> tuple[np.ndarray, list[list[float]]]:
@@ -175,7 +225,7 @@ def _colorize_continuous(values: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def _colorize_classes(values: np.ndarray, colours: dict[int, str | None]) -> np.ndarray:
+def _colorize_classes(values: np.ndarray, colours: Mapping[int, str | None]) -> np.ndarray:
     rgba = np.zeros((*values.shape, 4), dtype=np.uint8)
     for code, colour in colours.items():
         if colour is None:
@@ -187,13 +237,13 @@ def _colorize_classes(values: np.ndarray, colours: dict[int, str | None]) -> np.
 
 def _image_layer(
     layer: xr.DataArray,
-    colorize,
+    colorize: Callable[[np.ndarray], np.ndarray],
     name: str,
     *,
     opacity: float,
+    max_pixels: int,
     categorical: bool = False,
     show: bool = True,
-    max_pixels: int = 1_000_000,
 ) -> folium.raster_layers.ImageOverlay:
     values, bounds = _display_array(layer, max_pixels, categorical)
     return folium.raster_layers.ImageOverlay(
@@ -201,7 +251,16 @@ def _image_layer(
     )
 
 
-def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
+def _simplified(data: gpd.GeoDataFrame | gpd.GeoSeries, tolerance_m: float) -> gpd.GeoDataFrame | gpd.GeoSeries:
+    """Simplify in the projected CRS (metres) for display only, then go to WGS 84 for Leaflet."""
+    if isinstance(data, gpd.GeoDataFrame):
+        data = data.set_geometry(data.geometry.simplify(tolerance_m))
+    else:
+        data = data.simplify(tolerance_m)
+    return data.to_crs(4326)
+
+
+def _fringe_layer(fringe: xr.DataArray, resolution_m: float) -> folium.FeatureGroup:
     """Urban and peri-urban areas as outlined polygons, so the suitability below stays legible."""
     group = folium.FeatureGroup(name="Fringe (urban / peri-urban)")
     grid = Grid.from_dataarray(fringe)
@@ -213,7 +272,7 @@ def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
         polygons = [
             shape(g) for g, _ in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=grid.transform)
         ]
-        outline = gpd.GeoSeries(polygons, crs=grid.crs).to_crs(4326).simplify(0.0005)
+        outline = _simplified(gpd.GeoSeries(polygons, crs=grid.crs), resolution_m / 2)
         colour = _FRINGE_COLOURS[code]
         folium.GeoJson(
             gpd.GeoDataFrame({"class": FRINGE_CLASSES[code]}, index=range(len(outline)), geometry=outline),
@@ -224,183 +283,358 @@ def _fringe_layer(fringe: xr.DataArray) -> folium.FeatureGroup:
                 "fillColor": c,
                 "fillOpacity": 0.08,
                 "dashArray": dash,
+                "className": "eicgeo-fringe",
             },
             tooltip=folium.GeoJsonTooltip(["class"]),
         ).add_to(group)
     return group
 
 
+def _roads_layer(main_roads: gpd.GeoDataFrame, resolution_m: float) -> folium.GeoJson:
+    return folium.GeoJson(
+        _simplified(main_roads[["highway", "geometry"]], resolution_m / 4),
+        name="Main roads",
+        style_function=_road_style,
+        tooltip=folium.GeoJsonTooltip(["highway"]),
+    )
+
+
 def _road_style(feature: dict) -> dict:
     major = feature["properties"]["highway"] in ("motorway", "trunk")
-    return {"color": "#222222", "weight": 3 if major else 1.5, "opacity": 0.8}
+    return {"color": "#222222", "weight": 3 if major else 1.5, "opacity": 0.8, "className": "eicgeo-road"}
 
 
 def _rank_colour(rank: int, n: int) -> str:
     return matplotlib.colors.to_hex(colormaps["autumn"](0.85 * (rank - 1) / max(n - 1, 1)))
 
 
-def _zones_layer(zones: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _zones_layer(zones: gpd.GeoDataFrame, resolution_m: float) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Candidate EIC zones (by rank)")
     if zones.empty:
         return group
-    shown = zones.to_crs(4326)
+    shown = _simplified(zones, resolution_m / 4)
     n = len(shown)
-    for row in shown.itertuples():
-        colour = _rank_colour(row.rank, n)
-        table = _popup_table({c: getattr(row, c) for c in zones.columns if c != "geometry"})
+    columns = [c for c in zones.columns if c != zones.geometry.name]
+    for (_, row), centre in zip(shown.iterrows(), zones.geometry.representative_point().to_crs(4326), strict=True):
+        colour = _rank_colour(int(row["rank"]), n)
+        table = _popup_table(
+            {f"{c} ({_ZONE_UNITS[c]})" if c in _ZONE_UNITS else c: row[c] for c in columns},
+            title=f"Zone {row['zone_id']}: rank {row['rank']} of {n}",
+        )
         folium.GeoJson(
-            row.geometry.simplify(0.0002).__geo_interface__,
-            style_function=lambda _f, c=colour: {"color": "#b30000", "weight": 2, "fillColor": c, "fillOpacity": 0.55},
-            tooltip=f"Zone {row.zone_id}: rank {row.rank}, {row.kind}, score {row.score:.3f}",
+            row.geometry.__geo_interface__,
+            style_function=lambda _f, c=colour: {
+                "color": _ZONE_EDGE,
+                "weight": 2,
+                "fillColor": c,
+                "fillOpacity": 0.55,
+                "className": "eicgeo-zone",
+            },
+            tooltip=f"Zone {row['zone_id']}: rank {row['rank']}, {row['kind']}, score {row['score']:.3f}",
             popup=folium.Popup(table, max_width=420),
         ).add_to(group)
-        point = row.geometry.representative_point()
         folium.Marker(
-            [point.y, point.x],
+            [centre.y, centre.x],
             icon=folium.DivIcon(
-                html=f'<div class="eicgeo-rank">{row.rank}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
+                html=f'<div class="eicgeo-rank">{int(row["rank"])}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
             ),
-            tooltip=f"Zone {row.zone_id}",
+            tooltip=f"Zone {row['zone_id']}",
         ).add_to(group)
     return group
 
 
-def _firms_layer(firms: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _sector_colours(firms: gpd.GeoDataFrame) -> dict[str, str]:
+    sectors = sorted(firms["sector"].astype(str).unique()) if len(firms) else []
+    return {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(sectors)}
+
+
+def _material_colours(links: gpd.GeoDataFrame, sources: gpd.GeoDataFrame) -> dict[str, str]:
+    """One colour per material, shared by links and sources."""
+    names = set(links["material"].astype(str)) if len(links) else set()
+    names |= set(sources["material"].astype(str)) if len(sources) else set()
+    palette = [matplotlib.colors.to_hex(c) for c in colormaps["Dark2"].colors + colormaps["Set1"].colors]
+    palette += _PALETTE
+    return {m: palette[i % len(palette)] for i, m in enumerate(sorted(names))}
+
+
+def _flows_table(text: object) -> str:
+    """``fly_ash:1200;steam:300`` as lines with units."""
+    flows = parse_flows(text)
+    if not flows:
+        return "–"
+    return "<br>".join(
+        f"{html.escape(k)}: {v:,.0f} {html.escape(MATERIALS[k].unit) if k in MATERIALS else ''}"
+        for k, v in flows.items()
+    )
+
+
+def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Firms (by sector)")
     shown = firms.to_crs(4326)
-    sectors = sorted(shown["sector"].astype(str).unique())
-    colours = {s: _SECTOR_PALETTE[i % len(_SECTOR_PALETTE)] for i, s in enumerate(sectors)}
-    for row in shown.itertuples():
-        fields = {
-            "firm": f"{row.firm_id} {row.name}",
-            "sector": row.sector,
-            "inputs": str(row.inputs).replace(";", "; "),
-            "outputs": str(row.outputs).replace(";", "; "),
-        }
+    for (_, row), point in zip(shown.iterrows(), shown.geometry.representative_point(), strict=True):
+        sector = str(row["sector"])
+        fields = {"firm": f"{row['firm_id']} {row['name']}", "sector": sector}
+        if "cluster" in row.index:
+            fields["cluster"] = "none" if row["cluster"] < 0 else int(row["cluster"])
+        raw = {"inputs": _flows_table(row["inputs"]), "outputs": _flows_table(row["outputs"])}
         folium.CircleMarker(
-            [row.geometry.y, row.geometry.x],
-            radius=4,
+            [point.y, point.x],
+            radius=5,
             color="#333333",
             weight=0.8,
             fill=True,
-            fill_color=colours[str(row.sector)],
+            fill_color=colours[sector],
             fill_opacity=0.9,
-            tooltip=f"{row.name} ({row.sector})",
-            popup=folium.Popup(_popup_table(fields), max_width=420),
+            class_name="eicgeo-firm",
+            tooltip=f"{html.escape(str(row['name']))} ({html.escape(sector)})",
+            popup=folium.Popup(_popup_table(fields, raw_html=raw), max_width=420),
         ).add_to(group)
     return group
 
 
-def _links_layer(links: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Symbiosis links (width = tonnes)", show=False)
     shown = links.to_crs(4326)
-    materials = sorted(shown["material"].unique())
-    colours = {m: _MATERIAL_PALETTE[i % len(_MATERIAL_PALETTE)] for i, m in enumerate(materials)}
-    top = np.log10(shown["tonnes"].max() + 1)
-    for row in shown.itertuples():
-        width = 1.0 + 5.0 * np.log10(row.tonnes + 1) / top
-        coords = [(y, x) for x, y in row.geometry.coords]
+    top = np.log10(float(shown["tonnes"].max()) + 1)
+    for _, row in shown.iterrows():
+        width = 1.0 + 5.0 * np.log10(row["tonnes"] + 1) / max(top, 1e-9)
+        unit = MATERIALS[row["material"]].unit if row["material"] in MATERIALS else "t/yr"
         fields = {
-            "material": row.material,
-            "from": f"{row.from_firm} ({row.from_sector})",
-            "to": f"{row.to_firm} ({row.to_sector})",
-            "tonnes per year": f"{row.tonnes:,.0f}",
-            "km": f"{row.km:.1f}",
+            "material": row["material"],
+            "from": f"{row['from_firm']} ({row.get('from_sector', '')})",
+            "to": f"{row['to_firm']} ({row.get('to_sector', '')})",
+            f"amount ({unit})": f"{row['tonnes']:,.0f}",
+            "distance (km)": f"{row['km']:.1f}",
         }
         folium.PolyLine(
-            coords,
-            color=colours[row.material],
+            [(y, x) for x, y in row.geometry.coords],
+            color=colours[str(row["material"])],
             weight=width,
             opacity=0.8,
-            tooltip=f"{row.material}: {row.tonnes:,.0f} t/yr",
+            class_name="eicgeo-link",
+            tooltip=f"{row['material']}: {row['tonnes']:,.0f} {unit}",
             popup=folium.Popup(_popup_table(fields), max_width=360),
         ).add_to(group)
     return group
 
 
-def _sources_layer(sources: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _sources_layer(sources: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Raw-material sources", show=False)
     shown = sources.to_crs(4326)
-    materials = sorted(shown["material"].unique())
-    colours = {m: _MATERIAL_PALETTE[i % len(_MATERIAL_PALETTE)] for i, m in enumerate(materials)}
-    for row in shown.itertuples():
-        point = row.geometry if row.geometry.geom_type == "Point" else row.geometry.representative_point()
-        tonnes = getattr(row, "tonnes_per_year", np.nan)
-        label = f"{row.material}" + (f": {tonnes:,.0f} t/yr" if tonnes == tonnes else "")
-        if row.geometry.geom_type != "Point":
+    for _, row in shown.iterrows():
+        geom = row.geometry
+        point = geom if geom.geom_type == "Point" else geom.representative_point()
+        colour = colours[str(row["material"])]
+        tonnes = row.get("tonnes_per_year", np.nan)
+        label = f"{row['material']}" + (f": {tonnes:,.0f} t/yr" if tonnes == tonnes else "")
+        fields = {k: row[k] for k in ("source_id", "name", "material", "tonnes_per_year") if k in row.index}
+        popup = folium.Popup(_popup_table(fields), max_width=320)
+        if geom.geom_type != "Point":
             folium.GeoJson(
-                row.geometry.__geo_interface__,
-                style_function=lambda _f, c=colours[row.material]: {"color": c, "weight": 1, "fillOpacity": 0.3},
+                geom.__geo_interface__,
+                style_function=lambda _f, c=colour: {"color": c, "weight": 1, "fillOpacity": 0.3},
                 tooltip=label,
+                popup=popup,
             ).add_to(group)
-        square = f"<div style='width:9px;height:9px;background:{colours[row.material]};border:1px solid #222'></div>"
+            popup = folium.Popup(_popup_table(fields), max_width=320)
+        square = f"<div style='width:9px;height:9px;background:{colour};border:1px solid #222'></div>"
         folium.Marker(
-            [point.y, point.x], icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5)), tooltip=label
+            [point.y, point.x],
+            icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5), class_name="eicgeo-source"),
+            tooltip=label,
+            popup=popup,
         ).add_to(group)
     return group
 
 
-def _popup_table(fields: dict[str, Any]) -> str:
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "–" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
-        return html.escape(str(v))
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, int | np.integer):
+        return f"{int(v):,}"
+    if isinstance(v, float | np.floating):
+        if np.isnan(v):
+            return "–"
+        if float(v).is_integer() and abs(v) >= 1:
+            return f"{v:,.0f}"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}"
+    return html.escape(str(v))
 
+
+def _popup_table(fields: Mapping[str, Any], *, title: str = "", raw_html: Mapping[str, str] | None = None) -> str:
+    """An HTML table of ``fields`` (escaped and formatted) and ``raw_html`` (already HTML)."""
+    cells = [(html.escape(str(k)), _fmt(v)) for k, v in fields.items()]
+    cells += [(html.escape(k), v) for k, v in (raw_html or {}).items()]
     rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(str(k))}</th><td>{fmt(v)}</td></tr>"
-        for k, v in fields.items()
+        f"<tr><th style='text-align:left;padding-right:8px;vertical-align:top'>{k}</th><td>{v}</td></tr>"
+        for k, v in cells
     )
-    return f"<table style='font-size:12px'>{rows}</table>"
+    head = f"<b>{html.escape(title)}</b>" if title else ""
+    return f"{head}<table style='font-size:12px'>{rows}</table>"
 
 
 def _title_html(result: Result) -> str:
     n = len(result.zones)
     return (
-        "<div style='position:fixed;top:10px;left:50%;transform:translateX(-50%);z-index:1000;"
-        "background:rgba(255,255,255,0.9);padding:6px 14px;border-radius:4px;font:600 15px sans-serif;"
-        "box-shadow:0 1px 4px rgba(0,0,0,0.3)'>"
+        "<div class='eicgeo-title' style='position:fixed;top:10px;left:60px;max-width:45%;"
+        "z-index:1000;background:rgba(255,255,255,0.9);padding:6px 14px;border-radius:4px;"
+        "font:600 15px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)'>"
         f"eicgeo — {html.escape(result.scenario.name)}: {n} candidate Eco-Industrial Cluster zones</div>"
-        "<style>.eicgeo-rank{background:#fff;border:2px solid #b30000;border-radius:12px;width:20px;height:20px;"
-        "font:bold 12px sans-serif;text-align:center;line-height:20px;color:#b30000}</style>"
+        f"<style>.eicgeo-rank{{background:#fff;border:2px solid {_ZONE_EDGE};border-radius:12px;width:20px;"
+        f"height:20px;font:bold 12px sans-serif;text-align:center;line-height:20px;color:{_ZONE_EDGE}}}"
+        ".eicgeo-legend summary{cursor:pointer;font-weight:bold}"
+        ".eicgeo-legend .sw{display:inline-block;width:12px;height:10px;margin-right:6px}</style>"
     )
 
 
-def _legend_html(result: Result) -> str:
-    stops = ", ".join(matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x)) for x in np.linspace(0, 1, 6))
+def _swatch(colour: str, label: str, *, style: str = "") -> str:
+    return f"<div><span class='sw' style='background:{colour};{style}'></span>{html.escape(label)}</div>"
+
+
+def _legend_html(
+    result: Result,
+    excluded: Mapping[int, tuple[str, str]],
+    sectors: Mapping[str, str],
+    materials: Mapping[str, str],
+) -> str:
     fringe = "".join(
-        f"<div><span style='display:inline-block;width:12px;height:10px;border:2px "
-        f"{'dashed' if k == 2 else 'solid'} {c};margin-right:6px'></span>{FRINGE_CLASSES[k]}</div>"
+        _swatch("transparent", FRINGE_CLASSES[k], style=f"border:2px {'dashed' if k == 2 else 'solid'} {c}")
         for k, c in _FRINGE_COLOURS.items()
-        if c
+        if k in (2, 3)
     )
-    from eicgeo.pipeline import EXCLUSION_REASONS
-
     present = set(np.unique(np.asarray(result.excluded.values)).tolist())
-    excluded = "".join(
-        f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};opacity:0.7;"
-        f"margin-right:6px'></span>{EXCLUSION_REASONS[k]}</div>"
-        for k, c in _EXCLUDED_COLOURS.items()
-        if k in present
-    )
-    return (
-        "<div style='position:fixed;bottom:30px;right:10px;z-index:1000;background:rgba(255,255,255,0.92);"
-        "padding:8px 10px;border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)'>"
-        "<b>Suitability</b> (0–1)"
-        f"<div style='width:160px;height:10px;background:linear-gradient(to right, {stops})'></div>"
-        "<div style='display:flex;justify-content:space-between;width:160px'>"
-        "<span>0</span><span>0.5</span><span>1</span></div>"
-        f"<b>Fringe</b>{fringe}<b>Excluded</b> (layer off by default){excluded}"
-        "<div><span style='display:inline-block;width:12px;height:12px;border:2px solid #b30000;background:#ffb000;"
-        "margin-right:6px'></span>candidate zone (number = rank)</div></div>"
-    )
+    reasons = "".join(_swatch(c, f"{k} {label}") for k, (label, c) in excluded.items() if k in present)
+    parts = [
+        "<div class='eicgeo-legend' style='position:fixed;bottom:30px;right:10px;z-index:1000;max-height:60%;"
+        "overflow-y:auto;background:rgba(255,255,255,0.92);padding:8px 10px;border-radius:4px;font:12px sans-serif;"
+        "box-shadow:0 1px 4px rgba(0,0,0,0.3)'>",
+        _swatch(
+            _rank_colour(1, 2),
+            "candidate zone (number = rank; fill from rank 1 to last)",
+            style=f"border:2px solid {_ZONE_EDGE}",
+        ),
+        f"<details open><summary>Fringe</summary>{fringe}</details>",
+    ]
+    if reasons:
+        parts.append(f"<details><summary>Excluded land (layer off at start)</summary>{reasons}</details>")
+    if sectors:
+        rows = "".join(_swatch(c, s, style="border-radius:6px") for s, c in sectors.items())
+        parts.append(f"<details><summary>Firms by sector</summary>{rows}</details>")
+    if materials:
+        rows = "".join(_swatch(c, m) for m, c in materials.items())
+        parts.append(
+            "<details><summary>Materials (links, sources)</summary>"
+            f"<div>link width grows with log tonnes per year</div>{rows}</details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# offline assets
+# --------------------------------------------------------------------------------------------
+#: The file each CDN link (matched by its file name) is replaced by in an offline page.
+_VENDORED = {
+    "leaflet.js": "leaflet.js",
+    "leaflet.css": "leaflet.css",
+    "jquery-3.7.1.min.js": "jquery.min.js",
+    "Control.FullScreen.min.js": "Control.FullScreen.js",
+    "Control.FullScreen.js": "Control.FullScreen.js",
+    "Control.FullScreen.css": "Control.FullScreen.css",
+    "Control.MiniMap.js": "Control.MiniMap.min.js",
+    "Control.MiniMap.min.js": "Control.MiniMap.min.js",
+    "Control.MiniMap.css": "Control.MiniMap.min.css",
+    "Control.MiniMap.min.css": "Control.MiniMap.min.css",
+    "leaflet-measure.min.js": "leaflet-measure.min.js",
+    "leaflet-measure.js": "leaflet-measure.min.js",
+    "leaflet-measure.min.css": "leaflet-measure.css",
+    "leaflet-measure.css": "leaflet-measure.css",
+    "d3.min.js": "d3.min.js",
+}
+#: Links Folium adds for features these maps do not use (Bootstrap, awesome markers, glyph fonts).
+_UNUSED = re.compile(r"bootstrap|awesome|glyphicons|fontawesome|font-awesome")
+
+
+class _InlineAssets(MacroElement):
+    """Swap the CDN links in the page header for the copies shipped in ``eicgeo/assets``.
+
+    It renders after the map (it is the page's last child), when every element has put its
+    links in the header.
+    """
+
+    def render(self, **kwargs: Any) -> None:
+        super().render(**kwargs)
+        header = self.get_root().header
+        for name, child in list(header._children.items()):
+            if not isinstance(child, JavascriptLink | CssLink) or not re.match(r"(https?:)?//", child.url):
+                continue
+            file = child.url.split("?")[0].rsplit("/", 1)[-1]
+            if _UNUSED.search(child.url):
+                del header._children[name]
+                continue
+            if file not in _VENDORED:
+                msg = (
+                    f"offline map: no copy of {child.url!r} in eicgeo/assets; expected one of "
+                    f"{', '.join(sorted(_VENDORED))} (vendor it with its licence, or use offline=False)"
+                )
+                raise EicgeoError(msg)
+            if isinstance(child, JavascriptLink):
+                header._children[name] = Element(f"<script>{_asset_js(_VENDORED[file])}</script>")
+            else:
+                header._children[name] = Element(f"<style>{_asset_css(_VENDORED[file])}</style>")
+
+
+def _asset_js(name: str) -> str:
+    text = resources.files("eicgeo.assets").joinpath(name).read_text(encoding="utf-8")
+    # A source-map comment would make browsers' developer tools ask the network for the map.
+    return re.sub(r"//# sourceMappingURL=\S+", "", text).replace("</script", "<\\/script")
+
+
+def _asset_css(name: str) -> str:
+    """CSS with each ``url(...)`` image turned into a data URI of the shipped file."""
+    assets = resources.files("eicgeo.assets")
+
+    def data_uri(match: re.Match) -> str:
+        file = match.group(2).split("?")[0].rsplit("/", 1)[-1]
+        mime = mimetypes.guess_type(file)[0] or "application/octet-stream"
+        data = base64.b64encode(assets.joinpath(file).read_bytes()).decode("ascii")
+        return f"url(data:{mime};base64,{data})"
+
+    css = assets.joinpath(name).read_text(encoding="utf-8")
+    return re.sub(r"url\((['\"]?)(?!data:|#)([^'\")]+)\1\)", data_uri, css)
 
 
 # --------------------------------------------------------------------------------------------
 # static
 # --------------------------------------------------------------------------------------------
-def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
-    """A static map (PNG) for an A4 brief: suitability, fringe outline, ranked zones, main roads,
-    firms, a legend, a scale bar and a north arrow."""
+#: A4 landscape, in inches.
+A4_LANDSCAPE = (297 / 25.4, 210 / 25.4)
+
+
+def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
+    """A static map (PNG) for an A4 brief.
+
+    Suitability, excluded land, the urban and fringe outlines, main roads, firms, the zones
+    labelled by rank, a colour bar, a legend, a scale bar and a north arrow, on an A4 landscape
+    page (297 x 210 mm) whose smallest text is 7 pt, so it stays readable printed at 300 dpi.
+
+    Parameters
+    ----------
+    result : Result
+    path : path
+        The PNG to write (atomically).
+    dpi : int
+        Dots per inch: the image is 297/25.4 x 210/25.4 inches at this resolution (3508 x 2480
+        pixels at 300 dpi).
+
+    Returns
+    -------
+    Path
+    """
+    dpi = int(check_positive(dpi, "static dpi"))
+    if not 50 <= dpi <= 1200:
+        msg = f"static dpi must be between 50 and 1200 dots per inch, got {dpi}"
+        raise InputError(msg)
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -408,7 +642,7 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
 
     grid = result.grid
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
-    fig, ax = plt.subplots(figsize=(11.0, 8.5), dpi=dpi)
+    fig, ax = plt.subplots(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
     suit = np.asarray(result.suitability.values, dtype=float)
     image = ax.imshow(
         np.ma.masked_invalid(suit),
@@ -428,23 +662,24 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     )
     fringe = np.asarray(result.fringe.values)
     xs, ys = grid.xs / 1000.0, grid.ys / 1000.0
-    ax.contour(xs, ys, (fringe == 2).astype(float), levels=[0.5], colors="#f08a24", linewidths=0.9)
-    ax.contour(xs, ys, (fringe == 3).astype(float), levels=[0.5], colors="#7a0177", linewidths=1.1)
+    ax.contour(xs, ys, (fringe == 2).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[2], linewidths=1.0)
+    ax.contour(xs, ys, (fringe == 3).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[3], linewidths=1.2)
     if result.main_roads is not None and len(result.main_roads):
         for geom, hw in zip(result.main_roads.geometry, result.main_roads["highway"], strict=True):
-            x, y = geom.xy
-            ax.plot(
-                np.asarray(x) / 1000,
-                np.asarray(y) / 1000,
-                color="#222222",
-                lw=1.4 if hw in ("motorway", "trunk") else 0.7,
-                alpha=0.8,
-            )
+            for line in getattr(geom, "geoms", [geom]):
+                x, y = line.xy
+                ax.plot(
+                    np.asarray(x) / 1000,
+                    np.asarray(y) / 1000,
+                    color="#222222",
+                    lw=1.4 if hw in ("motorway", "trunk") else 0.7,
+                    alpha=0.8,
+                )
     if len(result.firms):
-        ax.scatter(result.firms.geometry.x / 1000, result.firms.geometry.y / 1000, s=5, c="#000000", zorder=4)
+        points = result.firms.geometry.representative_point()
+        ax.scatter(points.x / 1000, points.y / 1000, s=6, c="#000000", linewidths=0, zorder=4)
     for row in result.zones.itertuples():
-        geoms = getattr(row.geometry, "geoms", [row.geometry])
-        for poly in geoms:
+        for poly in getattr(row.geometry, "geoms", [row.geometry]):
             x, y = poly.exterior.xy
             ax.fill(np.asarray(x) / 1000, np.asarray(y) / 1000, facecolor="none", edgecolor="#d7301f", lw=1.5, zorder=5)
         p = row.geometry.representative_point()
@@ -455,46 +690,49 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
             va="center",
             fontsize=8,
             weight="bold",
-            color="#b30000",
+            color=_ZONE_EDGE,
             zorder=6,
-            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#b30000", "lw": 1},
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": _ZONE_EDGE, "lw": 1},
         )
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     ax.set_aspect("equal")
-    ax.set_xlabel(f"easting (km, {grid.crs.to_string()})")
-    ax.set_ylabel("northing (km)")
-    ax.set_title(f"Candidate Eco-Industrial Cluster zones — {result.scenario.name}", fontsize=13, weight="bold")
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel(f"easting (km, {grid.crs.to_string()})", fontsize=9)
+    ax.set_ylabel("northing (km)", fontsize=9)
+    ax.set_title(f"Candidate Eco-Industrial Cluster zones — {result.scenario.name}", fontsize=14, weight="bold")
     _scale_bar(ax, xmin, xmax, ymin, ymax)
     ax.annotate(
         "N",
-        xy=(0.95, 0.93),
-        xytext=(0.95, 0.83),
+        xy=(0.95, 0.95),
+        xytext=(0.95, 0.85),
         xycoords="axes fraction",
         ha="center",
         va="center",
         fontsize=12,
         weight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
     )
     cbar = fig.colorbar(image, ax=ax, shrink=0.6, pad=0.02)
-    cbar.set_label("suitability (0–1)")
+    cbar.set_label("suitability (0–1, dimensionless)", fontsize=9)
+    cbar.ax.tick_params(labelsize=8)
     handles = [
-        Patch(facecolor="none", edgecolor="#d7301f", lw=1.5, label="candidate zone (rank)"),
-        Line2D([], [], color="#7a0177", lw=1.1, label="urban edge"),
-        Line2D([], [], color="#f08a24", lw=0.9, label="peri-urban fringe edge"),
+        Patch(facecolor="none", edgecolor="#d7301f", lw=1.5, label="candidate zone (number = rank)"),
+        Line2D([], [], color=_FRINGE_COLOURS[3], lw=1.2, label="urban edge"),
+        Line2D([], [], color=_FRINGE_COLOURS[2], lw=1.0, label="peri-urban fringe edge"),
         Patch(facecolor="#d9d9d9", label="excluded land"),
     ]
     if result.main_roads is not None and len(result.main_roads):
-        handles.append(Line2D([], [], color="#222222", lw=1.4, label="motorway / trunk / primary"))
+        handles.append(Line2D([], [], color="#222222", lw=1.4, label="motorway / trunk / primary road"))
     if len(result.firms):
         handles.append(Line2D([], [], marker="o", color="none", markerfacecolor="black", markersize=4, label="firm"))
     ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
-    method = result.suitability.attrs.get("method", "wlc").upper()
+    method = str(result.suitability.attrs.get("method", "wlc")).upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
     ax.text(
         0.0,
-        -0.09,
+        -0.07,
         f"eicgeo · suitability by {method} of {len(result.weights)} criteria; fringe by the {fringe_method}",
         transform=ax.transAxes,
         fontsize=7,
@@ -502,8 +740,10 @@ def static(result: Result, path: str | Path, *, dpi: int = 200) -> Path:
     )
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     os.replace(tmp, path)
     return path
 
@@ -514,3 +754,155 @@ def _scale_bar(ax, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
     x0, y0 = xmax - length - span * 0.04, ymin + (ymax - ymin) * 0.04
     ax.plot([x0, x0 + length], [y0, y0], color="black", lw=3, solid_capstyle="butt", zorder=7)
     ax.text(x0 + length / 2, y0 + (ymax - ymin) * 0.012, f"{length} km", ha="center", va="bottom", fontsize=8, zorder=7)
+
+
+# --------------------------------------------------------------------------------------------
+# QGIS styles
+# --------------------------------------------------------------------------------------------
+#: The layers :func:`qgis_style` styles, and how.
+QGIS_STYLES: dict[str, str] = {
+    "suitability": "single-band pseudocolour 0..1 (viridis)",
+    "criterion": "single-band pseudocolour 0..1 (viridis)",
+    "fringe": "paletted: rural, peri-urban fringe, urban",
+    "excluded": "paletted: one class per exclusion reason",
+    "degurba": "paletted: GHS-SMOD level-2 classes in the GHSL colours",
+}
+
+
+def excluded_classes(excluded: xr.DataArray | None = None) -> dict[int, tuple[str, str]]:
+    """``{code: (reason, colour)}`` for every exclusion reason, in code order.
+
+    Reasons come from :data:`eicgeo.pipeline.EXCLUSION_REASONS` as it is when called (other
+    stages add codes), then from ``excluded.attrs["reason_names"]`` (the run's own reasons,
+    such as user constraints); a code found in ``excluded`` but named nowhere is labelled
+    ``"reason N"``. Codes without a fixed colour take the next colours of a qualitative palette.
+    """
+    from eicgeo import pipeline
+
+    labels = dict(pipeline.EXCLUSION_REASONS)
+    if excluded is not None:
+        labels.update({int(k): str(v) for k, v in (excluded.attrs.get("reason_names") or {}).items()})
+        for code in np.unique(np.asarray(excluded.values)).tolist():
+            if code and code not in labels:
+                labels[int(code)] = f"reason {code}"
+    spare = (c for c in _PALETTE if c not in _EXCLUDED_COLOURS.values())
+    return {
+        code: (labels[code], _EXCLUDED_COLOURS[code] if code in _EXCLUDED_COLOURS else next(spare))
+        for code in sorted(labels)
+    }
+
+
+def qgis_style(kind: str, *, layer: xr.DataArray | None = None) -> str:
+    """A QGIS layer style (``.qml``) for one of the output rasters.
+
+    QGIS applies ``NAME.qml`` when it opens ``NAME.tif`` from the same folder, so the layers open
+    styled as in ``map.html``.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`QGIS_STYLES`: ``"suitability"`` and ``"criterion"`` (0..1 scores),
+        ``"fringe"``, ``"excluded"``, ``"degurba"``.
+    layer : DataArray, optional
+        For ``"excluded"``: codes present in it but missing from the reason table still get a
+        class.
+
+    Returns
+    -------
+    str
+        The QML document.
+    """
+    check_in(kind, QGIS_STYLES, "qgis_style kind")
+    if kind in ("suitability", "criterion"):
+        stops = [(float(x), matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x))) for x in np.linspace(0, 1, 11)]
+        return _qml_pseudocolor(stops)
+    if kind == "fringe":
+        classes = {k: (FRINGE_CLASSES[k], c) for k, c in _FRINGE_COLOURS.items()}
+    elif kind == "degurba":
+        classes = {k: (SMOD_CLASSES[k], c) for k, c in sorted(_SMOD_COLOURS.items())}
+    else:
+        classes = excluded_classes(layer)
+    return _qml_paletted(classes)
+
+
+def _qml_document(renderer: ET.Element) -> str:
+    qgis = ET.Element(
+        "qgis",
+        version="3.28.0-Firenze",
+        styleCategories="AllStyleCategories",
+        hasScaleBasedVisibilityFlag="0",
+        minScale="1e+08",
+        maxScale="0",
+    )
+    pipe = ET.SubElement(qgis, "pipe")
+    pipe.append(renderer)
+    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
+    ET.SubElement(
+        pipe,
+        "huesaturation",
+        saturation="0",
+        grayscaleMode="0",
+        invertColors="0",
+        colorizeOn="0",
+        colorizeRed="255",
+        colorizeGreen="128",
+        colorizeBlue="128",
+        colorizeStrength="100",
+    )
+    ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
+    ET.SubElement(qgis, "blendMode").text = "0"
+    ET.indent(qgis)
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(qgis, encoding="unicode") + "\n"
+
+
+def _min_max_origin(parent: ET.Element, limits: str) -> None:
+    origin = ET.SubElement(parent, "minMaxOrigin")
+    for tag, text in (
+        ("limits", limits),
+        ("extent", "WholeRaster"),
+        ("statAccuracy", "Estimated"),
+        ("cumulativeCutLower", "0.02"),
+        ("cumulativeCutUpper", "0.98"),
+        ("stdDevFactor", "2"),
+    ):
+        ET.SubElement(origin, tag).text = text
+
+
+def _qml_pseudocolor(stops: list[tuple[float, str]]) -> str:
+    """An interpolated colour ramp over fixed values (0..1 scores are comparable across runs)."""
+    low, high = f"{stops[0][0]:g}", f"{stops[-1][0]:g}"
+    renderer = ET.Element(
+        "rasterrenderer",
+        type="singlebandpseudocolor",
+        band="1",
+        opacity="1",
+        alphaBand="-1",
+        classificationMin=low,
+        classificationMax=high,
+        nodataColor="",
+    )
+    ET.SubElement(renderer, "rasterTransparency")
+    _min_max_origin(renderer, "None")
+    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader")
+    shader.attrib.update(
+        colorRampType="INTERPOLATED",
+        classificationMode="1",
+        clip="0",
+        minimumValue=low,
+        maximumValue=high,
+        labelPrecision="1",
+    )
+    for value, colour in stops:
+        ET.SubElement(shader, "item", value=f"{value:g}", color=colour, alpha="255", label=f"{value:.1f}")
+    return _qml_document(renderer)
+
+
+def _qml_paletted(classes: Mapping[int, tuple[str, str]]) -> str:
+    """One palette entry per class code (0, nodata, stays transparent)."""
+    renderer = ET.Element("rasterrenderer", type="paletted", band="1", opacity="1", alphaBand="-1", nodataColor="")
+    ET.SubElement(renderer, "rasterTransparency")
+    _min_max_origin(renderer, "None")
+    palette = ET.SubElement(renderer, "colorPalette")
+    for code, (label, colour) in classes.items():
+        ET.SubElement(palette, "paletteEntry", value=str(code), color=colour, alpha="255", label=label)
+    return _qml_document(renderer)

@@ -117,11 +117,29 @@ class Result:
         return Path(out)
 
     def _repr_html_(self) -> str:
-        head = (
-            f"<b>eicgeo result</b> — scenario <code>{self.scenario.name}</code>, {self.grid!r}<br>"
-            f"{len(self.zones)} zones, {len(self.firms)} firms, {len(self.links)} symbiosis links"
+        """Jupyter: the run at a glance, then the ranked zones (``.explore()`` draws the map)."""
+        import html
+
+        g = self.grid
+        facts = {
+            "scenario": self.scenario.name,
+            "grid": f"{g.crs.to_string()}, {g.resolution:g} m cells, {g.width} x {g.height}",
+            "candidate zones": f"{len(self.zones)}",
+            "firms / symbiosis links": f"{len(self.firms)} / {len(self.links)}",
+            "criteria (weight)": ", ".join(f"{k} ({w:.2f})" for k, w in self.weights.items()),
+            "skipped criteria": ", ".join(k for k, _ in self.skipped) or "none",
+            "run time": f"{sum(self.timings.values()):.1f} s",
+        }
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td>"
+            "</tr>"
+            for k, v in facts.items()
         )
-        return head + self.summary().round(3).to_html()
+        zones = self.summary().round(3).to_html() if len(self.zones) else "<p>No zone was found.</p>"
+        return (
+            f"<b>eicgeo result</b><table class='eicgeo-summary'>{rows}</table>"
+            f"<b>Ranked candidate zones</b> (<code>.explore()</code> for the map){zones}"
+        )
 
 
 class _Clock:

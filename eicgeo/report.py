@@ -36,8 +36,9 @@ OUTPUT_FILES: dict[str, str] = {
     "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
     "zones.gpkg": "layer zones",
     "firms.gpkg": "layers firms, links, sources, clusters, unmatched (by-product outputs no firm takes)",
+    "NAME.qml": "QGIS style beside each GeoTIFF (suitability, fringe, excluded, degurba, criteria)",
     "map.html": "interactive Folium map",
-    "map.png": "static map for briefs",
+    "map.png": "static map for briefs (A4 landscape, 300 dpi)",
     "report.md": "ranked zones, method, weights, what was skipped and why",
     "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
 }
@@ -77,13 +78,18 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
         tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")},
     )
     io.write_raster(
-        result.fringe, folder / "fringe.tif", description="urban-rural fringe", tags={"classes": _codes(FRINGE_CLASSES)}
+        result.fringe,
+        folder / "fringe.tif",
+        description="urban-rural fringe",
+        units="class code",
+        tags={"classes": _codes(FRINGE_CLASSES)},
     )
     if result.degurba is not None:
         io.write_raster(
             result.degurba,
             folder / "degurba.tif",
             description="Degree of Urbanisation (GHS-SMOD L2)",
+            units="class code",
             tags={"classes": _codes(SMOD_CLASSES)},
         )
     if "green_space" in result.layers:
@@ -99,6 +105,7 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
         result.excluded,
         folder / "excluded.tif",
         description="exclusion reason",
+        units="class code",
         tags={
             "reasons": _codes({0: "allowed", **reasons}),
             "area_ha": _codes({int(r.code): f"{r.area_ha:.2f}" for r in areas.itertuples()}),
@@ -115,6 +122,7 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
                 "parameters": layer.attrs.get("parameters", ""),
             },
         )
+    _write_qgis_styles(result, folder)
     io.write_gpkg(folder / "zones.gpkg", {"zones": result.zones})
     io.write_gpkg(
         folder / "firms.gpkg",
@@ -129,6 +137,19 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     maps.explore(result, offline=offline).save(str(folder / "map.html"))
     maps.static(result, folder / "map.png")
     io.write_text(folder / "report.md", report_markdown(result))
+
+
+def _write_qgis_styles(result: Result, folder: Path) -> None:
+    """A QGIS style beside each raster (``NAME.qml`` for ``NAME.tif``), so layers open styled."""
+    from eicgeo import maps
+
+    io.write_text(folder / "suitability.qml", maps.qgis_style("suitability"))
+    io.write_text(folder / "fringe.qml", maps.qgis_style("fringe"))
+    io.write_text(folder / "excluded.qml", maps.qgis_style("excluded", layer=result.excluded))
+    if result.degurba is not None:
+        io.write_text(folder / "degurba.qml", maps.qgis_style("degurba"))
+    for name in result.criteria.data_vars:
+        io.write_text(folder / "criteria" / f"{_file_name(name)}.qml", maps.qgis_style("criterion"))
 
 
 def write_manifest(result: Result, folder: Path) -> None:

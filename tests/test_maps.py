@@ -1,0 +1,171 @@
+"""The interactive map, the static map and the Jupyter view of a result, on the sample region."""
+
+from __future__ import annotations
+
+import re
+
+import folium
+import matplotlib.image
+import numpy as np
+import pytest
+from branca.element import JavascriptLink
+from PIL import Image
+
+from eicgeo import maps, pipeline
+from eicgeo._errors import EicgeoError, InputError
+
+OVERLAYS = [
+    "Suitability (0–1)",
+    "Fringe (urban / peri-urban)",
+    "Excluded land (by reason)",
+    "Main roads",
+    "Candidate EIC zones (by rank)",
+    "Symbiosis links (width = tonnes)",
+    "Firms (by sector)",
+    "Raw-material sources",
+]
+
+
+@pytest.fixture(scope="module")
+def offline_html(sample_result, tmp_path_factory):
+    path = tmp_path_factory.mktemp("maps") / "map.html"
+    maps.explore(sample_result, offline=True).save(str(path))
+    return path.read_text(encoding="utf-8")
+
+
+def _layers(m: folium.Map) -> list[folium.map.Layer]:
+    return [c for c in m._children.values() if isinstance(c, folium.map.Layer) and c.control]
+
+
+def test_explore_returns_a_map_with_every_layer_switchable(sample_result):
+    m = sample_result.explore()
+    assert isinstance(m, folium.Map)
+    layers = _layers(m)
+    assert [c.layer_name for c in layers if c.overlay] == OVERLAYS
+    shown = {c.layer_name: c.show for c in layers if c.overlay}
+    assert not shown["Excluded land (by reason)"] and not shown["Symbiosis links (width = tonnes)"]
+    assert shown["Candidate EIC zones (by rank)"] and shown["Firms (by sector)"]
+    assert [c.layer_name for c in layers if not c.overlay] == ["openstreetmap"]
+    kinds = {type(c).__name__ for c in m._children.values()}
+    assert {"LayerControl", "Fullscreen", "MeasureControl", "MiniMap", "LinearColormap"} <= kinds
+    # One polygon and one rank label per zone; one marker per firm, link and source.
+    groups = {c.layer_name: c for c in layers}
+    zones = groups["Candidate EIC zones (by rank)"]._children.values()
+    assert sum(isinstance(c, folium.GeoJson) for c in zones) == len(sample_result.zones) == 20
+    assert sum(isinstance(c, folium.Marker) for c in zones) == 20
+    assert len(groups["Firms (by sector)"]._children) == len(sample_result.firms) == 238
+    assert len(groups["Symbiosis links (width = tonnes)"]._children) == len(sample_result.links) == 224
+    # The fit covers the grid: its corners in degrees are those of the UTM 47N bounds.
+    bounds = m._children[next(k for k in m._children if k.startswith("fit_bounds"))].bounds
+    west, south, east, north = sample_result.grid.lonlat_bounds
+    assert bounds == [[south, west], [north, east]]
+    assert 100.2 < west < east < 100.7 and 14.5 < south < north < 15.1
+
+
+def test_suitability_legend_has_units_and_the_display_palette(sample_result):
+    m = maps.explore(sample_result)
+    legend = next(c for c in m._children.values() if type(c).__name__ == "LinearColormap")
+    assert "0–1" in legend.caption and "dimensionless" in legend.caption
+    assert (legend.vmin, legend.vmax) == (0.0, 1.0)
+    assert legend.rgb_hex_str(0.0) == "#440154" and legend.rgb_hex_str(1.0) == "#fde725"  # viridis ends
+
+
+def test_offline_page_is_self_contained_and_small(offline_html):
+    html = offline_html
+    assert len(html.encode("utf-8")) < 15e6, "the sample region's map must stay under 15 MB"
+    assert not re.findall(r"<script[^>]+src=", html), "every script is inline"
+    assert not re.findall(r"<link[^>]+href=", html), "every style sheet is inline"
+    # No request can go out: no tile template, no url() outside data URIs, no CDN host.
+    assert "tile.openstreetmap" not in html and "{z}/{x}/{y}" not in html
+    assert not re.findall(r"url\((?!data:|#)", html)
+    for host in ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "code.jquery.com", "netdna.bootstrapcdn.com"):
+        assert host not in html, host
+    # Leaflet, jQuery, the three plugins and d3 (branca's legend) are inlined.
+    for name in ("leaflet.js", "jquery.min.js", "Control.FullScreen.js", "leaflet-measure.min.js", "d3.min.js"):
+        assert maps._asset_js(name) in html, name
+    for name in ("leaflet.css", "Control.FullScreen.css", "leaflet-measure.css"):
+        assert maps._asset_css(name) in html, name
+    assert '.version="1.9.4"' in html and "jQuery v3.7.1" in html
+    assert "leaflet-control-minimap" not in html, "no minimap without a base map"
+    assert html.count("eicgeo-zone") == 20 and html.count('"eicgeo-firm"') == 238
+
+
+def test_popups_table_the_zone_scores_and_the_firm_flows(offline_html):
+    html = offline_html
+    # Zone 1 (rank 1, hand-checked in the sample): 757 ha, score 0.902, 16 firms.
+    assert "Zone 1: rank 1 of 20" in html
+    for cell in ("area_ha (ha)", "757", "score (0–1)", "0.902", "n_firms", "rural_pop_30min (people)"):
+        assert cell in html, cell
+    # Firm F0001, a rice mill: inputs paddy:3310;electricity:149, outputs rice_husk:661 among others.
+    assert "F0001 Ruam Chai Thanakit Rice Mill" in html
+    assert "paddy: 3,310 t/yr" in html and "electricity: 149 MWh/yr" in html and "rice_husk: 661 t/yr" in html
+    # Link F0214 -> F0152: 13,100 t/yr of animal manure over 8.7 km.
+    assert "F0214 (livestock_farm)" in html and "13,100" in html and "8.7" in html
+
+
+def test_legend_lists_the_reasons_present_and_the_sectors(offline_html, sample_result):
+    legend = offline_html[offline_html.index("eicgeo-legend' style") :]
+    for code in (1, 2, 3, 4):  # the codes in the sample's excluded.tif
+        assert f"{code} {pipeline.EXCLUSION_REASONS[code]}" in legend
+    assert "5 forest" not in legend, "only reasons present are listed"
+    for sector in sample_result.firms["sector"].unique():
+        assert sector in legend
+
+
+def test_excluded_classes_follow_the_reason_table_when_called(monkeypatch, sample_result):
+    classes = maps.excluded_classes()
+    assert list(classes) == sorted(pipeline.EXCLUSION_REASONS)
+    assert classes[2] == ("water", "#2166ac")
+    monkeypatch.setitem(pipeline.EXCLUSION_REASONS, 9, "slope over 15%")
+    monkeypatch.setitem(pipeline.EXCLUSION_REASONS, 20, "user constraint: flood zone")
+    layer = sample_result.excluded.copy(data=np.where(sample_result.excluded.values == 4, 42, 0).astype("uint8"))
+    classes = maps.excluded_classes(layer)
+    assert classes[9][0] == "slope over 15%" and classes[20][0] == "user constraint: flood zone"
+    assert classes[42][0] == "reason 42"
+    colours = [c for _, c in classes.values()]
+    assert len(set(colours)) == len(colours), "every reason has its own colour"
+
+
+def test_an_unknown_cdn_link_is_an_error_offline(sample_result):
+    m = maps.explore(sample_result, offline=True)
+    m.get_root().header.add_child(JavascriptLink("https://example.org/lib/heatmap.js"), name="heatmap")
+    with pytest.raises(EicgeoError, match=r"no copy of 'https://example.org/lib/heatmap.js' in eicgeo/assets"):
+        m.get_root().render()
+
+
+def test_online_page_links_the_cdn_and_shows_tiles_and_minimap(sample_result):
+    html = maps.explore(sample_result).get_root().render()
+    assert "https://cdn.jsdelivr.net/npm/leaflet@" in html and "tile.openstreetmap.org" in html
+    assert "L.Control.MiniMap(" in html
+
+
+def test_bad_options_are_clear_errors(sample_result, tmp_path):
+    with pytest.raises(InputError, match="explore max_pixels must be > 0, got 0"):
+        maps.explore(sample_result, max_pixels=0)
+    with pytest.raises(InputError, match="static dpi must be between 50 and 1200 dots per inch, got 5000"):
+        maps.static(sample_result, tmp_path / "m.png", dpi=5000)
+    with pytest.raises(InputError, match="static dpi must be > 0, got -1"):
+        maps.static(sample_result, tmp_path / "m.png", dpi=-1)
+
+
+def test_static_map_is_an_a4_page_at_the_asked_dpi(sample_result, tmp_path):
+    path = maps.static(sample_result, tmp_path / "map.png", dpi=300)
+    with Image.open(path) as png:
+        # 297 x 210 mm at 300 dpi = 3507.9 x 2480.3 pixels.
+        assert abs(png.size[0] - 3508) <= 1 and abs(png.size[1] - 2480) <= 1
+        assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    rgb = (matplotlib.image.imread(path)[..., :3] * 255).round().astype(int)
+    colours = {tuple(c) for c in rgb.reshape(-1, 3)[::7]}
+    assert (215, 48, 31) in colours, "zone outlines"
+    assert (179, 0, 0) in colours, "rank labels"
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_jupyter_shows_a_summary_table_and_the_map_inline(sample_result):
+    page = sample_result._repr_html_()
+    assert "<table class='eicgeo-summary'>" in page
+    assert "EPSG:32647, 100 m cells, 488 x 485" in page and "candidate zones</th><td style='text-align:left'>20" in page
+    assert page.count("<tr>") >= 7 + 20, "the facts, then one row per ranked zone"
+    assert "mean_suitability" in page
+    inline = sample_result.explore(offline=True)._repr_html_()
+    assert inline.startswith("<div") and "<iframe" in inline and "L.map(" in inline.replace("&quot;", '"')
