@@ -125,14 +125,13 @@ def test_offline_map_renders_without_network_or_errors(page, sample_result, tmp_
     assert seen["failed"] == [], "resources that failed to load"
     outside = [r for r in seen["resources"] if not r.startswith(("data:", "file:", "blob:"))]
     assert outside == [], "the offline page asked the network for something"
-    assert seen["zones"] == len(sample_result.zones) == 20
-    assert seen["ranks"] == 20
+    assert seen["zones"] == seen["ranks"] == len(sample_result.zones) >= 5
     assert seen["firms"] == len(sample_result.firms) == 238
     assert seen["overlays_loaded"] == 1, "the suitability overlay shows (excluded land is off at start)"
     assert seen["tiles"] == 0, "no base map offline"
     assert seen["layers"][:2] == ["Suitability (0–1)", "Fringe (urban / peri-urban)"] and len(seen["layers"]) == 8
     assert seen["fullscreen"] and seen["measure"] and seen["colorbar"]
-    assert "20 candidate Eco-Industrial Cluster zones" in seen["title"]
+    assert f"{len(sample_result.zones)} candidate Eco-Industrial Cluster zones" in seen["title"]
 
 
 def test_screenshot_shows_the_data_layers(page, tmp_path):
