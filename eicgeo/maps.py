@@ -766,6 +766,7 @@ QGIS_STYLES: dict[str, str] = {
     "fringe": "paletted: rural, peri-urban fringe, urban",
     "excluded": "paletted: one class per exclusion reason",
     "degurba": "paletted: GHS-SMOD level-2 classes in the GHSL colours",
+    "green_space": "paletted: residual green space",
 }
 
 
@@ -802,7 +803,7 @@ def qgis_style(kind: str, *, layer: xr.DataArray | None = None) -> str:
     ----------
     kind : str
         One of :data:`QGIS_STYLES`: ``"suitability"`` and ``"criterion"`` (0..1 scores),
-        ``"fringe"``, ``"excluded"``, ``"degurba"``.
+        ``"fringe"``, ``"excluded"``, ``"degurba"``, ``"green_space"``.
     layer : DataArray, optional
         For ``"excluded"``: codes present in it but missing from the reason table still get a
         class.
@@ -820,6 +821,8 @@ def qgis_style(kind: str, *, layer: xr.DataArray | None = None) -> str:
         classes = {k: (FRINGE_CLASSES[k], c) for k, c in _FRINGE_COLOURS.items()}
     elif kind == "degurba":
         classes = {k: (SMOD_CLASSES[k], c) for k, c in sorted(_SMOD_COLOURS.items())}
+    elif kind == "green_space":
+        classes = {1: ("residual green space", "#31a354")}
     else:
         classes = excluded_classes(layer)
     return _qml_paletted(classes)

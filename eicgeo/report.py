@@ -36,7 +36,7 @@ OUTPUT_FILES: dict[str, str] = {
     "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
     "zones.gpkg": "layer zones",
     "firms.gpkg": "layers firms, links, sources, clusters, unmatched (by-product outputs no firm takes)",
-    "NAME.qml": "QGIS style beside each GeoTIFF (suitability, fringe, excluded, degurba, criteria)",
+    "NAME.qml": "QGIS style beside each GeoTIFF (suitability, fringe, excluded, degurba, green_space, criteria)",
     "map.html": "interactive Folium map",
     "map.png": "static map for briefs (A4 landscape, 300 dpi)",
     "report.md": "ranked zones, method, weights, what was skipped and why",
@@ -97,6 +97,7 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
             result.layers["green_space"],
             folder / "green_space.tif",
             description="residual green space next to the built-up edge",
+            units="class code",
             tags={"classes": "0 other; 1 residual green space"},
         )
     reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
@@ -148,6 +149,8 @@ def _write_qgis_styles(result: Result, folder: Path) -> None:
     io.write_text(folder / "excluded.qml", maps.qgis_style("excluded", layer=result.excluded))
     if result.degurba is not None:
         io.write_text(folder / "degurba.qml", maps.qgis_style("degurba"))
+    if "green_space" in result.layers:
+        io.write_text(folder / "green_space.qml", maps.qgis_style("green_space"))
     for name in result.criteria.data_vars:
         io.write_text(folder / "criteria" / f"{_file_name(name)}.qml", maps.qgis_style("criterion"))
 
