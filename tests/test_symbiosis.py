@@ -69,6 +69,13 @@ def links_of(links, material):
     }
 
 
+def flows_of(firms, column: str) -> dict[tuple[str, str], float]:
+    """{(firm_id, material): tonnes} of a register's inputs or outputs."""
+    return {
+        (f, m): t for f, text in zip(firms["firm_id"], firms[column], strict=True) for m, t in parse_flows(text).items()
+    }
+
+
 def tonne_km(links) -> float:
     return float((links["tonnes"] * links["km"]).sum())
 
@@ -188,16 +195,7 @@ def test_links_table(links):
 
 def test_no_one_ships_more_than_it_has_or_gets_more_than_it_needs(links):
     firms = register()
-    supply = {
-        (f, m): t
-        for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
-        for m, t in parse_flows(text).items()
-    }
-    demand = {
-        (f, m): t
-        for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
-        for m, t in parse_flows(text).items()
-    }
+    supply, demand = flows_of(firms, "outputs"), flows_of(firms, "inputs")
     for (firm, material), sent in links.groupby(["from_firm", "material"])["tonnes"].sum().items():
         assert sent <= supply[(firm, material)] + 1e-6
     for (firm, material), got in links.groupby(["to_firm", "material"])["tonnes"].sum().items():
@@ -485,16 +483,7 @@ def test_sample_region_links():
     firms = io.read_firms(sample_path() / "firms.csv", crs="EPSG:32647")
     links = symbiosis.match(firms)
     assert links["material"].nunique() >= 5
-    supply = {
-        (f, m): t
-        for f, text in zip(firms["firm_id"], firms["outputs"], strict=True)
-        for m, t in parse_flows(text).items()
-    }
-    demand = {
-        (f, m): t
-        for f, text in zip(firms["firm_id"], firms["inputs"], strict=True)
-        for m, t in parse_flows(text).items()
-    }
+    supply, demand = flows_of(firms, "outputs"), flows_of(firms, "inputs")
     for (firm, material), sent in links.groupby(["from_firm", "material"])["tonnes"].sum().items():
         assert sent <= supply[(firm, material)] * (1 + 1e-9) + 1e-6, (firm, material)
     for (firm, material), got in links.groupby(["to_firm", "material"])["tonnes"].sum().items():
