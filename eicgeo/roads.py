@@ -658,50 +658,45 @@ def travel_time_surface(
     seeds = _merge_seeds([seeds])
     node_t = net.node_times(_merge_seeds([_attach(net, *seeds, direction)]), direction=direction, limit=limit)
     point_t = _point_times(net, node_t, zero_edges, direction, seeds)
-    tables = [(net.point_xy, point_t, cand) for cand in _lookup(net, grid)]
+    # Per table: the times of its points, and every cell's point and distance to it (m).
+    tables = [(point_t, *lookup) for lookup in _lookup(net, grid)]
     if len(extra_xy):
         # Straight off-road to the source itself (its sample points), where no road is faster.
         extra = _nearest_point_lookup(extra_xy, grid)
         if extra is not None:
-            tables.append((extra_xy, np.zeros(len(extra_xy)), extra))
-    block = _CellBlock(grid, tables, offroad, max_minutes)
+            tables.append((np.zeros(len(extra_xy)), *extra))
+    block = _CellBlock([t[0] for t in tables], offroad, max_minutes)
+    arrays = [a for t in tables for a in t[1:]] + ([inside] if inside is not None else [])
     if chunks is None:
         minutes = np.empty(grid.shape, dtype=np.float32)
         for r0 in range(0, grid.height, _BLOCK_ROWS):
             rows = slice(r0, min(r0 + _BLOCK_ROWS, grid.height))
-            part = [t[2][rows] for t in tables] + ([inside[rows]] if inside is not None else [])
-            minutes[rows] = block(*part, location=(rows, slice(0, grid.width)))
+            minutes[rows] = block(*(a[rows] for a in arrays))
     else:
-        minutes = _dask_cells(block, tables, inside, grid, chunks)
+        minutes = _dask_cells(block, arrays, chunks)
     attrs = {"units": "minutes", "offroad_kph": offroad_kph, "direction": direction}
     return grid.wrap(minutes, name, attrs=attrs)
 
 
 class _CellBlock:
-    """The per-cell stage for one block of cells: min over tiers of off-road plus point time."""
+    """The per-cell stage for a block of cells: the fastest over the tables of off-road plus point time.
 
-    def __init__(self, grid: Grid, tables: list, offroad: float, max_minutes: float | None):
-        self.xs, self.ys = grid.xs, grid.ys
-        self.tables = [(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), t) for xy, t, _ in tables]
-        self.offroad, self.max_minutes = offroad, max_minutes
+    Called with each table's point and distance arrays for the block, then optionally the
+    block's source-cell mask (0 minutes there).
+    """
 
-    def __call__(self, *arrays: np.ndarray, location: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = location
-        cx = self.xs[cols][None, :]
-        cy = self.ys[rows][:, None]
+    def __init__(self, point_times: list[np.ndarray], offroad: float, max_minutes: float | None):
+        self.point_times, self.offroad, self.max_minutes = point_times, offroad, max_minutes
+
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         best = np.full(arrays[0].shape, np.inf)
-        for (px, py, pt), cand in zip(self.tables, arrays, strict=False):
-            missing = cand < 0  # the tier has no point near the grid at all
-            c = np.where(missing, 0, cand) if missing.any() else cand
-            with np.errstate(invalid="ignore"):
-                t = np.hypot(cx - px[c], cy - py[c])
-                t /= self.offroad
-                t += pt[c]
-            if missing.any():
-                t[missing] = np.inf
+        for k, times in enumerate(self.point_times):
+            point, dist = arrays[2 * k], arrays[2 * k + 1]
+            t = dist / self.offroad
+            t += times[point]
             np.minimum(best, t, out=best)
         minutes = best / 60.0
-        if len(arrays) > len(self.tables):
+        if len(arrays) > 2 * len(self.point_times):
             minutes[arrays[-1]] = 0.0
         minutes[~np.isfinite(minutes)] = np.nan
         if self.max_minutes is not None:
@@ -709,23 +704,16 @@ class _CellBlock:
         return minutes.astype(np.float32)
 
 
-def _dask_cells(block: _CellBlock, tables: list, inside: np.ndarray | None, grid: Grid, chunks: Any) -> Any:
+def _dask_cells(block: _CellBlock, arrays: list[np.ndarray], chunks: Any) -> Any:
     """The per-cell stage chunk by chunk over the cell-to-point lookups (dask map_blocks)."""
     import dask.array as da
 
-    arrays = [da.from_array(t[2], chunks=chunks) for t in tables]
-    if inside is not None:
-        arrays.append(da.from_array(inside, chunks=arrays[0].chunks))
-
-    def run(*parts: np.ndarray, block_info: dict | None = None) -> np.ndarray:
-        (r0, r1), (c0, c1) = block_info[0]["array-location"]
-        return block(*parts, location=(slice(r0, r1), slice(c0, c1)))
-
-    return da.map_blocks(run, *arrays, dtype=np.float32)
+    lazy = [da.from_array(a, chunks=chunks) for a in arrays]
+    return da.map_blocks(block, *lazy, dtype=np.float32)
 
 
-def _lookup(net: CompiledNetwork, grid: Grid) -> list[np.ndarray]:
-    """Per road tier, the road point serving every cell (-1 where the tier has none), cached."""
+def _lookup(net: CompiledNetwork, grid: Grid) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per road tier with points, the road point serving every cell and its distance, cached."""
     key = ("lookup", grid)
     if key not in net._cache:
         out = []
@@ -739,14 +727,14 @@ def _lookup(net: CompiledNetwork, grid: Grid) -> list[np.ndarray]:
 
 def _nearest_point_lookup(
     xy: np.ndarray, grid: Grid, *, ids: np.ndarray | None = None, pad: int = _PAD_CELLS
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, np.ndarray] | None:
     """For every cell, the point of ``xy`` nearest the centre of the nearest cell holding a point.
 
     The grid is padded by ``pad`` cells so roads just outside it serve its edge cells. The
     nearest occupied cell comes from :func:`scipy.ndimage.distance_transform_edt` (exact
     Euclidean, in C), so the cost is a few passes over the cells whatever the number of points.
-    Returns the points' ``ids`` (default their positions in ``xy``) as int32, or None when no
-    point is near the grid.
+    Returns each cell's point, as its ``ids`` entry (default its position in ``xy``), and the
+    distance (m, float32) from the cell centre to it; None when no point is near the grid.
     """
     from scipy.ndimage import distance_transform_edt
 
@@ -762,17 +750,19 @@ def _nearest_point_lookup(
     centre_x = t.c + t.a * (col - pad + 0.5)
     centre_y = t.f + t.e * (row - pad + 0.5)
     offset = np.hypot(xy[near, 0] - centre_x, xy[near, 1] - centre_y)
-    # The point nearest its cell's centre represents the cell (ties: the first point).
-    order = np.argsort(offset, kind="stable")
-    cells, first = np.unique(cell[order], return_index=True)
+    # The point nearest its cell's centre represents the cell (one pass; no sort).
+    closest = np.full(height * width, np.inf)
+    np.minimum.at(closest, cell, offset)
+    wins = offset == closest[cell]
     owner = np.full(height * width, -1, dtype=np.int32)
-    chosen = near[order[first]]
-    owner[cells] = chosen if ids is None else ids[chosen]
+    owner[cell[wins]] = near[wins]
     indices = distance_transform_edt(owner.reshape(height, width) < 0, return_distances=False, return_indices=True)
     window = (slice(pad, pad + grid.height), slice(pad, pad + grid.width))
     nearest = indices[0][window] * np.int32(width)  # int32: the padded grid has < 2**31 cells
     nearest += indices[1][window]
-    return owner[nearest]
+    point = owner[nearest]
+    dist = np.hypot(grid.xs[None, :] - xy[point, 0], grid.ys[:, None] - xy[point, 1]).astype(np.float32)
+    return (point if ids is None else ids[point].astype(np.int32)), dist
 
 
 def _source_geometries(sources: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid) -> list[Any]:
