@@ -30,6 +30,7 @@ from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
 
 __all__ = [
+    "DEGURBA_RULES",
     "FRINGE_CLASSES",
     "GREEN_ROLES",
     "SMOD_CLASSES",
@@ -100,9 +101,9 @@ def degurba(
     """
     grid = Grid.from_dataarray(population)
     cell_m = check_positive(cell_m, "cell_m")
-    unknown = set(rules) - set(_RULE_DEFAULTS)
+    unknown = set(rules) - set(DEGURBA_RULES)
     if unknown:
-        msg = f"degurba got unknown rule(s) {sorted(unknown)}; expected some of {sorted(_RULE_DEFAULTS)}"
+        msg = f"degurba got unknown rule(s) {sorted(unknown)}; expected some of {sorted(DEGURBA_RULES)}"
         raise InputError(msg)
     factor = max(1, round(cell_m / grid.resolution))
     people, n_valid = _block_people(population.values, factor)
@@ -127,7 +128,7 @@ def degurba(
         "block_cells": factor,
         "cell_km": factor * grid.resolution / 1000.0,
         "classes": "; ".join(f"{k} {v}" for k, v in SMOD_CLASSES.items()),
-        "rules": repr({**_RULE_DEFAULTS, **rules}),
+        "rules": repr({**DEGURBA_RULES, **rules}),
     }
     return grid.wrap(fine, "degurba", attrs=attrs)
 
@@ -280,7 +281,8 @@ def smod_codes(
     return codes
 
 
-_RULE_DEFAULTS: dict[str, Any] = {
+#: The official values of every Degree of Urbanisation rule (keywords of :func:`smod_codes`).
+DEGURBA_RULES: dict[str, Any] = {
     k: v for k, v in (smod_codes.__kwdefaults__ or {}).items() if k not in ("cell_km", "water_share", "built_share")
 }
 

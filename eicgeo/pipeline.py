@@ -244,7 +244,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             raise InputError(msg)
         if population is not None and method in ("auto", "degurba"):
             water = xr.where(roles == ROLE_CODE["water"], 1.0, 0.0)
-            smod = fr.degurba(population, cell_m=s.fringe.get("cell_m", 1000.0), water_share=water)
+            smod = fr.degurba(
+                population, cell_m=s.fringe.get("cell_m", 1000.0), water_share=water, **s.fringe.get("rules", {})
+            )
             band_minutes = s.fringe.get("band_minutes")
             if band_minutes is not None and network is None:
                 notes.append("fringe.band_minutes needs a road network: the fringe band is fringe.band_km instead")

@@ -256,6 +256,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "band_minutes": (int, float),
         "breakpoint": bool,
         "green_distance_m": (int, float),
+        "rules": dict,
     },
     "mcda": {
         "method": str,
@@ -548,6 +549,13 @@ def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
     for key in ("band_km", "band_minutes", "green_distance_m"):
         if key in s.fringe and s.fringe[key] < 0:
             problems.append((f"fringe.{key}", f"must be >= 0, got {s.fringe[key]!r}"))
+    from eicgeo.fringe import DEGURBA_RULES
+
+    for key, value in s.fringe.get("rules", {}).items():
+        if key not in DEGURBA_RULES:
+            problems.append((f"fringe.rules.{key}", f"unknown rule{did_you_mean(key, DEGURBA_RULES)}"))
+        elif not _type_ok(value, (int, float)):
+            problems.append((f"fringe.rules.{key}", f"expected a number, got {value!r}"))
     from eicgeo.mcda import COMBINE_METHODS
 
     method = s.mcda.get("method", "wlc")

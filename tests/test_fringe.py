@@ -697,18 +697,24 @@ def test_scenario_fringe_and_green_space_keys():
     s = Scenario.from_dict(
         {
             "inputs": {"landcover": "x.tif"},
-            "fringe": {"band_minutes": 15, "breakpoint": True, "green_distance_m": 300},
+            "fringe": {
+                "band_minutes": 15,
+                "breakpoint": True,
+                "green_distance_m": 300,
+                "rules": {"semi_dense_density": 900, "semi_dense_contiguity": 4},
+            },
             "constraints": {"protect_green_space": True},
         },
         check_files=False,
     )
     assert s.fringe["band_minutes"] == 15 and s.fringe["breakpoint"] is True
+    assert s.fringe["rules"] == {"semi_dense_density": 900, "semi_dense_contiguity": 4}
     assert s.constraints["protect_green_space"] is True
     with pytest.raises(ScenarioError) as err:
         Scenario.from_dict(
             {
                 "inputs": {"landcover": "x.tif"},
-                "fringe": {"band_minutes": -5, "breakpoint": "yes"},
+                "fringe": {"band_minutes": -5, "breakpoint": "yes", "rules": {"centre_densty": 1, "low_density": "50"}},
                 "constraints": {"protect_green_space": 1},
             },
             check_files=False,
@@ -717,6 +723,15 @@ def test_scenario_fringe_and_green_space_keys():
     assert "fringe.band_minutes: must be >= 0, got -5" in text
     assert "fringe.breakpoint: expected true or false, got 'yes'" in text
     assert "constraints.protect_green_space: expected true or false, got 1" in text
+    assert "fringe.rules.centre_densty: unknown rule (did you mean 'centre_density'" in text
+    assert "fringe.rules.low_density: expected a number, got '50'" in text
+
+
+def test_degurba_unknown_rule():
+    grid = Grid("EPSG:32647", Affine(1000, 0, 0, 0, -1000, 1000), (1, 1))
+    with pytest.raises(InputError, match=r"degurba got unknown rule\(s\) \['centre_densty'\]; expected some of"):
+        fringe.degurba(grid.wrap(np.zeros((1, 1)), "population"), centre_densty=1)
+    assert fringe.DEGURBA_RULES["centre_density"] == 1500 and fringe.DEGURBA_RULES["max_hole_km2"] == 15
 
 
 def test_degurba_edge_blocks_use_the_area_they_cover(monkeypatch):
@@ -747,7 +762,10 @@ def test_pipeline_writes_green_space_and_protects_it(tmp_path):
     s = eicgeo.load_sample()
     s.roads = s.firms = s.sources = None  # the land-cover and population stages are enough
     s.constraints["protect_green_space"] = True
+    s.fringe["band_minutes"] = 10  # without roads the band falls back to band_km, with a note
     result = eicgeo.run(s, out=tmp_path / "out", progress=False)
+    assert any("fringe.band_minutes needs a road network" in note for note in result.notes)
+    assert result.fringe.attrs["band_km"] == 5
     green = result.layers["green_space"].values
     with rasterio.open(tmp_path / "out" / "green_space.tif") as src:
         assert src.dtypes[0] == "uint8"
