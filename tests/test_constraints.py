@@ -260,3 +260,49 @@ def test_run_writes_the_reasons_and_areas_to_the_tags_and_report(tmp_path, data_
     assert f"| 10 | residential buffer (100 m) | {(codes == 10).sum() * cell_ha:,.0f} |" in report
     manifest = (tmp_path / "out" / "manifest.json").read_text()
     assert '"constraints.layers[0]"' in manifest
+
+
+def test_run_with_owa_monte_carlo_and_a_slope_limit(tmp_path, data_dir):
+    # Real CORINE land cover with a generated DEM: flat in the west half, 45 degrees in the east.
+    lc = data_dir / "lausanne-clc2006-100m.tif"
+    with rasterio.open(lc) as src:
+        grid = Grid.from_bounds(tuple(src.bounds), 100, "EPSG:2056", bounds_crs=src.crs)
+    half = grid.width // 2
+    east = np.maximum(np.arange(grid.width) - half, 0) * 100.0  # metres: 100 m up per 100 m cell
+    write_tif(tmp_path / "dem.tif", np.tile(east.astype(np.float32), (grid.height, 1)), grid=grid)
+    s = Scenario.from_dict(
+        {
+            "inputs": {"landcover": str(lc), "legend": "corine", "dem": str(tmp_path / "dem.tif")},
+            "grid": {"crs": "EPSG:2056"},
+            "criteria": {
+                "elevation": {
+                    "raster": str(tmp_path / "dem.tif"),
+                    "fn": "linear",
+                    "low": 0,
+                    "high": 20000,
+                    "weight": 1,
+                },
+            },
+            "constraints": {"slope_max_deg": 30},
+            "mcda": {"method": "owa", "alpha": 0.5, "monte_carlo": 20, "monte_carlo_spread": 0.3},
+        }
+    )
+    result = eicgeo.run(s, progress=False)
+    assert set(result.weights) == {"landcover", "elevation"}
+    # alpha 0.5 with two criteria: v = (sqrt(1/2), 1 - sqrt(1/2)), ORness = v_1 = 0.707
+    assert result.suitability.attrs["method"] == "owa"
+    assert result.suitability.attrs["orness"] == pytest.approx(np.sqrt(0.5))
+    codes = result.excluded.values
+    # central differences: the slope is 45 degrees from the column after the bend eastwards
+    steep = np.zeros(grid.shape, dtype=bool)
+    steep[:, half + 1 :] = True
+    assert np.all(np.isin(codes[steep], [*range(1, 11), 11]))
+    assert not (codes[:, :half] == 11).any()
+    assert (codes == 11).sum() > 0
+    p = result.layers["p_top"].values
+    std = result.layers["suitability_std"].values
+    valid = np.isfinite(p)
+    assert valid.sum() > 1000 and np.nanmin(p) >= 0 and np.nanmax(p) <= 1
+    assert np.nanmax(std) > 0
+    # each of the 20 draws puts a tenth of the valid cells (to one cell, more with ties) in its top tenth
+    assert p[valid].mean() >= 0.1 - 1 / valid.sum()
