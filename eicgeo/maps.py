@@ -615,8 +615,9 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
     """A static map (PNG) for an A4 brief.
 
     Suitability, excluded land, the urban and fringe outlines, main roads, firms, the zones
-    labelled by rank, a colour bar, a legend, a scale bar and a north arrow, on an A4 landscape
-    page (297 x 210 mm) whose smallest text is 7 pt, so it stays readable printed at 300 dpi.
+    labelled by rank, a colour bar, a scale bar and a north arrow, with the legend and the table of
+    ranked zones beside the map, on an A4 landscape page (297 x 210 mm) whose smallest text is
+    7 pt, so it stays readable printed at 300 dpi.
 
     Parameters
     ----------
@@ -642,7 +643,10 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
 
     grid = result.grid
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
-    fig, ax = plt.subplots(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
+    fig = plt.figure(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
+    # The region is about square and the page landscape: the legend and the ranked zones fill a
+    # side panel instead of covering the map.
+    side, ax = fig.subplots(1, 2, width_ratios=[1.0, 2.7])
     suit = np.asarray(result.suitability.values, dtype=float)
     image = ax.imshow(
         np.ma.masked_invalid(suit),
@@ -727,7 +731,11 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
         handles.append(Line2D([], [], color="#222222", lw=1.4, label="motorway / trunk / primary road"))
     if len(result.firms):
         handles.append(Line2D([], [], marker="o", color="none", markerfacecolor="black", markersize=4, label="firm"))
-    ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
+    side.axis("off")
+    side.legend(
+        handles=handles, loc="upper left", fontsize=8, title="Legend", title_fontsize=9, alignment="left", frameon=False
+    )
+    _zone_table(side, result.zones)
     method = str(result.suitability.attrs.get("method", "wlc")).upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
     ax.text(
@@ -746,6 +754,33 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
         plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _zone_table(ax: matplotlib.axes.Axes, zones: gpd.GeoDataFrame, *, rows: int = 20) -> None:
+    """The ranked zones (rank, kind, area, score) as a table in the lower part of ``ax``."""
+    if zones.empty:
+        ax.text(0.0, 0.5, "No candidate zone was found.", fontsize=9, transform=ax.transAxes)
+        return
+    top = zones.sort_values("rank").head(rows)
+    cells = [
+        [str(r.rank), str(r.kind), f"{r.area_ha:,.0f}", f"{r.score:.2f}", f"{r.mean_suitability:.2f}"]
+        for r in top.itertuples()
+    ]
+    height = min(0.6, 0.026 * (len(cells) + 1))
+    table = ax.table(
+        cellText=cells,
+        colLabels=["rank", "kind", "area (ha)", "score", "mean suit."],
+        colWidths=[0.12, 0.27, 0.21, 0.17, 0.23],
+        cellLoc="center",
+        colLoc="center",
+        bbox=[0.0, 0.02, 1.0, height],
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(7.5)
+    for cell in table.get_celld().values():
+        cell.set_linewidth(0.3)
+    more = f" (top {rows} of {len(zones)}; all in report.md)" if len(zones) > rows else ""
+    ax.text(0.0, 0.03 + height, f"Ranked candidate zones{more}", fontsize=9, weight="bold", transform=ax.transAxes)
 
 
 def _scale_bar(ax, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
