@@ -17,10 +17,13 @@ transportation problem; HiGHS through :func:`scipy.optimize.linprog`):
    the optimum of (1): among the allocations moving the most, the one with the least haulage.
 
 The result is a min-cost maximum flow, as networkx's ``max_flow_min_cost`` would give, without
-its integer capacities. Each link also carries screening estimates of the CO2 it saves: the
-virgin material or fuel it replaces (``tonnes x`` the material's ``co2_avoided``, see
-:mod:`eicgeo.materials`) and the CO2 of trucking it (``tonnes x km x``
-:data:`~eicgeo.materials.TRANSPORT_KG_PER_TKM` / 1000; 0 for piped energy and water).
+its integer capacities. When a material has a single supplier (or a single user), serving the
+nearest partners first gives the same optimum without the LPs.
+
+Each link also carries screening estimates of the CO2 it saves: the virgin material or fuel it
+replaces (``tonnes x`` the material's ``co2_avoided``, see :mod:`eicgeo.materials`) and the CO2
+of trucking it (``tonnes x km x`` :data:`~eicgeo.materials.TRANSPORT_KG_PER_TKM` / 1000; 0 for
+piped energy and water).
 """
 
 from __future__ import annotations
@@ -242,6 +245,8 @@ def _pairs(
 
 def _allocate(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarray, km: np.ndarray) -> np.ndarray:
     """Transportation problem: the most tonnes, then the fewest tonne-km, as two LPs."""
+    if np.unique(i).size == 1 or np.unique(j).size == 1:
+        return _allocate_star(supply, demand, i, j, km)
     n = i.size
     cols = np.arange(n)
     a_ub = coo_matrix(
@@ -262,6 +267,25 @@ def _allocate(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarr
         if cheapest.success:
             return cheapest.x
     return most.x  # pragma: no cover - the first solution is feasible for the second LP
+
+
+def _allocate_star(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarray, km: np.ndarray) -> np.ndarray:
+    """The same optimum when one supplier (or one user) is the only hub: fill nearest first.
+
+    Any allocation that moves ``min(hub, sum of the others)`` is a largest one, and among them
+    serving the nearest partners first has the fewest tonne-km (an exchange argument). This
+    saves the LPs' set-up on the many materials with a single supplier or user.
+    """
+    hub_is_supplier = np.unique(i).size == 1
+    left = float(supply[i[0]] if hub_is_supplier else demand[j[0]])
+    partner = demand[j] if hub_is_supplier else supply[i]
+    flows = np.zeros(i.size)
+    for k in np.argsort(km, kind="stable"):
+        flows[k] = min(left, float(partner[k]))
+        left -= flows[k]
+        if left <= 0:
+            break
+    return flows
 
 
 def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:

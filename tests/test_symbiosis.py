@@ -368,6 +368,30 @@ def test_allocation_is_optimal_against_networkx():
         assert (flows >= -1e-9).all()
 
 
+def test_star_allocation_equals_the_lps():
+    """One supplier (or one user): nearest first gives the LPs' optimum, checked with networkx."""
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        k = int(rng.integers(2, 8))
+        partners = rng.integers(5, 50, k).astype(float)
+        km = rng.integers(1, 30, k).astype(float)
+        hub = np.array([float(rng.integers(10, 200))])
+        zeros = np.zeros(k, dtype=int)
+        for supply, demand, i, j in ((hub, partners, zeros, np.arange(k)), (partners, hub, np.arange(k), zeros)):
+            flows = symbiosis._allocate(supply, demand, i, j, km)
+            g = nx.DiGraph()
+            for a, t in enumerate(supply):
+                g.add_edge("s", ("i", a), capacity=int(t), weight=0)
+            for b, t in enumerate(demand):
+                g.add_edge(("j", b), "t", capacity=int(t), weight=0)
+            for a, b, w in zip(i, j, km, strict=True):
+                g.add_edge(("i", int(a)), ("j", int(b)), weight=int(w))
+            best = nx.max_flow_min_cost(g, "s", "t")
+            assert flows.sum() == pytest.approx(sum(best["s"].values()))
+            assert (flows * km).sum() == pytest.approx(nx.cost_of_flow(g, best))
+            assert (flows <= (demand[j] if i[0] == i[-1] else supply[i]) + 1e-9).all()
+
+
 def test_unmatched_outputs(links):
     got = symbiosis.unmatched(register(), links)
     assert list(got.columns) == symbiosis.UNMATCHED_COLUMNS
