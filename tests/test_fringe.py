@@ -777,3 +777,27 @@ def test_pipeline_writes_green_space_and_protects_it(tmp_path):
     # every residual green cell is excluded: as green space (9), or first for an earlier reason
     assert (excluded[green == 1] > 0).all() and (excluded[green == 1] == 9).mean() > 0.5
     assert not (excluded[green == 0] == 9).any()
+
+
+def test_lausanne_gradient_breakpoint(lausanne):
+    grid, lc, _ = lausanne
+    got = fringe.from_landcover(lc, "corine", breakpoint=True)
+    cores, n = ndimage.label(got.values == 3, structure=np.ones((3, 3)))
+    to_lv95 = Transformer.from_crs("EPSG:4326", "EPSG:2056", always_xy=True)
+
+    def at(lon, lat):
+        row, col = grid.rowcol(*to_lv95.transform(lon, lat))
+        return int(got.values[row, col]), int(cores[row, col])
+
+    # one large core (Lausanne, Renens, Epalinges: 61.6 km²) and two small ones
+    assert n == 3 and np.bincount(cores.ravel())[1] == 6158
+    assert at(6.6323, 46.5197) == (3, 1)  # Place Saint-François
+    assert at(6.5880, 46.5395) == (3, 1)  # Renens
+    # the built-up share around Lausanne falls fastest 750 m beyond the core's edge
+    assert got.attrs["breakpoints_m"].split(", ")[0] == "750"
+    assert at(6.6300, 46.5550)[0] == 2  # Le Mont-sur-Lausanne, on the northern edge: fringe
+    # Echallens (a small town 12 km north) and the Gros-de-Vaud fields are beyond it: rural
+    assert at(6.6333, 46.6410)[0] == 1 and at(6.6300, 46.6250)[0] == 1
+    fringe_cells = got.values == 2
+    from_core = ndimage.distance_transform_edt(got.values != 3) * grid.resolution
+    assert fringe_cells.any() and from_core[fringe_cells].max() <= 1000
