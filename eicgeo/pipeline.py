@@ -362,11 +362,14 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             min_area_ha=min_area,
             max_area_ha=s.zones.get("max_area_ha", 1000.0),
         )
-        # Greenfield zones are sought on the allowed land that no cluster zone already covers.
+        # Greenfield zones are sought on the allowed land that no cluster zone already covers,
+        # min_spacing_km away from the cluster zones as from each other.
         free = allowed
+        taken = None
         if len(around):
-            taken = rasterio.features.geometry_mask(list(around.geometry), grid.shape, grid.transform, invert=True)
-            free = allowed & ~xr.DataArray(taken, dims=allowed.dims, coords=allowed.coords)
+            cells = rasterio.features.geometry_mask(list(around.geometry), grid.shape, grid.transform, invert=True)
+            taken = xr.DataArray(cells, dims=allowed.dims, coords=allowed.coords)
+            free = allowed & ~taken
         found = zones.locate(
             suitability,
             free,
@@ -374,23 +377,45 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             quantile=s.zones.get("quantile", 0.85),
             min_area_ha=min_area,
             max_area_ha=s.zones.get("max_area_ha", 1000.0),
+            min_spacing_km=s.zones.get("min_spacing_km", 1.0),
+            compactness=s.zones.get("compactness", 0.1),
+            avoid=taken,
         )
         if "note" in found.attrs:
             notes.append(found.attrs["note"])
         candidates = pd.concat([around, found], ignore_index=True) if len(around) else found
         candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
         rural = _rural_population(candidates, network, grid, population, fringe, s)
-        material_minutes = raw.get("material_access")
+        per_material = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("material_access:")}
         ranked = zones.score(
             candidates,
             suitability=suitability,
             firms=firms,
             links=links,
             market_minutes=raw.get("market_access"),
-            material_minutes=material_minutes,
+            material_minutes=raw.get("material_access"),
+            materials=per_material,
+            equal_access=standard.get("equal_access"),
             rural_pop_30min=rural,
+            green_space=layers.get("green_space"),
+            reach_km=s.symbiosis.get("max_km", 33.0) / s.symbiosis.get("detour", 1.3),
             weights=s.zones.get("score_weights"),
         )
+        if "score_note" in ranked.attrs:
+            notes.append(ranked.attrs["score_note"])
+        runs = s.zones.get("stability_runs", 100)
+        if runs > 0:
+            ranked = zones.stability(
+                ranked,
+                standard,
+                weights,
+                runs=runs,
+                top_k=s.zones.get("top_k", 5),
+                concentration=s.zones.get("stability_concentration", 100.0),
+                seed=s.zones.get("stability_seed", 0),
+                method=s.mcda.get("method", "wlc"),
+                order_weights=s.mcda.get("order_weights"),
+            )
 
     return Result(
         scenario=s,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eicgeo import __version__, io, mcda
+from eicgeo import __version__, io, mcda, zones
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.materials import MATERIALS
 from eicgeo.zones import ZONE_COLUMNS
@@ -223,14 +223,7 @@ def report_markdown(result: Result) -> str:
     if result.zones.empty:
         lines += ["No zone was found. " + " ".join(result.notes), ""]
     else:
-        table = result.summary().reset_index()
-        cols = ["rank", *(c for c in ZONE_COLUMNS if c not in ("zone_id", "rank"))]
-        lines += [_md_table(table[cols]), ""]
-        lines += [
-            "`score` = 0.6 × mean suitability + 0.2 × symbiosis tonnes + 0.2 × rural population within 30 min, "
-            "each scaled by its maximum over the zones (see `eicgeo.zones.score`).",
-            "",
-        ]
+        lines += _zones_section(result)
     lines += ["## Criteria and weights", "", "| criterion | weight | standardisation |", "| --- | ---: | --- |"]
     for name, w in sorted(result.weights.items(), key=lambda kv: -kv[1]):
         attrs = result.criteria[name].attrs if name in result.criteria else {}
@@ -309,15 +302,64 @@ def _symbiosis_section(result: Result) -> list[str]:
     return lines
 
 
+def _zones_section(result: Result) -> list[str]:
+    """The ranked zones, the score formula, the rank stability and the minutes to each material."""
+    settings = result.scenario.zones
+    table = result.summary().reset_index()
+    first = ["rank", "kind", "score", "p_top_k"]
+    cols = [*first, *(c for c in ZONE_COLUMNS if c not in (*first, "zone_id"))]
+    lines = [_md_table(table[cols]), ""]
+    lines += [
+        f"`{zones.score_formula(settings.get('score_weights'), table)}` (less is better for minutes and "
+        "green loss; set in `[zones.score_weights]`, see `docs/zones.md`).",
+        "",
+    ]
+    top_k = int(settings.get("top_k", 5))
+    runs = int(settings.get("stability_runs", 100))
+    if runs > 0 and table["p_top_k"].notna().any():
+        lines += [
+            "### Rank stability",
+            "",
+            f"`p_top_k`: the share of {runs} draws of the criterion weights (Dirichlet, concentration "
+            f"{settings.get('stability_concentration', 100):g}) in which the zone ranks in the top {top_k}.",
+            "",
+        ]
+        unstable = table[(table["rank"] <= top_k) & (table["p_top_k"] < 0.5)]
+        rising = table[(table["rank"] > top_k) & (table["p_top_k"] >= 0.5)]
+        if unstable.empty and rising.empty:
+            lines.append(f"The top {top_k} are stable: each stays in the top {top_k} in at least half of the draws.")
+        for row in unstable.itertuples():
+            lines.append(
+                f"- **Unstable**: zone {row.zone_id} (rank {row.rank}, {row.kind}) stays in the top {top_k} in only "
+                f"{row.p_top_k:.0%} of the draws."
+            )
+        for row in rising.itertuples():
+            lines.append(
+                f"- **Unstable**: zone {row.zone_id} (rank {row.rank}, {row.kind}) is in the top {top_k} in "
+                f"{row.p_top_k:.0%} of the draws."
+            )
+        lines.append("")
+    materials = [c for c in table.columns if c.startswith("minutes_")]
+    if materials:
+        lines += ["### Minutes to each raw material (median over the zone)", ""]
+        named = table[["rank", *materials]].rename(columns=lambda c: c.removeprefix("minutes_"))
+        lines += [_md_table(named, {c: "{:.1f}" for c in named.columns if c != "rank"}), ""]
+    return lines
+
+
 #: How each zone column is printed: integers for areas, people and tonnes, minutes to 0.1.
 _FORMATS = {"score": "{:.3f}", "mean_suitability": "{:.3f}", "market_minutes": "{:.1f}", "material_minutes": "{:.1f}"}
 _FORMATS.update({"density": "{:.3f}", "degree_centralization": "{:.2f}"})  # symbiosis network tables
+_FORMATS.update({"p_top_k": "{:.2f}", "equal_access": "{:.3f}"})  # zone stability and equal access
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def _md_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    """A Markdown table; ``formats`` overrides :data:`_FORMATS` for some columns."""
+    formats = {**_FORMATS, **(formats or {})}
+
     def fmt(column: str, v: Any) -> str:
         if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else _FORMATS.get(column, "{:,.0f}").format(v)
+            return "" if np.isnan(v) else formats.get(column, "{:,.0f}").format(v)
         return str(v)
 
     head = "| " + " | ".join(frame.columns) + " |"

@@ -298,6 +298,12 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "max_area_ha": (int, float),
         "cluster_buffer_m": (int, float),
         "score_weights": dict,
+        "min_spacing_km": (int, float),
+        "compactness": (int, float),
+        "stability_runs": int,
+        "stability_concentration": (int, float),
+        "stability_seed": int,
+        "top_k": int,
     },
 }
 _TOP = {"name": str, "preset": str, "description": str}
@@ -581,6 +587,7 @@ def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
     q = s.zones.get("quantile", 0.85)
     if not 0 <= q < 1:
         problems.append(("zones.quantile", f"expected a number in [0, 1), got {q!r}"))
+    _check_zones(s.zones, problems)
     for key in ("max_km", "detour"):
         if key in s.symbiosis and s.symbiosis[key] <= 0:
             problems.append((f"symbiosis.{key}", f"must be > 0, got {s.symbiosis[key]!r}"))
@@ -637,6 +644,40 @@ def _constraints(s: Scenario, base: Path, problems: list[tuple[str, str]], check
         layers.append({**spec, "path": path})
     if "layers" in c:
         c["layers"] = layers
+
+
+def _check_zones(zones: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    from eicgeo.zones import SCORE_INDICATORS
+
+    for key, least, strict in (
+        ("n", 1, False),
+        ("top_k", 1, False),
+        ("min_area_ha", 0, True),
+        ("max_area_ha", 0, True),
+        ("min_spacing_km", 0, False),
+        ("compactness", 0, False),
+        ("stability_runs", 0, False),
+        ("stability_concentration", 0, True),
+        ("cluster_buffer_m", 0, False),
+    ):
+        value = zones.get(key)
+        if value is not None and (value <= least if strict else value < least):
+            problems.append((f"zones.{key}", f"must be {'>' if strict else '>='} {least}, got {value!r}"))
+    smallest, largest = zones.get("min_area_ha", 50.0), zones.get("max_area_ha", 1000.0)
+    if largest < smallest:
+        problems.append(("zones.max_area_ha", f"must be >= zones.min_area_ha ({smallest!r}), got {largest!r}"))
+    for key, value in zones.get("score_weights", {}).items():
+        where = f"zones.score_weights.{key}"
+        if key not in SCORE_INDICATORS:
+            problems.append(
+                (
+                    where,
+                    f"unknown indicator; expected one of {', '.join(SCORE_INDICATORS)}"
+                    f"{did_you_mean(key, SCORE_INDICATORS)}",
+                )
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append((where, f"expected a number >= 0, got {value!r}"))
 
 
 def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:

@@ -1,34 +1,68 @@
 """Candidate Eco-Industrial Cluster zones: locate them, score them, rank them.
 
-:func:`locate` finds *greenfield* zones: contiguous (edge-connected) allowed cells whose
-suitability is in the top ``1 - quantile`` of the allowed land, at least ``min_area_ha`` large,
-best mean suitability first. :func:`cluster_zones` adds *cluster* zones: the allowed land around
-existing firm clusters, since the seed asks for infrastructure planned together with new
-industries. :func:`score` measures every zone on the seed's criteria and ranks them.
+:func:`locate` grows *greenfield* zones from seeds of high suitability on allowed land: each is
+4-connected, within the area bounds, ``min_spacing_km`` from the others and compact as asked.
+:func:`cluster_zones` adds *cluster* zones: the allowed land around existing firm clusters, since
+the seed asks for infrastructure planned together with new industries. :func:`score` measures
+every zone on the seed's criteria and ranks them; :func:`stability` says how often each stays in
+the top k when the criterion weights are uncertain. ``docs/zones.md`` describes the algorithm
+and the score formula.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+import math
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio.features
 import xarray as xr
+from affine import Affine
 from scipy import ndimage
-from shapely.geometry import shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
+from eicgeo import criteria as crit
+from eicgeo import mcda
 from eicgeo._errors import InputError
+from eicgeo._validate import did_you_mean
 from eicgeo.grid import Grid
+from eicgeo.materials import MATERIALS, parse_flows
 
-__all__ = ["SCORE_WEIGHTS", "ZONE_COLUMNS", "cluster_zones", "locate", "score"]
+__all__ = [
+    "SCORE_INDICATORS",
+    "SCORE_WEIGHTS",
+    "ZONE_COLUMNS",
+    "cluster_zones",
+    "locate",
+    "score",
+    "score_formula",
+    "stability",
+]
 
-#: Default weights of the zone score (each indicator is first scaled by its maximum over zones).
-SCORE_WEIGHTS: dict[str, float] = {"suitability": 0.6, "symbiosis": 0.2, "rural_pop": 0.2}
+#: The indicators the zone score can weigh: the zone column each reads and whether more is
+#: better (``+1``, scaled ``x / max``) or worse (``-1``, scaled ``1 - x / max``), the maximum
+#: taken over the zones being ranked.
+SCORE_INDICATORS: dict[str, tuple[str, int]] = {
+    "suitability": ("mean_suitability", +1),
+    "symbiosis": ("symbiosis_tonnes", +1),
+    "symbiosis_reach": ("symbiosis_reach_tonnes", +1),
+    "n_firms": ("n_firms", +1),
+    "market": ("market_minutes", -1),
+    "materials": ("material_minutes", -1),
+    "equal_access": ("equal_access", +1),
+    "rural_pop": ("rural_pop_30min", +1),
+    "green_loss": ("green_loss_ha", -1),
+}
 
-#: Columns of ``zones.gpkg`` (besides geometry), in order.
+#: Default weights of the zone score (normalised to sum to 1; the balanced preset repeats them).
+SCORE_WEIGHTS: dict[str, float] = {"suitability": 0.5, "symbiosis": 0.2, "rural_pop": 0.2, "green_loss": 0.1}
+
+#: Columns of ``zones.gpkg`` (besides geometry), in order: the contract's columns, then the
+#: evidence added since. ``minutes_<material>`` columns (one per raw material) follow them.
 ZONE_COLUMNS = [
     "zone_id",
     "rank",
@@ -41,6 +75,10 @@ ZONE_COLUMNS = [
     "material_minutes",
     "rural_pop_30min",
     "kind",
+    "p_top_k",
+    "symbiosis_reach_tonnes",
+    "equal_access",
+    "green_loss_ha",
 ]
 _ROOK = ndimage.generate_binary_structure(2, 1)
 
@@ -53,8 +91,25 @@ def locate(
     quantile: float = 0.85,
     min_area_ha: float = 50.0,
     max_area_ha: float | None = 1000.0,
+    min_spacing_km: float = 1.0,
+    compactness: float = 0.1,
+    avoid: xr.DataArray | None = None,
 ) -> gpd.GeoDataFrame:
-    """Greenfield candidate zones.
+    """Greenfield candidate zones grown from seeds of high suitability (see ``docs/zones.md``).
+
+    1. Candidate land: allowed cells with finite suitability at or above the ``quantile`` of
+       the allowed cells' suitability. Its 4-connected pieces smaller than ``min_area_ha`` can
+       hold no zone and are dropped at once.
+    2. Seeds are the candidate cells in descending suitability. From the best free seed a
+       region grows one cell at a time, always adding the free candidate cell sharing an edge
+       with it (4-connectivity) of highest priority
+       ``suitability - compactness * d / r``, where ``d`` is the cell's distance from the seed
+       and ``r`` the radius of a disc of ``max_area_ha``; it stops at ``max_area_ha`` or when
+       no free neighbour is left.
+    3. A region of at least ``min_area_ha`` becomes a zone: its cells, and every cell closer
+       than ``min_spacing_km`` to it, are no longer free. A smaller region cannot grow from any
+       of its cells later (land is only ever taken away), so its cells are dropped.
+    4. Repeat from the next free seed until ``n`` zones are found or no seed is left.
 
     Parameters
     ----------
@@ -65,25 +120,31 @@ def locate(
     n : int
         Most zones to return.
     quantile : float
-        Cells at or above this quantile of the allowed cells' suitability are candidates.
-    min_area_ha : float
-        Smallest zone, hectares.
-    max_area_ha : float, optional
-        Largest zone, hectares. A larger contiguous area keeps only its best cells: its own
-        threshold is raised until they cover at most ``max_area_ha``, and the pieces of at least
-        ``min_area_ha`` that remain are candidates.
+        In [0, 1): cells below this quantile of the allowed cells' suitability are never taken.
+    min_area_ha, max_area_ha : float
+        Bounds of a zone's area, hectares; a region grows up to ``max_area_ha`` (``None``: the
+        whole reachable candidate land).
+    min_spacing_km : float
+        Least distance between the edges of two zones, kilometres (0: zones may touch).
+    compactness : float
+        Preference for compact zones, in suitability units at the edge of the target disc:
+        0 grows by suitability alone, larger values grow rounder zones.
+    avoid : DataArray, optional
+        Boolean: existing zones (e.g. cluster zones) that greenfield zones keep
+        ``min_spacing_km`` away from.
 
     Returns
     -------
     GeoDataFrame
-        ``kind``, ``area_ha``, ``mean_suitability`` and the zone polygons, best mean
-        suitability first. ``attrs["note"]`` says why fewer than ``n`` zones were found.
+        ``kind`` (``greenfield``), ``area_ha``, ``mean_suitability`` and one Polygon per zone,
+        best mean suitability first. ``attrs["threshold"]`` is the suitability floor;
+        ``attrs["note"]`` says why fewer than ``n`` zones were found.
     """
     grid = Grid.from_dataarray(suitability)
     grid.check(allowed, "allowed mask")
-    if not 0 <= quantile < 1:
-        msg = f"quantile must be in [0, 1), got {quantile}"
-        raise InputError(msg)
+    if avoid is not None:
+        grid.check(avoid, "avoid mask")
+    _check_locate(n, quantile, min_area_ha, max_area_ha, min_spacing_km, compactness)
     suit = np.asarray(suitability.values, dtype=np.float64)
     ok = np.asarray(allowed.values, dtype=bool) & np.isfinite(suit)
     empty = gpd.GeoDataFrame({"kind": [], "area_ha": [], "mean_suitability": []}, geometry=[], crs=grid.crs)
@@ -91,28 +152,171 @@ def locate(
         empty.attrs["note"] = "no allowed cells: the fringe is empty or wholly excluded"
         return empty
     threshold = float(np.quantile(suit[ok], quantile))
-    labels, count = ndimage.label(ok & (suit >= threshold), structure=_ROOK)
     cell_ha = grid.cell_area_m2 / 1e4
-    if max_area_ha is not None:
-        labels, count = _cap_area(labels, count, suit, max_area_ha / cell_ha)
-    index = np.arange(1, count + 1)
-    area = ndimage.sum_labels(np.ones_like(suit), labels, index) * cell_ha
-    mean = ndimage.mean(suit, labels, index)
-    big = area >= min_area_ha
-    order = index[big][np.argsort(-mean[big], kind="stable")][:n]
-    polygons = _polygons(labels, order, grid)
+    # A hair of tolerance so that 50 ha on 1 ha cells is exactly 50 cells.
+    min_cells = max(1, math.ceil(min_area_ha / cell_ha - 1e-9))
+    max_cells = math.floor(max_area_ha / cell_ha + 1e-9) if max_area_ha is not None else grid.height * grid.width
+    if max_cells < min_cells:
+        msg = (
+            f"max_area_ha {max_area_ha:g} holds no whole number of {cell_ha:g} ha cells >= min_area_ha {min_area_ha:g}"
+        )
+        raise InputError(msg)
+    candidate = ok & (suit >= threshold)
+    labels, _ = ndimage.label(candidate, structure=_ROOK)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    n_big = int((sizes >= min_cells).sum())
+    free = (sizes >= min_cells)[labels]
+    spacing_m = min_spacing_km * 1000.0
+    spaced = 0  # free candidate cells taken out by the spacing
+    if avoid is not None and np.asarray(avoid.values, dtype=bool).any():
+        near = _near(np.asarray(avoid.values, dtype=bool), grid, spacing_m)
+        spaced += int((free & near).sum())
+        free &= ~near
+    # The radius of the target disc, in cells: distances are scaled by it.
+    radius = math.sqrt((max_cells if max_area_ha is not None else min_cells) / math.pi)
+    flat_suit = suit.ravel()
+    flat_free = free.ravel()
+    seeds = np.flatnonzero(flat_free)
+    seeds = seeds[np.argsort(-flat_suit[seeds], kind="stable")]
+    found: list[np.ndarray] = []
+    for seed in seeds.tolist():
+        if not flat_free[seed]:
+            continue
+        cells = _grow(seed, flat_free, flat_suit, grid.width, max_cells, compactness / radius)
+        flat_free[cells] = False
+        if len(cells) < min_cells:
+            continue
+        found.append(cells)
+        if spacing_m > 0:
+            spaced += _block(cells, free, grid, spacing_m)
+        if len(found) == n:
+            break
+    means = np.array([flat_suit[c].mean() for c in found])
+    order = np.argsort(-means, kind="stable")
+    found = [found[i] for i in order]
     zones = gpd.GeoDataFrame(
-        {"kind": "greenfield", "area_ha": area[order - 1], "mean_suitability": mean[order - 1]},
-        geometry=polygons,
+        {
+            "kind": "greenfield",
+            "area_ha": [len(c) * cell_ha for c in found],
+            "mean_suitability": means[order].tolist(),
+        },
+        geometry=[_polygon(c, grid) for c in found],
         crs=grid.crs,
     )
     zones.attrs["threshold"] = threshold
     if len(zones) < n:
+        why = f"that land has only {n_big} contiguous area(s) of >= {min_area_ha:g} ha"
+        if spaced:
+            away = " and from the zones to avoid" if avoid is not None else ""
+            why = (
+                f"that land has {n_big} contiguous area(s) of >= {min_area_ha:g} ha, and keeping zones "
+                f"{min_spacing_km:g} km apart{away} leaves no room for more"
+            )
         zones.attrs["note"] = (
-            f"{len(zones)} of {n} zones found: only {int(big.sum())} contiguous areas of suitability >= "
-            f"{threshold:.3f} (the {quantile:.0%} quantile of allowed land) reach {min_area_ha:g} ha"
+            f"{len(zones)} of {n} zones found: only {len(zones)} zone(s) of >= {min_area_ha:g} ha fit "
+            f"{min_spacing_km:g} km apart on the allowed land of suitability >= {threshold:.3f} "
+            f"(the {quantile:.0%} quantile); {why}"
         )
     return zones
+
+
+def _check_locate(
+    n: int, quantile: float, min_area_ha: float, max_area_ha: float | None, spacing: float, compactness: float
+) -> None:
+    problems = []
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        problems.append(f"n must be an integer >= 1, got {n!r}")
+    if not 0 <= quantile < 1:
+        problems.append(f"quantile must be in [0, 1), got {quantile}")
+    if not min_area_ha > 0:
+        problems.append(f"min_area_ha must be > 0 hectares, got {min_area_ha}")
+    if max_area_ha is not None and not max_area_ha >= min_area_ha:
+        problems.append(f"max_area_ha must be >= min_area_ha ({min_area_ha:g}), got {max_area_ha}")
+    if not spacing >= 0:
+        problems.append(f"min_spacing_km must be >= 0 km, got {spacing}")
+    if not compactness >= 0:
+        problems.append(f"compactness must be >= 0, got {compactness}")
+    if problems:
+        raise InputError(problems[0])
+
+
+def _grow(seed: int, free: np.ndarray, suit: np.ndarray, width: int, max_cells: int, penalty: float) -> np.ndarray:
+    """Flat indices of the region grown from ``seed`` over the ``free`` cells (see :func:`locate`).
+
+    ``penalty`` is the compactness divided by the target radius in cells: the priority of a
+    cell is its suitability less ``penalty`` times its distance from the seed in cells.
+    """
+    height = free.size // width
+    sr, sc = divmod(seed, width)
+    region = [seed]
+    seen = {seed}
+    heap: list[tuple[float, int]] = []
+
+    def push(cell: int) -> None:
+        r, c = divmod(cell, width)
+        heapq.heappush(heap, (penalty * math.hypot(r - sr, c - sc) - suit[cell], cell))
+
+    def neighbours(cell: int) -> None:
+        r, c = divmod(cell, width)
+        for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if 0 <= nr < height and 0 <= nc < width:
+                other = nr * width + nc
+                if other not in seen and free[other]:
+                    seen.add(other)
+                    push(other)
+
+    neighbours(seed)
+    while heap and len(region) < max_cells:
+        _, cell = heapq.heappop(heap)
+        region.append(cell)
+        neighbours(cell)
+    return np.array(region, dtype=np.int64)
+
+
+def _near(mask: np.ndarray, grid: Grid, spacing_m: float) -> np.ndarray:
+    """Cells whose square lies closer than ``spacing_m`` to a square of ``mask`` (or in it).
+
+    The gap between two cell squares is the distance between the nearer cell centre and the
+    3 x 3 neighbourhood of the other, so a Euclidean distance transform from the 8-dilated
+    mask measures it exactly.
+    """
+    if spacing_m <= 0:
+        return mask.copy()
+    grown = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool))
+    gap = ndimage.distance_transform_edt(~grown, sampling=(-grid.transform.e, grid.transform.a))
+    return (gap < spacing_m - 1e-6) | mask
+
+
+def _block(cells: np.ndarray, free: np.ndarray, grid: Grid, spacing_m: float) -> int:
+    """Take every cell within ``spacing_m`` of the zone ``cells`` out of ``free`` (in place).
+
+    Returns how many free cells this took out.
+    """
+    rows, cols = np.divmod(cells, grid.width)
+    pad = math.ceil(spacing_m / min(grid.transform.a, -grid.transform.e)) + 2
+    r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, grid.height)
+    c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, grid.width)
+    window = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    window[rows - r0, cols - c0] = True
+    near = _near(window, grid, spacing_m)
+    taken = int((free[r0:r1, c0:c1] & near).sum())
+    free[r0:r1, c0:c1] &= ~near
+    return taken
+
+
+def _polygon(cells: np.ndarray, grid: Grid) -> Polygon | MultiPolygon:
+    """The outline of a set of cells (flat indices), traced in a window around them."""
+    rows, cols = np.divmod(cells, grid.width)
+    r0, c0 = rows.min(), cols.min()
+    window = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=np.uint8)
+    window[rows - r0, cols - c0] = 1
+    transform = grid.transform * Affine.translation(c0, r0)
+    parts = [
+        shape(geom)
+        for geom, _ in rasterio.features.shapes(window, mask=window > 0, transform=transform, connectivity=4)
+    ]
+    return unary_union(parts)
 
 
 def _cap_area(labels: np.ndarray, count: int, suit: np.ndarray, max_cells: float) -> tuple[np.ndarray, int]:
@@ -176,76 +380,327 @@ def score(
     links: gpd.GeoDataFrame | None = None,
     market_minutes: xr.DataArray | None = None,
     material_minutes: xr.DataArray | None = None,
+    materials: Mapping[str, xr.DataArray] | None = None,
+    equal_access: xr.DataArray | None = None,
     rural_pop_30min: np.ndarray | None = None,
+    green_space: xr.DataArray | None = None,
     firm_reach_m: float = 2000.0,
+    reach_km: float | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Score and rank zones; returns the zones with every column of :data:`ZONE_COLUMNS`.
 
-    * ``mean_suitability``: mean suitability of the zone's cells;
-    * ``n_firms``: firms within ``firm_reach_m`` of the zone;
-    * ``symbiosis_tonnes``: tonnes per year of the symbiosis links of those firms;
-    * ``market_minutes`` / ``material_minutes``: medians over the zone's cells;
-    * ``rural_pop_30min``: given by the caller (people in rural and fringe cells within
-      30 minutes, see :func:`eicgeo.pipeline.run`).
+    Parameters
+    ----------
+    zones : GeoDataFrame
+        Zone polygons (any index) with a ``kind`` column.
+    suitability : DataArray
+        0..1; fixes the grid every other layer must be on.
+    firms, links : GeoDataFrame, optional
+        Firms (``firm_id``, ``outputs``) and their symbiosis links (``from_firm``, ``to_firm``,
+        ``tonnes``).
+    market_minutes, material_minutes : DataArray, optional
+        Minutes to the nearest urban centre and (mean over the materials) to raw materials.
+    materials : mapping of str to DataArray, optional
+        Minutes to the nearest source of each raw material: one ``minutes_<material>`` column
+        each.
+    equal_access : DataArray, optional
+        0..1 equal-access layer; computed from the two minute layers when not given.
+    rural_pop_30min : array, optional
+        People in rural and fringe cells within 30 minutes of each zone, in the zones' order
+        (see :func:`eicgeo.pipeline.run`).
+    green_space : DataArray, optional
+        uint8, 1 = green space; ``green_loss_ha`` is NaN without it.
+    firm_reach_m : float
+        Firms within this many metres of a zone are the zone's firms.
+    reach_km : float, optional
+        Matching reach, straight-line km: by-product producers this near are counted in
+        ``symbiosis_reach_tonnes``.
+    weights : mapping, optional
+        Weights of :data:`SCORE_INDICATORS`; default :data:`SCORE_WEIGHTS`.
 
-    ``score = sum(w_k * x_k / max(x_k))`` over the indicators suitability, symbiosis and
-    rural_pop with :data:`SCORE_WEIGHTS` (normalised); rank 1 is the best and ``zone_id``
-    follows the rank.
+    Returns
+    -------
+    GeoDataFrame
+        Ranked zones (rank 1 first; ``zone_id`` follows the rank):
+
+        * ``area_ha``; ``mean_suitability`` over the zone's cells;
+        * ``n_firms``: firms within ``firm_reach_m``; ``symbiosis_tonnes``: tonnes per year of
+          the symbiosis links with one end among them;
+        * ``symbiosis_reach_tonnes``: by-product output (t/yr; by-products measured in m3 or
+          MWh are left out) of the firms within ``reach_km``, the supply a newcomer in the zone
+          could match;
+        * ``market_minutes``, ``material_minutes`` and ``minutes_<material>``: medians over the
+          zone's cells;
+        * ``equal_access``: mean of the 0..1 equal-access layer over the zone;
+        * ``rural_pop_30min``; ``green_loss_ha``: green-space hectares inside the zone;
+        * ``score``: see :func:`score_formula`; ``p_top_k`` is NaN until :func:`stability`.
+
+        ``attrs["score_note"]`` names weighted indicators left out because no zone has them.
     """
     grid = Grid.from_dataarray(suitability)
+    w = _score_weights(weights)
+    for name, layer in [
+        ("market_minutes", market_minutes),
+        ("material_minutes", material_minutes),
+        ("equal_access", equal_access),
+        ("green_space", green_space),
+        *((f"materials[{k!r}]", v) for k, v in (materials or {}).items()),
+    ]:
+        if layer is not None:
+            grid.check(layer, name)
+    if reach_km is not None and not reach_km > 0:
+        msg = f"reach_km must be > 0 km, got {reach_km}"
+        raise InputError(msg)
     # Positions, not labels, tie zones to the firms joined below and to rural_pop_30min.
     out = zones.reset_index(drop=True)
+    if rural_pop_30min is not None and len(rural_pop_30min) != len(out):
+        msg = f"rural_pop_30min has {len(rural_pop_30min)} values, expected one per zone ({len(out)})"
+        raise InputError(msg)
+    material_columns = [f"minutes_{m}" for m in (materials or {})]
     if out.empty:
-        for column in ZONE_COLUMNS:
+        for column in [*ZONE_COLUMNS, *material_columns]:
             if column not in out:
-                out[column] = pd.Series(dtype="float64" if column not in ("kind",) else "object")
-        return gpd.GeoDataFrame(out[[*ZONE_COLUMNS, "geometry"]], geometry="geometry", crs=zones.crs)
-    masks = [rasterio.features.geometry_mask([g], grid.shape, grid.transform, invert=True) for g in out.geometry]
+                out[column] = pd.Series(dtype="float64" if column != "kind" else "object")
+        return gpd.GeoDataFrame(out[[*ZONE_COLUMNS, *material_columns, "geometry"]], geometry="geometry", crs=zones.crs)
+    masks = _masks(out, grid)
+    cell_ha = grid.cell_area_m2 / 1e4
     suit = np.asarray(suitability.values, dtype=float)
     out["mean_suitability"] = [float(np.nanmean(suit[m])) if m.any() else np.nan for m in masks]
-    out["area_ha"] = [float(m.sum() * grid.cell_area_m2 / 1e4) for m in masks]
+    out["area_ha"] = [float(m.sum() * cell_ha) for m in masks]
     out["market_minutes"] = _medians(market_minutes, masks)
     out["material_minutes"] = _medians(material_minutes, masks)
+    for material, layer in (materials or {}).items():
+        out[f"minutes_{material}"] = _medians(layer, masks)
+    if equal_access is None and market_minutes is not None and material_minutes is not None:
+        equal_access = crit.equal_access(market_minutes, material_minutes)
+    out["equal_access"] = _means(equal_access, masks)
     out["rural_pop_30min"] = rural_pop_30min if rural_pop_30min is not None else np.nan
-    if firms is not None and len(firms):
-        near = gpd.sjoin(
-            firms[["firm_id", "geometry"]].to_crs(grid.crs),
-            gpd.GeoDataFrame(geometry=out.geometry.buffer(firm_reach_m), crs=grid.crs),
-            predicate="within",
-            how="inner",
-        )
-        members = near.groupby("index_right")["firm_id"].apply(set)
-        out["n_firms"] = [len(members.get(i, set())) for i in range(len(out))]
-        if links is not None and len(links):
-            out["symbiosis_tonnes"] = [
-                float(links.loc[links["from_firm"].isin(s) | links["to_firm"].isin(s), "tonnes"].sum())
-                for s in (members.get(i, set()) for i in range(len(out)))
-            ]
-        else:
-            out["symbiosis_tonnes"] = 0.0
+    if green_space is None:
+        out["green_loss_ha"] = np.nan
     else:
-        out["n_firms"] = 0
-        out["symbiosis_tonnes"] = 0.0
-    w = dict(SCORE_WEIGHTS if weights is None else weights)
-    indicators = {"suitability": "mean_suitability", "symbiosis": "symbiosis_tonnes", "rural_pop": "rural_pop_30min"}
-    unknown = set(w) - set(indicators)
-    if unknown:
-        msg = f"zone score weights name unknown indicator(s) {sorted(unknown)}; expected {sorted(indicators)}"
-        raise InputError(msg)
-    total = sum(w.values()) or 1.0
-    value = np.zeros(len(out))
-    for key, column in indicators.items():
-        x = pd.to_numeric(out[column], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-        top = x.max()
-        if top > 0:
-            value += w.get(key, 0.0) / total * x / top
+        green = np.asarray(green_space.values) == 1
+        out["green_loss_ha"] = [float((green & m).sum() * cell_ha) for m in masks]
+    _firm_columns(out, grid, firms, links, firm_reach_m, reach_km)
+    out["p_top_k"] = np.nan
+    value, note = _score_values(out, w)
     out["score"] = value
     out = out.sort_values(["score", "mean_suitability"], ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     out["zone_id"] = out["rank"]
-    extra = [c for c in out.columns if c not in (*ZONE_COLUMNS, "geometry")]
-    return gpd.GeoDataFrame(out[[*ZONE_COLUMNS, *extra, "geometry"]], geometry="geometry", crs=zones.crs)
+    extra = [c for c in out.columns if c not in (*ZONE_COLUMNS, *material_columns, "geometry")]
+    ranked = gpd.GeoDataFrame(
+        out[[*ZONE_COLUMNS, *material_columns, *extra, "geometry"]], geometry="geometry", crs=zones.crs
+    )
+    ranked.attrs["score_weights"] = w
+    if note:
+        ranked.attrs["score_note"] = note
+    return ranked
+
+
+def _score_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    w = dict(SCORE_WEIGHTS if weights is None else weights)
+    unknown = sorted(set(w) - set(SCORE_INDICATORS))
+    if unknown:
+        msg = (
+            f"zone score weights name unknown indicator(s) {unknown}; expected {sorted(SCORE_INDICATORS)}"
+            f"{did_you_mean(unknown[0], SCORE_INDICATORS)}"
+        )
+        raise InputError(msg)
+    bad = {k: v for k, v in w.items() if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0}
+    if bad or not sum(w.values()) > 0:
+        msg = f"zone score weights must be numbers >= 0 with a positive sum, got {w}"
+        raise InputError(msg)
+    return {k: float(v) for k, v in w.items()}
+
+
+def _score_values(frame: pd.DataFrame, weights: Mapping[str, float]) -> tuple[np.ndarray, str]:
+    """The score of each row of ``frame`` (see :func:`score_formula`) and a note on left-out weights."""
+    used = {k: v for k, v in weights.items() if v > 0 and frame[SCORE_INDICATORS[k][0]].notna().any()}
+    left_out = sorted(k for k, v in weights.items() if v > 0 and k not in used)
+    total = sum(used.values())
+    value = np.zeros(len(frame))
+    for key, weight in used.items():
+        column, direction = SCORE_INDICATORS[key]
+        value += weight / total * _scaled(frame[column].to_numpy(dtype=float), direction)
+    note = ""
+    if left_out:
+        columns = ", ".join(SCORE_INDICATORS[k][0] for k in left_out)
+        note = (
+            f"the zone score leaves out {', '.join(left_out)} (no zone has {columns}); the other weights are rescaled"
+        )
+    return value, note
+
+
+def _scaled(x: np.ndarray, direction: int) -> np.ndarray:
+    """``x / max`` (more is better) or ``1 - x / max`` (less is better) over finite values; NaN gives 0."""
+    finite = np.isfinite(x)
+    top = x[finite].max() if finite.any() else 0.0
+    if top > 0:
+        scaled = x / top if direction > 0 else 1.0 - x / top
+    else:
+        scaled = np.zeros_like(x) if direction > 0 else np.ones_like(x)
+    return np.where(finite, scaled, 0.0)
+
+
+def score_formula(weights: Mapping[str, float] | None = None, zones: pd.DataFrame | None = None) -> str:
+    """The zone score in words, for ``report.md``; with ``zones``, as applied to them."""
+    w = _score_weights(weights)
+    if zones is not None and len(zones):
+        w = {k: v for k, v in w.items() if zones[SCORE_INDICATORS[k][0]].notna().any()}
+    total = sum(v for v in w.values() if v > 0) or 1.0
+    terms = []
+    for key, weight in sorted(w.items(), key=lambda kv: -kv[1]):
+        if weight > 0:
+            column, direction = SCORE_INDICATORS[key]
+            scaled = f"{column} / max" if direction > 0 else f"(1 - {column} / max)"
+            terms.append(f"{weight / total:.3g} × {scaled}")
+    return "score = " + " + ".join(terms) + ", each maximum taken over the zones ranked"
+
+
+def stability(
+    zones: gpd.GeoDataFrame,
+    criteria: Mapping[str, xr.DataArray] | xr.Dataset,
+    weights: Mapping[str, float],
+    *,
+    runs: int = 100,
+    top_k: int = 5,
+    concentration: float = 100.0,
+    seed: int | None = 0,
+    method: str = "wlc",
+    order_weights: Sequence[float] | None = None,
+    score_weights: Mapping[str, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """How stable each zone's rank is under uncertain criterion weights.
+
+    ``runs`` weight vectors are drawn with :func:`eicgeo.mcda.sample_weights` (Dirichlet around
+    ``weights``). For each, every zone's mean suitability is recomputed from the standardised
+    ``criteria`` over the zone's cells, the zone score (:func:`score_formula`, other indicators
+    unchanged) and the ranks follow. With WLC a zone's mean suitability is linear in the
+    weights, so it is the weights times the zone means of the criteria; OWA recombines the
+    zone cells per draw.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``zones`` (as ranked by :func:`score`) with ``p_top_k``: the share of runs in which the
+        zone ranks in the top ``top_k``. ``attrs`` keep ``top_k``, ``runs`` and ``concentration``.
+    """
+    if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
+        msg = f"stability runs must be an integer >= 1, got {runs!r}"
+        raise InputError(msg)
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        msg = f"top_k must be an integer >= 1, got {top_k!r}"
+        raise InputError(msg)
+    if not concentration > 0:
+        msg = f"concentration must be > 0, got {concentration}"
+        raise InputError(msg)
+    out = zones.copy()
+    out.attrs = {**zones.attrs, "top_k": int(top_k), "runs": int(runs), "concentration": float(concentration)}
+    if out.empty:
+        return out
+    layers = dict(criteria.data_vars) if isinstance(criteria, xr.Dataset) else dict(criteria)
+    missing = [k for k in weights if weights[k] > 0 and k not in layers]
+    if missing:
+        msg = (
+            f"weight given for criterion {missing[0]!r}, which is not among the criteria "
+            f"{', '.join(layers)}{did_you_mean(missing[0], layers)}"
+        )
+        raise InputError(msg)
+    draws = mcda.sample_weights(weights, runs, concentration=concentration, seed=seed)
+    names = list(draws.columns)
+    grid = Grid.from_dataarray(layers[names[0]])
+    masks = _masks(out, grid)
+    if method == "wlc":
+        # zones x criteria: the zone mean of each standardised criterion
+        means = np.array(
+            [[float(np.nanmean(np.asarray(layers[k].values)[m])) if m.any() else np.nan for k in names] for m in masks]
+        )
+        suit = draws.to_numpy() @ np.nan_to_num(means).T  # runs x zones
+    else:
+        where = np.concatenate([np.flatnonzero(m) for m in masks])
+        owner = np.concatenate([np.full(int(m.sum()), i) for i, m in enumerate(masks)])
+        cells = {k: xr.DataArray(np.asarray(layers[k].values).ravel()[where][None, :], dims=("y", "x")) for k in names}
+        suit = np.empty((runs, len(out)))
+        for r, draw in enumerate(draws.itertuples(index=False)):
+            combined = mcda.combine(
+                cells, dict(zip(names, draw, strict=True)), method=method, order_weights=order_weights
+            )
+            values = np.asarray(combined.values, dtype=float)[0]
+            total = np.bincount(owner, weights=np.nan_to_num(values), minlength=len(out))
+            count = np.bincount(owner, weights=np.isfinite(values), minlength=len(out))
+            suit[r] = total / np.maximum(count, 1)
+    w = _score_weights(score_weights if score_weights is not None else zones.attrs.get("score_weights"))
+    frame = pd.DataFrame(out.drop(columns="geometry"))
+    in_top = np.zeros(len(out))
+    for row in suit:
+        frame["mean_suitability"] = row
+        value, _ = _score_values(frame, w)
+        order = np.lexsort((-row, -value))  # score first, then mean suitability, as score() ranks
+        in_top[order[:top_k]] += 1
+    out["p_top_k"] = in_top / runs
+    return out
+
+
+def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
+    """The cells (centre inside) of each zone, in order."""
+    geoms = zones.to_crs(grid.crs).geometry if zones.crs is not None else zones.geometry
+    return [rasterio.features.geometry_mask([g], grid.shape, grid.transform, invert=True) for g in geoms]
+
+
+def _firm_columns(
+    out: pd.DataFrame,
+    grid: Grid,
+    firms: gpd.GeoDataFrame | None,
+    links: gpd.GeoDataFrame | None,
+    firm_reach_m: float,
+    reach_km: float | None,
+) -> None:
+    """``n_firms``, ``symbiosis_tonnes`` and ``symbiosis_reach_tonnes`` of each zone (in place)."""
+    out["n_firms"] = 0
+    out["symbiosis_tonnes"] = 0.0
+    out["symbiosis_reach_tonnes"] = np.nan if reach_km is None else 0.0
+    if firms is None or not len(firms):
+        return
+    points = firms.to_crs(grid.crs)
+    members = _within(points, out, firm_reach_m, grid)
+    out["n_firms"] = [len(s) for s in members]
+    if links is not None and len(links):
+        out["symbiosis_tonnes"] = [
+            float(links.loc[links["from_firm"].isin(s) | links["to_firm"].isin(s), "tonnes"].sum()) for s in members
+        ]
+    if reach_km is not None and "outputs" in points:
+        offered = pd.Series(
+            [sum(t for m, t in parse_flows(text).items() if _solid_byproduct(m)) for text in points["outputs"]],
+            index=points["firm_id"].to_numpy(),
+        )
+        offered = offered.groupby(level=0).sum()
+        near = _within(points, out, reach_km * 1000.0, grid)
+        out["symbiosis_reach_tonnes"] = [float(offered.loc[sorted(s)].sum()) if s else 0.0 for s in near]
+
+
+def _solid_byproduct(material: str) -> bool:
+    """By-products counted in tonnes (not water in m3, not energy in MWh)."""
+    return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
+
+
+def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, grid: Grid) -> list[set]:
+    """The ``firm_id`` of the points within ``distance_m`` of each zone, in the zones' order."""
+    near = gpd.sjoin(
+        points[["firm_id", "geometry"]],
+        gpd.GeoDataFrame(geometry=gpd.GeoSeries(zones.geometry, crs=grid.crs).buffer(distance_m), crs=grid.crs),
+        predicate="within",
+        how="inner",
+    )
+    groups = near.groupby("index_right")["firm_id"].apply(set)
+    return [groups.get(i, set()) for i in range(len(zones))]
+
+
+def _means(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:
+    if layer is None:
+        return [np.nan] * len(masks)
+    values = np.asarray(layer.values, dtype=float)
+    return [float(np.nanmean(values[m])) if m.any() and np.isfinite(values[m]).any() else np.nan for m in masks]
 
 
 def _medians(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:

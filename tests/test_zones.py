@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 import rasterio.features
 from affine import Affine
+from scipy import ndimage
 from shapely.geometry import Point, Polygon, box
 
-from eicgeo import zones
-from eicgeo._errors import GridMismatchError, InputError
+import eicgeo
+from eicgeo import mcda, zones
+from eicgeo._errors import EicgeoError, GridMismatchError, InputError, ScenarioError
 from eicgeo.grid import Grid
+from eicgeo.legends import ROLE_CODE
+from eicgeo.materials import MATERIALS, parse_flows
+from eicgeo.scenario import Scenario
 
 # 100 m cells: one hectare each; the grid's top edge is y = 2000, its left edge x = 0
 GRID = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 2000), (20, 20))
@@ -36,8 +41,9 @@ def test_locate_two_blobs():
     suit, allowed = two_blobs()
     # 388 allowed cells: 344 at 0.2, 24 at 0.8, 16 at 0.9, 4 at 0.95. The 90 % quantile sits at
     # position 0.9 x 387 = 348.3 of the sorted values, inside the 0.8 run: threshold 0.8.
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10)
+    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
     assert found.attrs["threshold"] == pytest.approx(0.8)
+    # blob C (4 ha) is too small to hold a zone; A and B grow whole (below 1000 ha)
     assert len(found) == 2
     assert found["kind"].tolist() == ["greenfield", "greenfield"]
     # ordered by mean suitability, not by area: A (16 ha, 0.9) before B (24 ha, 0.8)
@@ -49,35 +55,111 @@ def test_locate_two_blobs():
     assert found.crs == GRID.crs
 
 
-def test_located_zones_are_contiguous_disjoint_allowed_and_large_enough():
+def test_locate_spacing_is_exact():
     suit, allowed = two_blobs()
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10)
-    ok = allowed.values
-    for geom, area in zip(found.geometry, found["area_ha"], strict=True):
-        assert isinstance(geom, Polygon)  # one piece
-        assert geom.area / 1e4 == pytest.approx(area)
-        assert area >= 10
-        inside = cells(geom)
-        assert inside.sum() == area
-        assert ok[inside].all()  # no disallowed cell
-    geoms = list(found.geometry)
-    for i in range(len(geoms)):
-        for j in range(i + 1, len(geoms)):
-            assert geoms[i].intersection(geoms[j]).area == 0
+    # A ends at row 5 / column 5 and B starts at row 10 / column 10: four empty rows and columns
+    # between them, so their nearest corners are sqrt(400^2 + 400^2) = 565.7 m apart.
+    near = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.56)
+    assert near["area_ha"].tolist() == [16.0, 24.0]
+    assert near.geometry.iloc[0].distance(near.geometry.iloc[1]) == pytest.approx(565.685, abs=1e-3)
+    # 570 m: only B's corner cell (row 10, column 10) is too close; B keeps its other 23 cells,
+    # whose nearest is 100 m further down or right: sqrt(400^2 + 500^2) = 640.3 m.
+    apart = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.57)
+    assert apart["area_ha"].tolist() == [16.0, 23.0]
+    assert apart.geometry.iloc[0].distance(apart.geometry.iloc[1]) == pytest.approx(640.312, abs=1e-3)
+    assert "note" in apart.attrs  # 2 of 5
 
 
-def test_locate_note_when_fewer_than_asked():
+def test_locate_grows_a_disc_when_compact():
+    # One peak cell and a flat plateau: with compactness > 0 the region takes the cells nearest
+    # the seed first. 21 ha = the cells with (dr^2 + dc^2) <= 5: 1 + 4 (d=1) + 4 (d=1.41)
+    # + 4 (d=2) + 8 (d=2.24); the next ring (d=2.83) is further than all of them.
+    suit = np.full(GRID.shape, 0.5, dtype=np.float32)
+    suit[10, 10] = 1.0
+    allowed = GRID.wrap(np.ones(GRID.shape, dtype=bool), "allowed")
+    layer = GRID.wrap(suit, "suitability")
+    disc = zones.locate(layer, allowed, n=1, quantile=0.0, min_area_ha=21, max_area_ha=21, compactness=1.0)
+    rows, cols = np.indices(GRID.shape)
+    expected = (rows - 10) ** 2 + (cols - 10) ** 2 <= 5
+    np.testing.assert_array_equal(cells(disc.geometry.iloc[0]), expected)
+    assert disc["area_ha"].tolist() == [21.0]
+    # Without the penalty every plateau cell ties, so the region is not the disc.
+    loose = zones.locate(layer, allowed, n=1, quantile=0.0, min_area_ha=21, max_area_ha=21, compactness=0.0)
+    assert loose["area_ha"].tolist() == [21.0]
+    assert not np.array_equal(cells(loose.geometry.iloc[0]), expected)
+
+
+def test_locate_keeps_away_from_zones_to_avoid():
     suit, allowed = two_blobs()
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10)
-    assert found.attrs["note"] == (
-        "2 of 5 zones found: only 2 contiguous areas of suitability >= 0.800 (the 90% quantile of "
-        "allowed land) reach 10 ha"
+    avoid = np.zeros(GRID.shape, dtype=bool)
+    avoid[10:16, 16:18] = True  # e.g. a cluster zone two cells right of B's allowed part
+    # B's column 13 is 200 m from column 16 (two cells between): closer than 250 m, dropped.
+    found = zones.locate(
+        suit,
+        allowed,
+        n=5,
+        quantile=0.9,
+        min_area_ha=10,
+        min_spacing_km=0.25,
+        avoid=GRID.wrap(avoid, "avoid"),
+    )
+    assert found["area_ha"].tolist() == [16.0, 18.0]
+    assert found.geometry.iloc[1].equals(box(1000, 400, 1300, 1000))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_located_zones_keep_every_guarantee(seed):
+    rng = np.random.default_rng(seed)
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 8000), (80, 80))
+    field = ndimage.gaussian_filter(rng.random(grid.shape), 3)
+    suit = (field - field.min()) / (field.max() - field.min())
+    ok = rng.random(grid.shape) > 0.1
+    ok[40, :] = False  # a road-like strip of excluded land
+    found = zones.locate(
+        grid.wrap(suit.astype(np.float32), "suitability"),
+        grid.wrap(ok, "allowed"),
+        n=8,
+        quantile=0.5,
+        min_area_ha=20,
+        max_area_ha=60,
+        min_spacing_km=0.35,
+        compactness=0.2,
+    )
+    assert len(found) >= 3
+    masks = [cells(g, grid) for g in found.geometry]
+    for geom, mask, area in zip(found.geometry, masks, found["area_ha"], strict=True):
+        _, pieces = ndimage.label(mask, structure=ndimage.generate_binary_structure(2, 1))
+        assert pieces == 1  # contiguous through shared edges (4-connected)
+        assert 20 <= area <= 60 and mask.sum() == area and geom.area / 1e4 == pytest.approx(area)
+        assert ok[mask].all()  # no excluded cell
+        assert (suit[mask] >= found.attrs["threshold"] - 1e-6).all()
+    assert found["mean_suitability"].is_monotonic_decreasing
+    for i in range(len(masks)):
+        for j in range(i + 1, len(masks)):
+            assert not (masks[i] & masks[j]).any()  # no overlap
+            assert found.geometry.iloc[i].distance(found.geometry.iloc[j]) >= 350 - 1e-6
+
+
+def test_locate_says_why_fewer_zones_fit():
+    suit, allowed = two_blobs()
+    few = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
+    assert few.attrs["note"] == (
+        "2 of 5 zones found: only 2 zone(s) of >= 10 ha fit 0 km apart on the allowed land of suitability "
+        ">= 0.800 (the 90% quantile); that land has only 2 contiguous area(s) of >= 10 ha"
+    )
+    # every cell of B is within 1.5 km of A (at most sqrt(9^2 + 7^2) = 11.4 cells of gap)
+    spaced = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=1.5)
+    assert spaced["area_ha"].tolist() == [16.0]
+    assert spaced.attrs["note"] == (
+        "1 of 5 zones found: only 1 zone(s) of >= 10 ha fit 1.5 km apart on the allowed land of suitability "
+        ">= 0.800 (the 90% quantile); that land has 2 contiguous area(s) of >= 10 ha, and keeping zones "
+        "1.5 km apart leaves no room for more"
     )
     one = zones.locate(suit, allowed, n=1, quantile=0.9, min_area_ha=10)
     assert len(one) == 1 and one["mean_suitability"].iloc[0] == pytest.approx(0.9)
     assert "note" not in one.attrs
     # with a smaller minimum the 4 ha blob C comes first (0.95)
-    small = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=4)
+    small = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=4, min_spacing_km=0)
     assert small["area_ha"].tolist() == [4.0, 16.0, 24.0]
 
 
@@ -87,7 +169,7 @@ def test_locate_is_four_connected():
     suit[3:6, 3:6] = 1.0  # touches the first block at one corner only
     allowed = GRID.wrap(np.ones(GRID.shape, dtype=bool), "allowed")
     # 18 of 400 cells are 1: the 99 % quantile (position 395.01 of 0..399) is 1
-    found = zones.locate(GRID.wrap(suit, "suitability"), allowed, n=5, quantile=0.99, min_area_ha=9)
+    found = zones.locate(GRID.wrap(suit, "suitability"), allowed, n=5, quantile=0.99, min_area_ha=9, min_spacing_km=0)
     assert found["area_ha"].tolist() == [9.0, 9.0]
     assert all(isinstance(g, Polygon) for g in found.geometry)
 
@@ -109,15 +191,36 @@ def test_locate_all_disallowed():
     assert {"kind", "area_ha", "mean_suitability"} <= set(found.columns)
 
 
-def test_locate_errors():
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"quantile": 1}, r"quantile must be in \[0, 1\), got 1"),
+        ({"n": 0}, r"n must be an integer >= 1, got 0"),
+        ({"min_area_ha": 0}, r"min_area_ha must be > 0 hectares, got 0"),
+        ({"min_area_ha": 50, "max_area_ha": 40}, r"max_area_ha must be >= min_area_ha \(50\), got 40"),
+        ({"min_spacing_km": -1}, r"min_spacing_km must be >= 0 km, got -1"),
+        ({"compactness": -0.1}, r"compactness must be >= 0, got -0.1"),
+        (
+            {"min_area_ha": 1.5, "max_area_ha": 1.9},
+            r"max_area_ha 1.9 holds no whole number of 1 ha cells >= min_area_ha 1.5",
+        ),
+    ],
+)
+def test_locate_bad_settings(kwargs, message):
     suit, allowed = two_blobs()
-    with pytest.raises(InputError, match=r"quantile must be in \[0, 1\), got 1"):
-        zones.locate(suit, allowed, quantile=1)
+    with pytest.raises(InputError, match=message):
+        zones.locate(suit, allowed, **kwargs)
+
+
+def test_locate_grid_errors():
+    suit, allowed = two_blobs()
     other = Grid("EPSG:32647", Affine(100, 0, 500, 0, -100, 2000), (20, 20))
     with pytest.raises(GridMismatchError, match=r"allowed mask is on another grid"):
         zones.locate(suit, other.wrap(allowed.values, "allowed"))
     with pytest.raises(GridMismatchError, match=r"allowed mask has shape \(2, 2\), expected the grid shape \(20, 20\)"):
         zones.locate(suit, allowed[:2, :2])
+    with pytest.raises(GridMismatchError, match=r"avoid mask is on another grid"):
+        zones.locate(suit, allowed, avoid=other.wrap(allowed.values, "avoid"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,7 +290,10 @@ def three_zones(index=None):
         index=index,
     )
     firms = gpd.GeoDataFrame(
-        {"firm_id": ["F1", "F2", "F3", "X", "X2"]},
+        {
+            "firm_id": ["F1", "F2", "F3", "X", "X2"],
+            "outputs": ["fly_ash:100;steel:50", "slag:200", "treated_wastewater:1000;rice_husk:30", "", ""],
+        },
         geometry=[Point(1100, 1900), Point(2100, 1900), Point(1150, 1850), Point(2900, 500), Point(2900, 300)],
         crs=SCORE_GRID.crs,
     )
@@ -199,6 +305,10 @@ def three_zones(index=None):
     return (candidates, SCORE_GRID.wrap(suit, "suitability"), SCORE_GRID.wrap(market, "market"), firms, links)
 
 
+OLD_WEIGHTS = {"suitability": 0.6, "symbiosis": 0.2, "rural_pop": 0.2}
+RURAL = np.array([1000.0, 4000.0, 2000.0])
+
+
 def test_score_by_hand():
     candidates, suit, market, firms, links = three_zones()
     got = zones.score(
@@ -207,8 +317,9 @@ def test_score_by_hand():
         firms=firms,
         links=links,
         market_minutes=market,
-        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        rural_pop_30min=RURAL,
         firm_reach_m=100,
+        weights=OLD_WEIGHTS,
     )
     # indicator / max over zones, weighted 0.6 suitability, 0.2 symbiosis, 0.2 rural population:
     #   Z1: 0.6 x 0.9/0.9 + 0.2 x   0/400 + 0.2 x 1000/4000 = 0.65
@@ -223,11 +334,71 @@ def test_score_by_hand():
     assert got["mean_suitability"].tolist() == pytest.approx([0.6, 0.9, 0.3])
     assert got["area_ha"].tolist() == [4.0, 4.0, 4.0]
     assert got["market_minutes"].tolist() == [10.5, 0.5, 20.5]  # median of columns 10 and 11, ...
-    assert got["material_minutes"].isna().all()
+    assert got["material_minutes"].isna().all() and got["equal_access"].isna().all()
+    assert got["symbiosis_reach_tonnes"].isna().all() and got["green_loss_ha"].isna().all()
+    assert got["p_top_k"].isna().all()  # until stability()
     assert got["rural_pop_30min"].tolist() == [4000.0, 1000.0, 2000.0]
     assert got["kind"].tolist() == ["greenfield", "greenfield", "cluster"]
     assert list(got.columns) == [*zones.ZONE_COLUMNS, "name", "geometry"]
     assert got.crs == SCORE_GRID.crs
+    assert "score_note" not in got.attrs
+
+
+def test_score_every_indicator_by_hand():
+    candidates, suit, market, firms, links = three_zones()
+    material = SCORE_GRID.wrap(np.full(SCORE_GRID.shape, 10.0, dtype=np.float32), "material")
+    clay = SCORE_GRID.wrap(2 * market.values, "clay")  # twice the column number
+    green = np.zeros(SCORE_GRID.shape, dtype=np.uint8)
+    green[0, 0:2] = 1  # two cells of Z1
+    green[0:2, 20:22] = 1  # all four cells of Z3
+    green[10, :] = 1  # outside every zone: not counted
+    got = zones.score(
+        candidates,
+        suitability=suit,
+        firms=firms,
+        links=links,
+        market_minutes=market,
+        material_minutes=material,
+        materials={"clay": clay},
+        rural_pop_30min=RURAL,
+        green_space=SCORE_GRID.wrap(green, "green_space"),
+        firm_reach_m=100,
+        reach_km=1.0,
+    )
+    # default weights 0.5 suitability, 0.2 symbiosis, 0.2 rural population, 0.1 green loss
+    # (less is better: 1 - loss / max loss):
+    #   Z2: 0.5 x 0.6/0.9 + 0.2 x 1    + 0.2 x 1    + 0.1 x (1 - 0/4) = 0.8333
+    #   Z1: 0.5 x 1       + 0.2 x 0    + 0.2 x 0.25 + 0.1 x (1 - 2/4) = 0.6
+    #   Z3: 0.5 x 0.3/0.9 + 0.2 x 0.75 + 0.2 x 0.5  + 0.1 x (1 - 4/4) = 0.4167
+    assert got["name"].tolist() == ["Z2", "Z1", "Z3"]
+    assert got["score"].tolist() == pytest.approx([0.5 / 1.5 + 0.5, 0.6, 0.5 / 3 + 0.25])
+    assert got["green_loss_ha"].tolist() == [0.0, 2.0, 4.0]
+    assert got["material_minutes"].tolist() == [10.0, 10.0, 10.0]
+    assert got["minutes_clay"].tolist() == [21.0, 1.0, 41.0]  # medians of 20, 22 / 0, 2 / 40, 42
+    # equal access (1 - max(tm, tr)/60) (1 - |tm - tr| / (tm + tr + 1)) with tr = 10, averaged:
+    #   Z2, tm = 10 and 11: (5/6 x 1 + 49/60 x 21/22) / 2
+    #   Z1, tm = 0 and 1:   (5/6 x 1/11 + 5/6 x 3/12) / 2
+    z2 = (5 / 6 + 49 / 60 * 21 / 22) / 2
+    z1 = (5 / 6 / 11 + 5 / 6 * 3 / 12) / 2
+    assert got["equal_access"].iloc[:2].tolist() == pytest.approx([z2, z1], rel=1e-6)
+    # by-products (t/yr only) offered within 1 km: F1 fly ash 100 (its steel is a product),
+    # F3 rice husk 30 (its wastewater is in m3), F2 slag 200. Z1 reaches F1 (900 m) and F3
+    # (950 m); Z2 and Z3 reach all three (F2 is 900 m from Z2; F1, F3 850-900 m from Z3).
+    assert got["symbiosis_reach_tonnes"].tolist() == [330.0, 130.0, 330.0]
+    assert list(got.columns) == [*zones.ZONE_COLUMNS, "minutes_clay", "name", "geometry"]
+
+
+def test_score_leaves_out_indicators_no_zone_has():
+    candidates, suit, _, firms, links = three_zones()
+    got = zones.score(candidates, suitability=suit, firms=firms, links=links, rural_pop_30min=RURAL, firm_reach_m=100)
+    # no green-space layer: the default weights 0.5, 0.2, 0.2 are rescaled to 5/9, 2/9, 2/9
+    assert got["name"].tolist() == ["Z2", "Z1", "Z3"]
+    assert got["score"].tolist() == pytest.approx(
+        [5 / 9 * 2 / 3 + 2 / 9 + 2 / 9, 5 / 9 + 2 / 9 * 0.25, 5 / 9 / 3 + 2 / 9 * 0.75 + 2 / 9 * 0.5]
+    )
+    assert got.attrs["score_note"] == (
+        "the zone score leaves out green_loss (no zone has green_loss_ha); the other weights are rescaled"
+    )
 
 
 def test_score_with_any_index():
@@ -238,8 +409,9 @@ def test_score_with_any_index():
         suitability=suit,
         firms=firms,
         links=links,
-        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        rural_pop_30min=RURAL,
         firm_reach_m=100,
+        weights=OLD_WEIGHTS,
     )
     assert got["name"].tolist() == ["Z2", "Z1", "Z3"]
     assert got["n_firms"].tolist() == [2, 0, 1]
@@ -252,16 +424,20 @@ def test_score_with_any_index():
         ({"suitability": 1}, ["Z1", "Z2", "Z3"], [1.0, 2 / 3, 1 / 3]),
         # symbiosis and rural population only, half each
         ({"symbiosis": 1, "rural_pop": 1}, ["Z2", "Z3", "Z1"], [1.0, 0.5 * 0.75 + 0.5 * 0.5, 0.5 * 0.25]),
+        # minutes to market, less is better: 1 - median / 20.5
+        ({"market": 1}, ["Z1", "Z2", "Z3"], [1 - 0.5 / 20.5, 1 - 10.5 / 20.5, 0.0]),
+        ({"n_firms": 1}, ["Z2", "Z3", "Z1"], [1.0, 0.5, 0.0]),
     ],
 )
 def test_score_weights(weights, names, scores):
-    candidates, suit, _, firms, links = three_zones()
+    candidates, suit, market, firms, links = three_zones()
     got = zones.score(
         candidates,
         suitability=suit,
         firms=firms,
         links=links,
-        rural_pop_30min=np.array([1000.0, 4000.0, 2000.0]),
+        market_minutes=market,
+        rural_pop_30min=RURAL,
         firm_reach_m=100,
         weights=weights,
     )
@@ -271,21 +447,56 @@ def test_score_weights(weights, names, scores):
 
 def test_score_without_firms_ranks_by_suitability():
     candidates, suit, _, _, _ = three_zones()
-    got = zones.score(candidates, suitability=suit)
+    got = zones.score(candidates, suitability=suit, weights=OLD_WEIGHTS)
     assert got["name"].tolist() == ["Z1", "Z2", "Z3"]
-    assert got["score"].tolist() == pytest.approx([0.6, 0.4, 0.2])
+    # symbiosis is 0 everywhere (scaled 0); rural population is unknown and left out
+    assert got["score"].tolist() == pytest.approx([0.75, 0.5, 0.25])
     assert got["n_firms"].tolist() == [0, 0, 0]
     assert got["symbiosis_tonnes"].tolist() == [0.0, 0.0, 0.0]
 
 
-def test_score_unknown_weight_key():
+def test_score_formula():
+    assert zones.score_formula(OLD_WEIGHTS) == (
+        "score = 0.6 × mean_suitability / max + 0.2 × symbiosis_tonnes / max + 0.2 × rural_pop_30min / max, "
+        "each maximum taken over the zones ranked"
+    )
+    # the default (0.5, 0.2, 0.2, 0.1), as applied to zones without rural population or green space
     candidates, suit, *_ = three_zones()
-    with pytest.raises(
-        InputError,
-        match=r"zone score weights name unknown indicator\(s\) \['suitabilty'\]; "
-        r"expected \['rural_pop', 'suitability', 'symbiosis'\]",
-    ):
-        zones.score(candidates, suitability=suit, weights={"suitabilty": 1})
+    ranked = zones.score(candidates, suitability=suit)
+    assert zones.score_formula(None, ranked) == (
+        "score = 0.714 × mean_suitability / max + 0.286 × symbiosis_tonnes / max, "
+        "each maximum taken over the zones ranked"
+    )
+    assert zones.score_formula({"green_loss": 1}) == (
+        "score = 1 × (1 - green_loss_ha / max), each maximum taken over the zones ranked"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"weights": {"suitabilty": 1}},
+            r"zone score weights name unknown indicator\(s\) \['suitabilty'\]; expected \['equal_access', "
+            r"'green_loss', 'market', 'materials', 'n_firms', 'rural_pop', 'suitability', 'symbiosis', "
+            r"'symbiosis_reach'\] \(did you mean 'suitability'\?\)",
+        ),
+        (
+            {"weights": {"suitability": -1}},
+            r"zone score weights must be numbers >= 0 with a positive sum, got \{'suitability': -1\}",
+        ),
+        ({"rural_pop_30min": np.array([1.0])}, r"rural_pop_30min has 1 values, expected one per zone \(3\)"),
+        ({"reach_km": 0}, r"reach_km must be > 0 km, got 0"),
+        (
+            {"green_space": GRID.wrap(np.zeros(GRID.shape, dtype=np.uint8), "green")},
+            r"green_space has shape \(20, 20\), expected the grid shape \(20, 30\)",
+        ),
+    ],
+)
+def test_score_bad_input(kwargs, message):
+    candidates, suit, *_ = three_zones()
+    with pytest.raises(EicgeoError, match=message):  # InputError, or GridMismatchError for a layer
+        zones.score(candidates, suitability=suit, **kwargs)
 
 
 def test_score_empty_zones_have_every_column():
@@ -298,8 +509,162 @@ def test_score_empty_zones_have_every_column():
 
 def test_locate_then_score():
     suit, allowed = two_blobs()
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10)
-    ranked = zones.score(found, suitability=suit)
-    # suitability only: 0.9 / 0.9 x 0.6 and 0.8 / 0.9 x 0.6
-    assert ranked["score"].tolist() == pytest.approx([0.6, 0.8 / 0.9 * 0.6])
+    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
+    ranked = zones.score(found, suitability=suit, weights={"suitability": 1})
+    assert ranked["score"].tolist() == pytest.approx([1.0, 0.8 / 0.9])
     assert ranked["area_ha"].tolist() == [16.0, 24.0]
+
+
+# --------------------------------------------------------------------------------------------
+# stability
+# --------------------------------------------------------------------------------------------
+def crossing_zones():
+    """Zone 1 is all criterion a, zone 2 all b, zone 3 half of each."""
+    a = np.zeros(SCORE_GRID.shape, dtype=np.float32)
+    b = np.zeros(SCORE_GRID.shape, dtype=np.float32)
+    a[0:2, 0:2] = 1.0
+    b[0:2, 10:12] = 1.0
+    a[0:2, 20:22] = 0.5
+    b[0:2, 20:22] = 0.5
+    criteria = {"a": SCORE_GRID.wrap(a, "a"), "b": SCORE_GRID.wrap(b, "b")}
+    suit = SCORE_GRID.wrap(0.5 * a + 0.5 * b, "suitability")
+    candidates, *_ = three_zones()
+    ranked = zones.score(candidates, suitability=suit, weights={"suitability": 1})
+    return ranked, criteria
+
+
+def test_stability_by_hand():
+    ranked, criteria = crossing_zones()
+    # a weight draw (wa, wb = 1 - wa) gives the zones mean suitability wa, wb and 0.5: zone 1
+    # is first when wa > 0.5, zone 2 when wb > 0.5, and zone 3 is always second.
+    draws = mcda.sample_weights({"a": 1, "b": 1}, 200, concentration=50, seed=7)
+    share_a = float((draws["a"] > 0.5).mean())
+    assert 0.3 < share_a < 0.7
+    by_name = {}
+    for k in (1, 2):
+        got = zones.stability(ranked, criteria, {"a": 1, "b": 1}, runs=200, top_k=k, concentration=50, seed=7)
+        by_name[k] = dict(zip(got["name"], got["p_top_k"], strict=True))
+        assert got.attrs["top_k"] == k and got.attrs["runs"] == 200
+    assert by_name[1] == pytest.approx({"Z1": share_a, "Z2": 1 - share_a, "Z3": 0.0})
+    assert by_name[2] == pytest.approx({"Z1": share_a, "Z2": 1 - share_a, "Z3": 1.0})
+
+
+def test_stability_owa_with_equal_order_weights_is_wlc():
+    ranked, criteria = crossing_zones()
+    wlc = zones.stability(ranked, criteria, {"a": 1, "b": 1}, runs=50, top_k=1, concentration=20, seed=3)
+    owa = zones.stability(ranked, criteria, {"a": 1, "b": 1}, runs=50, top_k=1, concentration=20, seed=3, method="owa")
+    assert owa["p_top_k"].tolist() == wlc["p_top_k"].tolist()
+
+
+def test_stability_with_fixed_weights_follows_the_rank():
+    candidates, suit, *_ = three_zones()
+    ranked = zones.score(candidates, suitability=suit)
+    # one criterion: every draw is the weight 1, so the ranks never move
+    got = zones.stability(ranked, {"suitability": suit}, {"suitability": 1}, runs=10, top_k=2)
+    assert got["name"].tolist() == ["Z1", "Z2", "Z3"]
+    assert got["p_top_k"].tolist() == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"runs": 0}, r"stability runs must be an integer >= 1, got 0"),
+        ({"top_k": 0}, r"top_k must be an integer >= 1, got 0"),
+        ({"concentration": 0}, r"concentration must be > 0, got 0"),
+        (
+            {"weights": {"a": 1, "c": 1}},
+            r"weight given for criterion 'c', which is not among the criteria a, b",
+        ),
+    ],
+)
+def test_stability_bad_input(kwargs, message):
+    ranked, criteria = crossing_zones()
+    kwargs = {"weights": {"a": 1, "b": 1}, **kwargs}
+    with pytest.raises(InputError, match=message):
+        zones.stability(ranked, criteria, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# scenario settings
+# --------------------------------------------------------------------------------------------
+def test_scenario_zone_settings_are_checked():
+    data = {
+        "inputs": {"landcover": "lc.tif"},
+        "zones": {
+            "n": 0,
+            "min_spacing_km": -1,
+            "compactness": -0.5,
+            "top_k": 0,
+            "stability_runs": -1,
+            "stability_concentration": 0,
+            "min_area_ha": 100,
+            "max_area_ha": 80,
+            "score_weights": {"suitabilty": 1, "symbiosis": -1},
+        },
+    }
+    with pytest.raises(ScenarioError) as err:
+        Scenario.from_dict(data, check_files=False)
+    problems = dict(err.value.problems)
+    assert problems["zones.n"] == "must be >= 1, got 0"
+    assert problems["zones.min_spacing_km"] == "must be >= 0, got -1"
+    assert problems["zones.compactness"] == "must be >= 0, got -0.5"
+    assert problems["zones.top_k"] == "must be >= 1, got 0"
+    assert problems["zones.stability_runs"] == "must be >= 0, got -1"
+    assert problems["zones.stability_concentration"] == "must be > 0, got 0"
+    assert problems["zones.max_area_ha"] == "must be >= zones.min_area_ha (100), got 80"
+    assert problems["zones.score_weights.suitabilty"].startswith("unknown indicator; expected one of suitability, ")
+    assert problems["zones.score_weights.suitabilty"].endswith("(did you mean 'suitability'?)")
+    assert problems["zones.score_weights.symbiosis"] == "expected a number >= 0, got -1"
+    # the balanced preset documents its zone score
+    s = Scenario.from_dict({"inputs": {"landcover": "lc.tif"}}, check_files=False)
+    assert s.zones["score_weights"] == zones.SCORE_WEIGHTS
+    assert s.zones["min_spacing_km"] == 1 and s.zones["top_k"] == 5 and s.zones["stability_runs"] == 100
+
+
+# --------------------------------------------------------------------------------------------
+# the sample region
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample():
+    return eicgeo.run(eicgeo.load_sample(), progress=False)
+
+
+def test_best_sample_zones_sit_where_the_seed_wants_them(sample):
+    """The five best zones: on the fringe of the city and the towns, near a main road, raw
+    materials and by-product producers; never in the urban core, water, wetland or forest."""
+    result = sample
+    grid = result.grid
+    top = result.zones[result.zones["rank"] <= 5]
+    assert len(top) == 5
+    roles = np.asarray(result.layers["landcover_role"].values)
+    smod = np.asarray(result.degurba.values)
+    allowed = np.asarray(((result.fringe == 2) & (result.excluded == 0) & result.suitability.notnull()).values)
+    road = np.asarray(result.layers["road_access"].values)
+    material = np.asarray(result.layers["material_access"].values)
+    # urban clusters of the Degree of Urbanisation (codes 21-30); the largest is the city
+    urban, _ = ndimage.label(np.isin(smod, (21, 22, 23, 30)))
+    city = np.bincount(urban.ravel())[1:].argmax() + 1
+    _, (near_r, near_c) = ndimage.distance_transform_edt(urban == 0, return_indices=True)
+    km_to_urban = ndimage.distance_transform_edt(urban == 0) * grid.resolution / 1000
+    producers = result.firms[
+        [
+            any(MATERIALS[m].kind == "byproduct" and MATERIALS[m].unit == "t/yr" for m in parse_flows(text))
+            for text in result.firms["outputs"]
+        ]
+    ]
+    places = set()
+    for zone in top.itertuples():
+        inside = cells(zone.geometry, grid)
+        assert inside.sum() * grid.cell_area_m2 / 1e4 == zone.area_ha
+        assert (smod[inside] != 30).all(), f"zone {zone.zone_id} reaches into the urban centre"
+        for role in ("water", "wetland", "built_up"):
+            assert not (roles[inside] == ROLE_CODE[role]).any(), f"zone {zone.zone_id} holds {role}"
+        assert (roles[inside] == ROLE_CODE["forest"]).mean() < 0.15, f"zone {zone.zone_id} is mostly forest"
+        assert km_to_urban[inside].min() <= 5, f"zone {zone.zone_id} is not on an urban fringe"
+        places.add("city" if np.bincount(urban[near_r[inside], near_c[inside]]).argmax() == city else "town")
+        # nearer a main road and the raw materials than the typical allowed fringe cell
+        assert np.median(road[inside]) < np.median(road[allowed]), f"zone {zone.zone_id} is far from main roads"
+        assert np.median(material[inside]) < np.median(material[allowed]), f"zone {zone.zone_id} is far from materials"
+        assert producers.distance(zone.geometry).min() < 2000, f"zone {zone.zone_id} has no by-product producer near"
+    assert places == {"city", "town"}, "the best zones ring the city and at least one satellite town"
+    assert top["p_top_k"].between(0, 1).all()
