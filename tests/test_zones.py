@@ -668,3 +668,19 @@ def test_best_sample_zones_sit_where_the_seed_wants_them(sample):
         assert producers.distance(zone.geometry).min() < 2000, f"zone {zone.zone_id} has no by-product producer near"
     assert places == {"city", "town"}, "the best zones ring the city and at least one satellite town"
     assert top["p_top_k"].between(0, 1).all()
+
+
+def test_sample_report_shows_every_zone_column_and_flags_unstable_ranks(sample):
+    from eicgeo.report import report_markdown
+
+    text = report_markdown(sample)
+    section = text[text.index("## Ranked candidate zones") : text.index("## Criteria and weights")]
+    header = section.splitlines()[2]
+    for column in ("rank", "kind", "score", "p_top_k", *zones.ZONE_COLUMNS[3:]):
+        assert f" {column} |" in header
+    assert "`score = 0.556 × mean_suitability / max + 0.222 × symbiosis_tonnes / max" in section
+    assert "### Minutes to each raw material (median over the zone)" in section
+    z = sample.zones
+    flagged = {int(line.split("zone ")[1].split(" ")[0]) for line in section.splitlines() if "**Unstable**" in line}
+    expected = z.loc[((z["rank"] <= 5) & (z["p_top_k"] < 0.5)) | ((z["rank"] > 5) & (z["p_top_k"] >= 0.5)), "zone_id"]
+    assert flagged == set(expected.tolist())
