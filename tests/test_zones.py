@@ -678,7 +678,11 @@ def test_sample_report_shows_every_zone_column_and_flags_unstable_ranks(sample):
     header = section.splitlines()[2]
     for column in ("rank", "kind", "score", "p_top_k", *zones.ZONE_COLUMNS[3:]):
         assert f" {column} |" in header
-    assert "`score = 0.556 × mean_suitability / max + 0.222 × symbiosis_tonnes / max" in section
+    assert (
+        "`score = 0.5 × mean_suitability / max + 0.2 × symbiosis_tonnes / max + 0.2 × rural_pop_30min / max "
+        "+ 0.1 × (1 - green_loss_ha / max), each maximum taken over the zones ranked`"
+    ) in section
+    assert sample.zones["green_loss_ha"].notna().all()  # from the fringe stage's residual green space
     assert "### Minutes to each raw material (median over the zone)" in section
     z = sample.zones
     flagged = {int(line.split("zone ")[1].split(" ")[0]) for line in section.splitlines() if "**Unstable**" in line}
