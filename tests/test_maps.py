@@ -179,3 +179,10 @@ def test_jupyter_shows_a_summary_table_and_the_map_inline(sample_result):
     assert "mean_suitability" in page
     inline = sample_result.explore(offline=True)._repr_html_()
     assert inline.startswith("<div") and "<iframe" in inline and "L.map(" in inline.replace("&quot;", '"')
+
+
+def test_offline_page_with_a_base_map_inlines_the_minimap(sample_result):
+    html = maps.explore(sample_result, offline=True, tiles="OpenStreetMap").get_root().render()
+    assert not re.findall(r"<script[^>]+src=|<link[^>]+href=", html)
+    assert maps._asset_js("Control.MiniMap.min.js") in html and maps._asset_css("Control.MiniMap.min.css") in html
+    assert "new L.Control.MiniMap(" in html and "tile.openstreetmap.org" in html
