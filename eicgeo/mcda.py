@@ -655,8 +655,8 @@ def _tile_buffer(shape: tuple[int, ...]) -> np.ndarray:
     return np.empty((next(_tiles(shape), slice(0, 0)).stop, *shape[1:]), dtype=np.float32)
 
 
-def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
-    out = np.empty(blocks[0].shape, dtype=np.float32)
+def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.empty(blocks[0].shape, dtype=np.float32) if out is None else out
     scratch = _tile_buffer(out.shape)
     for rows in _tiles(out.shape):
         o, t = out[rows], scratch[: rows.stop - rows.start]
@@ -777,6 +777,7 @@ def combine(
     *,
     alpha: float | None = None,
     gamma: float = 0.9,
+    out: np.ndarray | None = None,
 ) -> xr.DataArray:
     """Combine standardised criteria (0..1) into suitability 0..1 (float32).
 
@@ -796,7 +797,9 @@ def combine(
       ``gamma`` in 0..1). The fuzzy operators do not weigh criteria: the weights only say which
       criteria take part (those > 0).
 
-    A cell where any criterion taking part is NaN is NaN.
+    A cell where any criterion taking part is NaN is NaN. With numpy-backed criteria, ``wlc``
+    can write into ``out``, a float32 array of the grid's shape, which the result then wraps:
+    reusing one buffer over many calls (sensitivity runs) saves allocating a new grid each time.
 
     Raises
     ------
@@ -821,9 +824,17 @@ def combine(
         )
         raise InputError(msg)
     names, arrays, w = _aligned(criteria, weights)
+    buffer = out
+    if buffer is not None and method != "wlc":
+        msg = f"combine out= is supported for method 'wlc' only, got method {method!r}"
+        raise InputError(msg)
     attrs: dict[str, Any] = {"method": method}
     if method == "wlc":
-        out = _map_cells(_wlc_kernel, arrays, w=w.astype(np.float32))
+        if buffer is not None:
+            _check_out(buffer, arrays)
+            out = _wlc_kernel(*(np.asarray(a.data) for a in arrays), w=w.astype(np.float32), out=buffer)
+        else:
+            out = _map_cells(_wlc_kernel, arrays, w=w.astype(np.float32))
         attrs.update(owa_measures(np.ones(len(names))))
     elif method == "weighted_product":
         out = _map_cells(_product_kernel, arrays, w=w.astype(np.float32))
@@ -852,6 +863,20 @@ def combine(
         "units": "0..1",
     }
     return _georef_like(result, arrays[0])
+
+
+def _check_out(buffer: Any, arrays: Sequence[xr.DataArray]) -> None:
+    if any(isinstance(a.data, da.Array) for a in arrays):
+        msg = "combine out= needs numpy-backed criteria; dask-backed criteria make a lazy result"
+        raise InputError(msg)
+    shape = arrays[0].shape
+    if not isinstance(buffer, np.ndarray) or buffer.dtype != np.float32 or buffer.shape != shape:
+        got = f"{buffer.dtype} {buffer.shape}" if isinstance(buffer, np.ndarray) else type(buffer).__name__
+        msg = f"combine out must be a float32 numpy array of shape {shape}, got {got}"
+        raise InputError(msg)
+    if not buffer.flags.writeable:
+        msg = "combine out is read-only"
+        raise InputError(msg)
 
 
 def _order_weights(n: int, order_weights: Sequence[float] | None, alpha: float | None) -> np.ndarray:

@@ -983,3 +983,19 @@ def test_sample_weights_with_spread_stay_within_plus_minus():
     assert abs(draws["a"].mean() - 0.6) < 0.01
     with pytest.raises(InputError, match=r"Dirichlet concentration must be a number > 0, got 0"):
         mcda.sample_weights({"a": 1}, 3, concentration=0)
+
+
+def test_wlc_into_a_reused_buffer():
+    crit = {"a": layer(A, "a"), "b": layer(B, "b")}
+    buffer = np.full((2, 2), -1.0, dtype=np.float32)
+    out = mcda.combine(crit, {"a": 3, "b": 1}, out=buffer)
+    np.testing.assert_allclose(buffer, [[0.75, 0.25], [0.5, 0.35]], rtol=1e-6)
+    assert np.shares_memory(out.values, buffer)
+    assert Grid.from_dataarray(out) == GRID
+    np.testing.assert_array_equal(out.values, mcda.combine(crit, {"a": 3, "b": 1}).values)
+    with pytest.raises(InputError, match=r"combine out must be a float32 numpy array of shape \(2, 2\), got float64"):
+        mcda.combine(crit, {"a": 1}, out=np.zeros((2, 2)))
+    with pytest.raises(InputError, match=r"combine out= is supported for method 'wlc' only, got method 'owa'"):
+        mcda.combine(crit, {"a": 1}, method="owa", out=buffer)
+    with pytest.raises(InputError, match=r"combine out= needs numpy-backed criteria"):
+        mcda.combine({k: v.chunk({"y": 1}) for k, v in crit.items()}, {"a": 1}, out=buffer)
