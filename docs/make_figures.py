@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from eicgeo import mcda
+from eicgeo.scenario import Scenario
 
 OUT = Path(__file__).resolve().parent / "img"
 
@@ -129,15 +130,9 @@ def main() -> None:
         fig.savefig(OUT / f"{name}.png")
         plt.close(fig)
     # categorical: a bar per land-cover role
-    scores = {
-        "cropland": 1.0,
-        "grass_shrub": 0.9,
-        "bare": 0.7,
-        "forest": 0.2,
-        "wetland": 0.0,
-        "water": 0.0,
-        "built_up": 0.0,
-    }
+    # the balanced preset's land-cover scores
+    preset = Scenario.from_dict({"inputs": {"landcover": "unused.tif"}}, check_files=False)
+    scores = preset.criteria["landcover"].params["scores"]
     fig, ax = small_axes("categorical(scores={role: score})", "land-cover role")
     ax.bar(range(len(scores)), list(scores.values()), color="#4c72b0")
     ax.set_xticks(range(len(scores)), list(scores), rotation=30, ha="right", fontsize=6.5)

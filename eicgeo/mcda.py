@@ -655,28 +655,19 @@ def _tile_buffer(shape: tuple[int, ...]) -> np.ndarray:
     return np.empty((next(_tiles(shape), slice(0, 0)).stop, *shape[1:]), dtype=np.float32)
 
 
-def _wlc_kernel(*blocks: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _weighted_kernel(
+    *blocks: np.ndarray, w: np.ndarray, product: bool = False, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``sum_i w_i c_i`` (or ``prod_i c_i ** w_i``), accumulated in place tile by tile in float32."""
+    term, join = (np.power, np.multiply) if product else (np.multiply, np.add)
     out = np.empty(blocks[0].shape, dtype=np.float32) if out is None else out
     scratch = _tile_buffer(out.shape)
     for rows in _tiles(out.shape):
         o, t = out[rows], scratch[: rows.stop - rows.start]
-        np.multiply(blocks[0][rows], w[0], out=o, casting="same_kind")
+        term(blocks[0][rows], w[0], out=o, casting="same_kind")
         for block, wi in zip(blocks[1:], w[1:], strict=True):
-            np.multiply(block[rows], wi, out=t, casting="same_kind")
-            np.add(o, t, out=o)
-        np.clip(o, 0.0, 1.0, out=o)
-    return out
-
-
-def _product_kernel(*blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
-    out = np.empty(blocks[0].shape, dtype=np.float32)
-    scratch = _tile_buffer(out.shape)
-    for rows in _tiles(out.shape):
-        o, t = out[rows], scratch[: rows.stop - rows.start]
-        np.power(blocks[0][rows], w[0], out=o, casting="same_kind")
-        for block, wi in zip(blocks[1:], w[1:], strict=True):
-            np.power(block[rows], wi, out=t, casting="same_kind")
-            np.multiply(o, t, out=o)
+            term(block[rows], wi, out=t, casting="same_kind")
+            join(o, t, out=o)
         np.clip(o, 0.0, 1.0, out=o)
     return out
 
@@ -832,12 +823,12 @@ def combine(
     if method == "wlc":
         if buffer is not None:
             _check_out(buffer, arrays)
-            out = _wlc_kernel(*(np.asarray(a.data) for a in arrays), w=w.astype(np.float32), out=buffer)
+            out = _weighted_kernel(*(np.asarray(a.data) for a in arrays), w=w.astype(np.float32), out=buffer)
         else:
-            out = _map_cells(_wlc_kernel, arrays, w=w.astype(np.float32))
+            out = _map_cells(_weighted_kernel, arrays, w=w.astype(np.float32))
         attrs.update(owa_measures(np.ones(len(names))))
     elif method == "weighted_product":
-        out = _map_cells(_product_kernel, arrays, w=w.astype(np.float32))
+        out = _map_cells(_weighted_kernel, arrays, w=w.astype(np.float32), product=True)
     elif method == "owa":
         v = _order_weights(len(names), order_weights, alpha)
         out = _map_cells(_owa_kernel, arrays, u=w, v=v)
