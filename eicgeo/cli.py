@@ -60,7 +60,7 @@ def demo(out: Path, offline: bool, quiet: bool) -> None:
 @click.option("--firms", type=click.Path(dir_okay=False, path_type=Path), help="Firm register (CSV or vector).")
 @click.option("--resolution", type=float, help="Cell size in metres.")
 @click.option("--crs", help="Analysis CRS (projected) or 'auto' for local UTM.")
-@click.option("--preset", help="Preset for a run with flags only (default balanced).")
+@click.option("--preset", help="Preset under the file's keys (instead of the one it names); default balanced.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--offline", is_flag=True, help="Self-contained map.html (no CDN).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -69,7 +69,8 @@ def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, **flags: o
     from eicgeo.scenario import Scenario, read_scenario
 
     if scenario is not None:
-        s = read_scenario(scenario)
+        # Validation comes first: an invalid scenario stops here, before any data is read.
+        s = read_scenario(scenario, preset=flags.pop("preset"))
         changed = {k: v for k, v in flags.items() if v is not None}
         if changed:
             s = s.replace(**changed)
@@ -90,17 +91,69 @@ def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, **flags: o
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-def validate(scenario: Path) -> None:
+@click.option("--preset", help="Preset under the file's keys (instead of the one it names).")
+def validate(scenario: Path, preset: str | None) -> None:
     """Check a scenario file; list every problem with its key; exit 1 if any."""
     from eicgeo.scenario import read_scenario
 
     try:
-        s = read_scenario(scenario)
+        s = read_scenario(scenario, preset=preset)
     except ScenarioError as err:
         for key, message in err.problems:
             click.echo(f"{scenario}: {key}: {message}")
         sys.exit(1)
     click.echo(f"{scenario}: ok ({len(s.weights())} weighted criteria, preset {s.preset})")
+
+
+@cli.command()
+@click.argument("scenario_a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_b", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset-a", help="Preset under A's keys (instead of the one A names).")
+@click.option("--preset-b", help="Preset under B's keys (instead of the one B names).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--min-iou", type=float, default=0.1, show_default=True, help="Overlap for two zones to be the same.")
+@click.option("--offline", is_flag=True, help="Self-contained compare.html (no CDN).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def compare(
+    scenario_a: Path,
+    scenario_b: Path | None,
+    preset_a: str | None,
+    preset_b: str | None,
+    out: Path,
+    min_iou: float,
+    offline: bool,
+    quiet: bool,
+) -> None:
+    """Run two scenarios and compare them: zone overlap, rank changes, suitability difference.
+
+    B defaults to A, so `eicgeo compare region.toml --preset-a industrial --preset-b
+    environmental` compares two presets on one region. Writes diff.tif, compare.html and
+    compare.md.
+    """
+    from eicgeo.compare import compare as compare_results
+    from eicgeo.scenario import read_scenario
+
+    # Both scenarios are validated before either runs.
+    a = read_scenario(scenario_a, preset=preset_a)
+    b = read_scenario(scenario_b or scenario_a, preset=preset_b)
+    t0 = time.perf_counter()
+    result_a = _run_quietly(a, quiet=quiet)
+    result_b = _run_quietly(b, quiet=quiet)
+    comparison = compare_results(result_a, result_b, min_iou=min_iou)
+    comparison.save(out, offline=offline)
+    name_a, name_b = comparison.names
+    st = comparison.stats()
+    click.echo(f"\nA: {name_a}, B: {name_b}")
+    click.echo(
+        f"{len(comparison.matches)} zones in both, {len(comparison.only_a)} in A only, "
+        f"{len(comparison.only_b)} in B only; suitability B - A: mean {st['mean_diff']:+.3f}, "
+        f"mean absolute {st['mean_abs_diff']:.3f}"
+    )
+    if len(comparison.matches):
+        click.echo(comparison.matches.round(3).to_string(index=False))
+    click.echo(f"A {_timings_line(result_a.timings)}")
+    click.echo(f"B {_timings_line(result_b.timings)}")
+    click.echo(f"done in {time.perf_counter() - t0:.1f} s; outputs in {out}/ — open {out / 'compare.html'}")
 
 
 @cli.command("sample-data")
@@ -126,24 +179,35 @@ def sample_data(out: Path, size: str, seed: int | None) -> None:
 def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool) -> None:
     import pandas as pd
 
-    from eicgeo.pipeline import run as run_pipeline
-
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EicgeoWarning)
-        result = run_pipeline(scenario, out=out, progress=not quiet, offline=offline)
-    for w in caught:
-        if issubclass(w.category, EicgeoWarning):
-            click.echo(f"eicgeo: warning: {w.message}", err=True)
+    result = _run_quietly(scenario, quiet=quiet, out=out, offline=offline)
     elapsed = time.perf_counter() - t0
     table = result.summary()[_ZONE_TABLE]
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
         click.echo(f"\nRanked candidate EIC zones ({scenario.name}):\n{table.to_string()}\n")
     for key, why in result.skipped:
         click.echo(f"skipped {key}: {why}")
-    timings = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
-    click.echo(f"stage seconds: {timings}")
+    click.echo(_timings_line(result.timings))
     click.echo(f"done in {elapsed:.1f} s; outputs in {out}/ — open {out / 'map.html'} in a browser")
+
+
+def _run_quietly(scenario, *, quiet: bool, out: Path | None = None, offline: bool = False):
+    """Run the pipeline, printing eicgeo's warnings as one line each (no Python warning noise)."""
+    from eicgeo.pipeline import run as run_pipeline
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EicgeoWarning)
+        result = run_pipeline(scenario, out=out, progress=not quiet, offline=offline)
+    for w in caught:
+        if issubclass(w.category, EicgeoWarning):
+            click.echo(f"eicgeo: warning: {w.message}", err=True)
+    return result
+
+
+def _timings_line(timings: dict[str, float]) -> str:
+    """``stage seconds: grid 0.1, ..., outputs 2.0 (total 14.2)``."""
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
+    return f"stage seconds: {stages} (total {sum(timings.values()):.1f})"
 
 
 def main(argv: list[str] | None = None) -> int:

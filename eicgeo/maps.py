@@ -550,6 +550,7 @@ _VENDORED = {
     "leaflet-measure.min.css": "leaflet-measure.css",
     "leaflet-measure.css": "leaflet-measure.css",
     "d3.min.js": "d3.min.js",
+    "L.Map.Sync.min.js": "L.Map.Sync.js",  # folium.plugins.DualMap (eicgeo.compare)
 }
 #: Links Folium adds for features these maps do not use (Bootstrap, awesome markers, glyph fonts).
 _UNUSED = re.compile(r"bootstrap|awesome|glyphicons|fontawesome|font-awesome")

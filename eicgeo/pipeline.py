@@ -11,17 +11,19 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio.features
 import xarray as xr
+from pyproj import CRS
 from tqdm.auto import tqdm
 
 from eicgeo import criteria as crit
@@ -34,6 +36,8 @@ from eicgeo.legends import ROLE_CODE, get_legend
 from eicgeo.scenario import Criterion, Scenario, read_scenario
 
 __all__ = ["EXCLUSION_REASONS", "STAGES", "USER_REASON_CODE", "Result", "run"]
+
+T = TypeVar("T")
 
 STAGES = (
     "grid",
@@ -143,9 +147,17 @@ class Result:
 
 
 class _Clock:
+    """Times the stages and shows progress: a bar over the stages, and a nested bar for the long
+    loops inside a stage (:meth:`track`). ``progress=False`` silences both."""
+
     def __init__(self, progress: bool):
         self.timings: dict[str, float] = {}
+        self.progress = progress
         self.bar = tqdm(total=len(STAGES), desc="eicgeo", unit="stage", disable=not progress, leave=False)
+
+    def track(self, items: Iterable[T], desc: str, *, total: int | None = None, unit: str = "it") -> Iterable[T]:
+        """``items``, with a nested progress bar below the stage bar."""
+        return tqdm(items, desc=f"  {desc}", total=total, unit=unit, disable=not self.progress, leave=False, position=1)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -157,6 +169,11 @@ class _Clock:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _untracked(items: Iterable[T], desc: str, **kwargs: Any) -> Iterable[T]:
+    """:meth:`_Clock.track` without a clock: the items as they are."""
+    return items
 
 
 def run(
@@ -220,7 +237,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         main = None
         summary: dict[str, Any] = {}
         if s.roads is not None:
-            graph = roads.load_network(
+            graph = _load_network(
                 s.roads, crs=grid.crs, speeds=s.roads_settings.get("speeds"), snap_m=s.roads_settings.get("snap_m", 1.0)
             )
             network = roads.compile_network(graph, spacing_m=grid.resolution)
@@ -317,7 +334,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             clusters = gpd.GeoDataFrame({"cluster": [], "n_firms": []}, geometry=[], crs=grid.crs)
 
     with clock.stage("criteria"):
-        built = _Criteria(s, grid, roles, fringe, smod, network, sources, unmatched).build()
+        built = _Criteria(s, grid, roles, fringe, smod, network, sources, unmatched, track=clock.track).build()
         raw, standard, weights = built.raw, built.standard, built.weights
         skipped.extend(built.skipped)
         layers.update(raw)
@@ -385,7 +402,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
             notes.append(found.attrs["note"])
         candidates = pd.concat([around, found], ignore_index=True) if len(around) else found
         candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
-        rural = _rural_population(candidates, network, grid, population, fringe, s)
+        rural = _rural_population(candidates, network, grid, population, fringe, s, track=clock.track)
         per_material = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("material_access:")}
         ranked = zones.score(
             candidates,
@@ -461,7 +478,10 @@ class _Criteria:
         network: roads.CompiledNetwork | None,
         sources: gpd.GeoDataFrame,
         unmatched: gpd.GeoDataFrame | None = None,
+        *,
+        track: Callable[..., Iterable] = _untracked,
     ):
+        self.track = track
         self.s, self.grid, self.roles, self.fringe, self.smod = s, grid, roles, fringe, smod
         self.network, self.sources, self.unmatched = network, sources, unmatched
         self.offroad = s.roads_settings.get("offroad_kph", 10.0)
@@ -584,7 +604,9 @@ class _Criteria:
         present = [m for m in self._materials() if (self.sources["material"] == m).any()]
         if not present:
             return None
-        layers = [self._surface(f"material_access:{m}") for m in present]
+        layers = [
+            self._surface(f"material_access:{m}") for m in self.track(present, "material access", unit="material")
+        ]
         mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
         mean.attrs = {"units": "minutes", "materials": ", ".join(present)}
         return self.grid.georef(mean.rename("material_access"))
@@ -682,13 +704,15 @@ def _rural_population(
     population: xr.DataArray | None,
     fringe: xr.DataArray,
     s: Scenario,
+    *,
+    track: Callable[..., Iterable] = _untracked,
 ) -> np.ndarray | None:
     """People in rural and fringe cells within 30 minutes of each zone."""
     if network is None or population is None or candidates.empty:
         return None
     people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
     out = []
-    for geom in candidates.geometry:
+    for geom in track(candidates.geometry, "rural population within 30 min", unit="zone"):
         minutes = roads.travel_time_surface(
             network,
             gpd.GeoSeries([geom], crs=grid.crs),
@@ -698,6 +722,34 @@ def _rural_population(
         )
         out.append(float(people[np.isfinite(minutes.values)].sum()))
     return np.array(out)
+
+
+_NETWORKS: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _load_network(path: Path, *, crs: Any, **options: Any) -> Any:
+    """:func:`roads.load_network`, remembered for the last two (file, CRS, options) of this process.
+
+    Loading an OSM extract is the slowest step of a run, and a comparison or a notebook runs
+    several scenarios over one road file. The key holds the file's size and modification time,
+    so an edited file is read again; the graph is only read downstream, never changed.
+    """
+    stat = Path(path).stat()
+    key = (
+        str(Path(path).resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        CRS.from_user_input(crs).to_wkt(),
+        repr(sorted(options.items())),
+    )
+    if key in _NETWORKS:
+        _NETWORKS.move_to_end(key)
+        return _NETWORKS[key]
+    graph = roads.load_network(path, crs=crs, **options)
+    _NETWORKS[key] = graph
+    while len(_NETWORKS) > 2:
+        _NETWORKS.popitem(last=False)
+    return graph
 
 
 def _inside(gdf: gpd.GeoDataFrame, grid: Grid, what: str, notes: list[str]) -> gpd.GeoDataFrame:

@@ -45,8 +45,11 @@ CRITERIA: dict[str, str] = {
     "symbiosis_potential": "unmatched by-product tonnes (t/yr) of firms within the matching reach",
 }
 
-#: Presets shipped with the package.
-PRESETS: tuple[str, ...] = ("balanced",)
+#: Presets shipped with the package: one TOML file each in ``eicgeo/presets/`` (documented in
+#: ``docs/scenario.md``).
+PRESETS: tuple[str, ...] = tuple(
+    sorted(p.name[: -len(".toml")] for p in resources.files("eicgeo.presets").iterdir() if p.name.endswith(".toml"))
+)
 
 _ROLE_SCORES = {
     "cropland": 1.0,
@@ -118,6 +121,9 @@ class Scenario:
     zones: dict[str, Any] = field(default_factory=dict)
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The scenario's own keys before the preset is merged under them (so a new preset can be
+    # put under the same overrides).
+    overrides: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -147,13 +153,17 @@ class Scenario:
         scenario.preset = preset_name
         scenario.source_file = Path(source_file) if source_file else None
         scenario.raw = merged
+        scenario.overrides = copy.deepcopy(data)
         if problems:
             raise ScenarioError(problems, str(source_file) if source_file else None)
         return scenario
 
     def replace(self, **changes: Any) -> Scenario:
-        """A copy with top-level fields changed and re-validated (used by CLI flags)."""
-        data = copy.deepcopy(self.raw)
+        """A copy with top-level fields changed and re-validated (used by CLI flags).
+
+        ``preset`` swaps the preset under the scenario's own keys, which still override it.
+        """
+        data = copy.deepcopy(self.overrides or self.raw)
         inputs = data.setdefault("inputs", {})
         grid = data.setdefault("grid", {})
         for key, value in changes.items():
@@ -197,8 +207,17 @@ class Scenario:
         return out
 
 
-def read_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
+def read_scenario(path: str | Path, *, check_files: bool = True, preset: str | None = None) -> Scenario:
     """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path : path
+        The TOML file; relative input paths in it resolve against its folder.
+    check_files : bool
+        Check that the input files exist.
+    preset : str, optional
+        Use this preset instead of the one the file names (as ``--preset`` does).
 
     Raises
     ------
@@ -212,13 +231,18 @@ def read_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ScenarioError([("scenario", f"not valid TOML: {err}")], str(path)) from err
+    if preset is not None:
+        data["preset"] = preset
     return Scenario.from_dict(data, base_dir=path.parent.resolve(), source_file=path, check_files=check_files)
 
 
 # --------------------------------------------------------------------------------------------
 def _preset(name: str) -> dict[str, Any]:
+    """A preset's keys; every preset but ``balanced`` is written over ``balanced`` (it changes
+    the weights and the settings its policy stream cares about and keeps the rest)."""
     text = resources.files("eicgeo.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    own = tomllib.loads(text)
+    return own if name == "balanced" else _deep_merge(_preset("balanced"), own)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -357,9 +381,11 @@ def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *,
     s.zones = sections["zones"]
     _check_settings(s, problems)
     _constraints(s, base, problems, check_files)
+    _check_tables(s, problems)
     known = _vocabulary(s, problems, check_files)
     s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files, known)
     _check_weights(s, problems)
+    _check_order_weights(s, problems)
     return s
 
 
@@ -387,6 +413,11 @@ def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) ->
         else:
             s.bounds = tuple(float(v) for v in b)  # type: ignore[assignment]
     s.bounds_crs = grid.get("bounds_crs")
+    if s.bounds_crs is not None:
+        try:
+            check_crs(s.bounds_crs, "grid.bounds_crs")
+        except CRSError:
+            problems.append(("grid.bounds_crs", f"cannot parse CRS {s.bounds_crs!r}; expected 'EPSG:XXXX' or WKT"))
 
 
 def _inputs(
@@ -680,10 +711,54 @@ def _check_zones(zones: dict[str, Any], problems: list[tuple[str, str]]) -> None
             problems.append((where, f"expected a number >= 0, got {value!r}"))
 
 
+def _check_tables(s: Scenario, problems: list[tuple[str, str]]) -> None:
+    """The contents of lists and nested tables, which the key-type check cannot see."""
+    from eicgeo.materials import MATERIALS
+    from eicgeo.roads import DRIVABLE
+
+    for cls in s.roads_settings.get("main_roads", []):
+        if cls not in DRIVABLE:
+            problems.append(("roads.main_roads", f"unknown highway class {cls!r}{did_you_mean(str(cls), DRIVABLE)}"))
+    for cls, kph in s.roads_settings.get("speeds", {}).items():
+        where = f"roads.speeds.{cls}"
+        if cls not in DRIVABLE:
+            problems.append((where, f"unknown highway class{did_you_mean(cls, DRIVABLE)}"))
+        elif not _type_ok(kph, (int, float)) or kph <= 0:
+            problems.append((where, f"expected a speed in km/h > 0, got {kph!r}"))
+    kinds = sorted({m.kind for m in MATERIALS.values()})
+    for kind in s.symbiosis.get("kinds", []):
+        if kind not in kinds:
+            problems.append(("symbiosis.kinds", f"unknown material kind {kind!r}; expected some of {', '.join(kinds)}"))
+    for section, key, low in (("mcda", "monte_carlo", 0), ("clustering", "min_cluster_size", 2)):
+        value = getattr(s, section).get(key)
+        if value is not None and value < low:
+            problems.append((f"{section}.{key}", f"must be >= {low}, got {value!r}"))
+
+
+def _check_order_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
+    """OWA needs one order weight per weighted criterion (the weights resolve only then)."""
+    order = s.mcda.get("order_weights")
+    if order is None or s.mcda.get("method", "wlc") != "owa":
+        return
+    labels = s.mcda.get("ahp", {}).get("labels")
+    weighted = sum(1 for c in s.criteria.values() if c.enabled and c.weight > 0)
+    n = len(labels) if isinstance(labels, list) else weighted
+    if len(order) != n or not all(_type_ok(v, (int, float)) and v >= 0 for v in order) or sum(order) <= 0:
+        problems.append(
+            (
+                "mcda.order_weights",
+                f"expected {n} numbers >= 0 (one per weighted criterion) with a sum > 0, got {order!r}",
+            )
+        )
+
+
 def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
     ahp = s.mcda.get("ahp")
     if ahp:
         labels, matrix = ahp.get("labels"), ahp.get("matrix")
+        for key in ahp:
+            if key not in ("labels", "matrix", "on_inconsistent"):
+                problems.append((f"mcda.ahp.{key}", "unknown key; expected labels, matrix and on_inconsistent"))
         if not isinstance(labels, list) or not isinstance(matrix, list):
             problems.append(("mcda.ahp", "expected labels = [...] and matrix = [[...], ...]"))
             return
@@ -692,6 +767,10 @@ def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
                 problems.append(
                     ("mcda.ahp.labels", f"criterion {label!r} is not defined{did_you_mean(str(label), s.criteria)}")
                 )
+            elif not s.criteria[label].enabled:
+                problems.append(("mcda.ahp.labels", f"criterion {label!r} has enabled = false"))
+        if len(set(map(str, labels))) != len(labels):
+            problems.append(("mcda.ahp.labels", f"a criterion is named twice in {labels!r}"))
         from eicgeo.mcda import ahp_weights
 
         on_inconsistent = ahp.get("on_inconsistent", "raise")

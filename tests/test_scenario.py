@@ -163,3 +163,121 @@ def test_from_dict_without_file_checks():
     s = Scenario.from_dict({"inputs": {"landcover": "x.tif"}}, check_files=False)
     assert s.landcover.name == "x.tif" and s.legend == "esa_worldcover"
     assert set(s.to_dict()) >= {"name", "preset", "criteria", "landcover"}
+
+
+def test_every_schema_key_is_documented():
+    """docs/scenario.md names every key the validator accepts, by its full path."""
+    from eicgeo import scenario
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scenario.md").read_text(encoding="utf-8")
+    keys = [*scenario._TOP, *(f"{section}.{key}" for section, table in scenario._SECTIONS.items() for key in table)]
+    keys += [f"criteria.NAME.{key}" for key in (*scenario._CRITERION_KEYS, *scenario._FN_PARAMS)]
+    keys += [f"criteria.{name}" for name in scenario.CRITERIA]
+    missing = [key for key in keys if f"`{key}`" not in doc]
+    assert not missing, f"docs/scenario.md does not document {missing}"
+    for preset in scenario.PRESETS:
+        assert f"* `{preset}`" in doc, f"preset {preset} is not described in docs/scenario.md"
+
+
+def test_nested_tables_lists_and_weights_that_do_not_resolve(tmp_path):
+    body = (
+        GOOD.replace("resolution = 250", 'resolution = 250\nbounds = [0, 0, 10, 10]\nbounds_crs = "EPSG:999999"')
+        + """
+[roads]
+main_roads = ["motorway", "trunc"]
+speeds = { primary = 60, secondray = 40, tertiary = -5 }
+[symbiosis]
+kinds = ["byproduct", "energie"]
+[clustering]
+min_cluster_size = 1
+[mcda]
+method = "owa"
+order_weights = [1.0]
+[mcda.ahp]
+labels = ["road_access", "road_access"]
+matrix = [[1, 1], [1, 1]]
+weights = [1, 2]
+"""
+    )
+    with pytest.raises(ScenarioError) as info:
+        read_scenario(write(tmp_path, body))
+    problems = info.value.problems
+    by_key = dict(problems)
+    assert "cannot parse CRS 'EPSG:999999'" in by_key["grid.bounds_crs"]
+    assert "unknown highway class 'trunc' (did you mean 'trunk'" in by_key["roads.main_roads"]
+    assert "did you mean 'secondary'" in by_key["roads.speeds.secondray"]
+    assert by_key["roads.speeds.tertiary"] == "expected a speed in km/h > 0, got -5"
+    assert "unknown material kind 'energie'" in by_key["symbiosis.kinds"]
+    assert by_key["clustering.min_cluster_size"] == "must be >= 2, got 1"
+    assert by_key["mcda.ahp.weights"] == "unknown key; expected labels, matrix and on_inconsistent"
+    assert "named twice" in by_key["mcda.ahp.labels"]
+    # AHP weighs the two labels, so the lone order weight does not resolve.
+    assert "expected 2 numbers >= 0" in by_key["mcda.order_weights"]
+    assert len(problems) == 9
+
+
+def test_preset_argument_and_replace_swap_the_preset_under_the_overrides(tmp_path):
+    path = write(tmp_path, 'preset = "balanced"\n' + GOOD)
+    s = read_scenario(path)
+    assert s.preset == "balanced"
+    t = s.replace(preset="balanced", resolution=500)
+    assert t.criteria["road_access"].weight == 3.0, "the file's own weight survives a replace"
+    assert t.resolution == 500.0
+    with pytest.raises(ScenarioError, match="preset: unknown preset 'industrail'"):
+        read_scenario(path, preset="industrail")
+
+
+PRESET_DIR = Path(__file__).resolve().parents[1] / "eicgeo" / "presets"
+
+
+def _top(weights: dict[str, float], k: int) -> set[str]:
+    return set(sorted(weights, key=weights.get, reverse=True)[:k])
+
+
+def test_the_four_presets_are_shipped_with_every_weight_justified():
+    from eicgeo.scenario import PRESETS
+
+    assert set(PRESETS) == {"balanced", "industrial", "environmental", "regional"}
+    for name in PRESETS:
+        lines = (PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("#"), f"{name}.toml starts with what the preset is for"
+        for i, line in enumerate(lines):
+            if line.startswith("weight ="):
+                assert lines[i - 1].startswith("# "), f"{name}.toml line {i + 1}: a weight without its reason"
+            if line == "[zones.score_weights]":
+                assert lines[i + 1].startswith("# "), f"{name}.toml: zone score weights without their reason"
+
+
+def test_each_preset_weighs_what_its_policy_stream_asks():
+    def preset(name: str) -> Scenario:
+        return Scenario.from_dict({"preset": name, "inputs": {"landcover": "lc.tif"}}, check_files=False)
+
+    industrial = preset("industrial")
+    assert _top(industrial.weights(), 3) == {"market_access", "road_access", "labour_access"}
+    environmental = preset("environmental")
+    assert _top(environmental.weights(), 3) == {"symbiosis_potential", "material_access", "landcover"}
+    assert environmental.constraints["protect_green_space"] is True
+    scores = environmental.criteria["landcover"].params["scores"]
+    assert scores["forest"] == 0.0 and scores["grass_shrub"] < scores["cropland"] < scores["bare"]
+    regional = preset("regional")
+    assert _top(regional.weights(), 1) == {"equal_access"}
+    assert regional.zones["min_spacing_km"] == 3
+    assert _top(regional.zones["score_weights"], 2) == {"rural_pop", "suitability"}
+    assert _top(environmental.zones["score_weights"], 3) == {"suitability", "symbiosis", "green_loss"}
+    assert industrial.zones["n"] == 10 and industrial.fringe["method"] == "auto", "written over balanced"
+    balanced = preset("balanced")
+    assert set(balanced.weights().values()) == {0.2}
+
+
+def test_a_preset_goes_under_the_files_own_keys(tmp_path):
+    path = write(tmp_path, 'preset = "industrial"\n' + GOOD)
+    s = read_scenario(path)
+    assert s.preset == "industrial"
+    assert s.weights()["road_access"] == 3.0, "the file's weight overrides the preset's"
+    assert s.weights()["labour_access"] == 0.2
+    t = read_scenario(path, preset="environmental")
+    assert t.preset == "environmental" and t.weights()["symbiosis_potential"] == 0.3
+    assert t.weights()["road_access"] == 3.0
+    u = s.replace(preset="regional")
+    assert u.weights()["equal_access"] == 0.3 and u.weights()["road_access"] == 3.0
+    assert "symbiosis_potential" not in u.weights(), "the industrial preset's keys do not linger"
