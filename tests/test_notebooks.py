@@ -69,6 +69,24 @@ EXPECT: dict[str, Expect] = {
         maps=1,
         figures=2,
     ),
+    "04_policy_streams.ipynb": Expect(
+        text=(
+            "presets shipped: balanced, environmental, industrial, regional",
+            "Industrial policy",
+            "Environmental policy",
+            "Regional development",
+            "symbiosis_potential",
+            "labour_access",
+            "zones shared with balanced",
+            "found by this stream only",
+            "Pearson r with balanced",
+            "industrial vs balanced: market",
+            "balanced zones are found by all 4 streams",
+            "rank in environmental",
+        ),
+        maps=1,
+        figures=3,
+    ),
     "05_your_own_region.ipynb": Expect(
         text=(
             # land cover and legends
