@@ -24,7 +24,6 @@ import pandas as pd
 import rasterio.features
 import xarray as xr
 from pyproj import CRS
-from tqdm.auto import tqdm
 
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
@@ -34,6 +33,12 @@ from eicgeo.clustering import FirmClusterer
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, get_legend
 from eicgeo.scenario import Criterion, Scenario, read_scenario
+
+with warnings.catch_warnings():
+    # In Jupyter without ipywidgets tqdm.auto falls back to text bars, which work; its warning
+    # about that would greet every planner at `import eicgeo`.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from tqdm.auto import tqdm
 
 __all__ = ["EXCLUSION_REASONS", "STAGES", "USER_REASON_CODE", "Result", "run"]
 

@@ -144,6 +144,7 @@ def test_notebook_runs(path, tmp_path):
     errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors
     text, maps, figures = _outputs_text(nb)
+    assert "IProgress not found" not in text, "importing eicgeo in Jupyter without ipywidgets prints no tqdm warning"
     expect = EXPECT[path.name]
     missing = [s for s in expect.text if s not in text]
     assert not missing, f"{path.name} outputs lack {missing}"
