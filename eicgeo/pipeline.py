@@ -310,17 +310,18 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 
     with clock.stage("symbiosis"):
         settings = s.symbiosis
+        kinds = settings.get("kinds", ("byproduct", "energy", "emission"))
         links = symbiosis.match(
             firms,
             graph,  # road distances when a network is given
             settings.get("max_km", 33.0),
             detour=settings.get("detour", 1.3),
-            kinds=settings.get("kinds", ("byproduct", "energy", "emission")),
+            kinds=kinds,
             co2_factors=settings.get("co2_factors"),
             transport_kg_per_tkm=settings.get("transport_kg_per_tkm", materials.TRANSPORT_KG_PER_TKM),
         )
         metrics = symbiosis.metrics(firms, links) if len(firms) else {}
-        unmatched = symbiosis.unmatched(firms, links, kinds=settings.get("kinds", ("byproduct", "energy", "emission")))
+        unmatched = symbiosis.unmatched(firms, links, kinds=kinds)
         clusterer = FirmClusterer(
             method=s.clustering.get("method", "hdbscan"),
             min_cluster_size=s.clustering.get("min_cluster_size", 5),

@@ -52,9 +52,11 @@ __all__ = [
     "LINK_COLUMNS",
     "MAX_KM_BY_MATERIAL",
     "UNMATCHED_COLUMNS",
+    "byproduct_tonnes",
     "cluster_metrics",
     "match",
     "metrics",
+    "potential",
     "unmatched",
 ]
 
@@ -307,6 +309,19 @@ def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
     return km / 1000.0
 
 
+def byproduct_tonnes(firms: gpd.GeoDataFrame) -> np.ndarray:
+    """By-product tonnes per year each firm offers (kind ``byproduct`` in t/yr), in row order.
+
+    Water (m³) and energy (MWh) are left out, so the figures add up across materials.
+    """
+    if not len(firms):
+        return np.zeros(0)
+    return np.array(
+        [sum(t for m, t in parse_flows(text).items() if _solid(m)) for text in firms["outputs"].fillna("")],
+        dtype=float,
+    )
+
+
 def _solid(material: str) -> bool:
     """By-products counted in tonnes: the share of by-products used is over these."""
     return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
@@ -329,9 +344,7 @@ def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, n_anchors: int 
     - ``tonnes_by_material``: exchanged per year, each in its material's unit;
     - ``co2_avoided_t``, ``transport_co2_t``, ``net_co2_t``: sums over the links, t CO2/yr.
     """
-    offered = 0.0
-    for text in firms["outputs"].fillna("") if len(firms) else []:
-        offered += sum(t for m, t in parse_flows(text).items() if _solid(m))
+    offered = float(byproduct_tonnes(firms).sum())
     solid = np.array([_solid(m) for m in links["material"]], dtype=bool)
     exchanged = float(links.loc[solid, "tonnes"].sum()) if len(links) else 0.0
     graph = nx.Graph()

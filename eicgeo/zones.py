@@ -26,11 +26,10 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
 from eicgeo import criteria as crit
-from eicgeo import mcda
+from eicgeo import mcda, symbiosis
 from eicgeo._errors import InputError
 from eicgeo._validate import did_you_mean
 from eicgeo.grid import Grid
-from eicgeo.materials import MATERIALS, parse_flows
 
 __all__ = [
     "SCORE_INDICATORS",
@@ -670,18 +669,10 @@ def _firm_columns(
             float(links.loc[links["from_firm"].isin(s) | links["to_firm"].isin(s), "tonnes"].sum()) for s in members
         ]
     if reach_km is not None and "outputs" in points:
-        offered = pd.Series(
-            [sum(t for m, t in parse_flows(text).items() if _solid_byproduct(m)) for text in points["outputs"]],
-            index=points["firm_id"].to_numpy(),
-        )
+        offered = pd.Series(symbiosis.byproduct_tonnes(points), index=points["firm_id"].to_numpy())
         offered = offered.groupby(level=0).sum()
         near = _within(points, out, reach_km * 1000.0, grid)
         out["symbiosis_reach_tonnes"] = [float(offered.loc[sorted(s)].sum()) if s else 0.0 for s in near]
-
-
-def _solid_byproduct(material: str) -> bool:
-    """By-products counted in tonnes (not water in m3, not energy in MWh)."""
-    return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
 
 
 def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, grid: Grid) -> list[set]:
