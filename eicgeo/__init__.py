@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from eicgeo._errors import EicgeoError, EicgeoWarning
+from eicgeo._errors import EicgeoError, EicgeoWarning, InputError, OutputFolderError, ScenarioError
 from eicgeo.datasets import load_sample
 from eicgeo.grid import Grid
 from eicgeo.pipeline import Result, run
@@ -23,8 +23,11 @@ __all__ = [
     "EicgeoError",
     "EicgeoWarning",
     "Grid",
+    "InputError",
+    "OutputFolderError",
     "Result",
     "Scenario",
+    "ScenarioError",
     "__version__",
     "load_sample",
     "read_scenario",

@@ -16,6 +16,7 @@ __all__ = [
     "InputFileNotFoundError",
     "MaterialError",
     "NetworkError",
+    "OutputFolderError",
     "ScenarioError",
 ]
 
@@ -42,6 +43,11 @@ class CRSError(EicgeoError, ValueError):
 
 class GridMismatchError(EicgeoError, ValueError):
     """Layers that must share one Grid do not."""
+
+
+class OutputFolderError(EicgeoError, FileExistsError):
+    """An output folder cannot be written without touching files eicgeo did not write, or is
+    being written by another run."""
 
 
 class NetworkError(InputError):

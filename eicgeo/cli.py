@@ -37,11 +37,16 @@ def cli() -> None:
     help="Self-contained map.html (Leaflet inlined), or CDN links.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def demo(out: Path, offline: bool, quiet: bool) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
+)
+def demo(out: Path, offline: bool, quiet: bool, overwrite: bool) -> None:
     """Run the synthetic peri-urban sample region end to end."""
     from eicgeo.datasets import load_sample
 
-    _run_and_report(load_sample(), out, offline=offline, quiet=quiet)
+    _run_and_report(load_sample(), out, offline=offline, quiet=quiet, overwrite=overwrite)
 
 
 @cli.command()
@@ -64,7 +69,12 @@ def demo(out: Path, offline: bool, quiet: bool) -> None:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--offline", is_flag=True, help="Self-contained map.html (no CDN).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, **flags: object) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
+)
+def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, overwrite: bool, **flags: object) -> None:
     """Run a scenario file, flags, or both (flags override the file)."""
     from eicgeo.scenario import Scenario, read_scenario
 
@@ -86,7 +96,7 @@ def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, **flags: o
             data["preset"] = flags["preset"]
         data["name"] = Path(str(flags.get("landcover") or "run")).name.split(".")[0]
         s = Scenario.from_dict(data, base_dir=Path.cwd())
-    _run_and_report(s, out, offline=offline, quiet=quiet)
+    _run_and_report(s, out, offline=offline, quiet=quiet, overwrite=overwrite)
 
 
 @cli.command()
@@ -114,6 +124,11 @@ def validate(scenario: Path, preset: str | None) -> None:
 @click.option("--min-iou", type=float, default=0.1, show_default=True, help="Overlap for two zones to be the same.")
 @click.option("--offline", is_flag=True, help="Self-contained compare.html (no CDN).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
+)
 def compare(
     scenario_a: Path,
     scenario_b: Path | None,
@@ -123,6 +138,7 @@ def compare(
     min_iou: float,
     offline: bool,
     quiet: bool,
+    overwrite: bool,
 ) -> None:
     """Run two scenarios and compare them: zone overlap, rank changes, suitability difference.
 
@@ -130,17 +146,21 @@ def compare(
     environmental` compares two presets on one region. Writes diff.tif, compare.html and
     compare.md.
     """
+    from eicgeo import io
+    from eicgeo.compare import COMPARE_FILES
     from eicgeo.compare import compare as compare_results
     from eicgeo.scenario import read_scenario
 
-    # Both scenarios are validated before either runs.
+    # Both scenarios and the output folder are checked before either runs.
     a = read_scenario(scenario_a, preset=preset_a)
     b = read_scenario(scenario_b or scenario_a, preset=preset_b)
-    t0 = time.perf_counter()
-    result_a = _run_quietly(a, quiet=quiet)
-    result_b = _run_quietly(b, quiet=quiet)
-    comparison = compare_results(result_a, result_b, min_iou=min_iou)
-    comparison.save(out, offline=offline)
+    with io.folder_lock(out):
+        io.inspect_folder(out, overwrite=overwrite, names=COMPARE_FILES, protect=a.input_paths() + b.input_paths())
+        t0 = time.perf_counter()
+        result_a = _run_quietly(a, quiet=quiet)
+        result_b = _run_quietly(b, quiet=quiet)
+        comparison = compare_results(result_a, result_b, min_iou=min_iou)
+        comparison.save(out, offline=offline, overwrite=overwrite)
     name_a, name_b = comparison.names
     st = comparison.stats()
     click.echo(f"\nA: {name_a}, B: {name_b}")
@@ -166,21 +186,28 @@ def compare(
     help="S 48 km, M 96 km, L 192 km square.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: the committed sample's).")
-def sample_data(out: Path, size: str, seed: int | None) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
+)
+def sample_data(out: Path, size: str, seed: int | None, overwrite: bool) -> None:
     """Regenerate the synthetic peri-urban sample region."""
     from eicgeo.datasets.synth import generate
 
     t0 = time.perf_counter()
-    kwargs = {"size": size} if seed is None else {"size": size, "seed": seed}
+    kwargs = (
+        {"size": size, "overwrite": overwrite} if seed is None else {"size": size, "seed": seed, "overwrite": overwrite}
+    )
     folder = generate(out, **kwargs)
     click.echo(f"sample region ({size}) written to {folder} in {time.perf_counter() - t0:.1f} s")
 
 
-def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool) -> None:
+def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool, overwrite: bool = False) -> None:
     import pandas as pd
 
     t0 = time.perf_counter()
-    result = _run_quietly(scenario, quiet=quiet, out=out, offline=offline)
+    result = _run_quietly(scenario, quiet=quiet, out=out, offline=offline, overwrite=overwrite)
     elapsed = time.perf_counter() - t0
     table = result.summary()[_ZONE_TABLE]
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
@@ -191,13 +218,13 @@ def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool) -> None:
     click.echo(f"done in {elapsed:.1f} s; outputs in {out}/ — open {out / 'map.html'} in a browser")
 
 
-def _run_quietly(scenario, *, quiet: bool, out: Path | None = None, offline: bool = False):
+def _run_quietly(scenario, *, quiet: bool, out: Path | None = None, offline: bool = False, overwrite: bool = False):
     """Run the pipeline, printing eicgeo's warnings as one line each (no Python warning noise)."""
     from eicgeo.pipeline import run as run_pipeline
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EicgeoWarning)
-        result = run_pipeline(scenario, out=out, progress=not quiet, offline=offline)
+        result = run_pipeline(scenario, out=out, progress=not quiet, offline=offline, overwrite=overwrite)
     for w in caught:
         if issubclass(w.category, EicgeoWarning):
             click.echo(f"eicgeo: warning: {w.message}", err=True)

@@ -35,8 +35,10 @@ from eicgeo.grid import Grid
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["Comparison", "compare", "zone_overlap"]
+__all__ = ["COMPARE_FILES", "Comparison", "compare", "zone_overlap"]
 
+#: The files of a comparison folder.
+COMPARE_FILES = ("diff.tif", "compare.html", "compare.md")
 #: Columns of :attr:`Comparison.matches`.
 MATCH_COLUMNS = ["zone_a", "zone_b", "rank_a", "rank_b", "rank_change", "iou", "kind_a", "kind_b"]
 _DIFF_CMAP = "RdBu"
@@ -263,10 +265,11 @@ class Comparison:
             root.add_child(maps._InlineAssets(), name="eicgeo_inline_assets")
         return dual
 
-    def save(self, out: str | Path, *, offline: bool = False) -> Path:
-        """Write ``diff.tif``, ``compare.html`` and ``compare.md`` into the folder ``out``,
-        atomically (the folder appears whole or not at all)."""
-        with io.output_folder(out) as stage:
+    def save(self, out: str | Path, *, offline: bool = False, overwrite: bool = False) -> Path:
+        """Write ``diff.tif``, ``compare.html`` and ``compare.md`` (and a ``manifest.json``) into
+        the folder ``out``, atomically; a folder holding files eicgeo did not write is refused
+        unless ``overwrite`` (see :func:`eicgeo.io.output_folder`)."""
+        with io.output_folder(out, overwrite=overwrite, names=COMPARE_FILES) as stage:
             name_a, name_b = self.names
             io.write_raster(
                 self.diff,

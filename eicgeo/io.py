@@ -3,8 +3,9 @@
 This is the only module (with :mod:`eicgeo.roads` loaders and the CLI) that touches files. Rasters
 are warped onto the analysis :class:`~eicgeo.grid.Grid`: nearest neighbour for class codes, and
 for quantities such as population a density-preserving average so that the total is conserved
-whether the grid is finer or coarser than the source. Outputs are written into a staging folder
-that replaces the target in one rename, so a failed run never leaves a partial folder.
+whether the grid is finer or coarser than the source. Output folders are written by
+:func:`output_folder` (see :mod:`eicgeo._outdir`): built in a staging folder, swapped in whole,
+and never deleting or changing a file eicgeo did not write.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +33,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from eicgeo._errors import CRSError, EicgeoWarning, InputError
+from eicgeo._outdir import folder_lock, inspect_folder, output_folder
 from eicgeo._validate import check_columns, check_crs, check_file, did_you_mean
 from eicgeo.grid import Grid
 from eicgeo.materials import SECTORS, check_material, parse_flows
@@ -41,6 +41,8 @@ from eicgeo.materials import SECTORS, check_material, parse_flows
 __all__ = [
     "RASTER_SUFFIXES",
     "VECTOR_SUFFIXES",
+    "folder_lock",
+    "inspect_folder",
     "output_folder",
     "raster_footprint",
     "read_firms",
@@ -381,34 +383,6 @@ def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------------------------
 # outputs
 # --------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def output_folder(out: str | Path) -> Iterator[Path]:
-    """Yield a staging folder that replaces ``out`` only if the block succeeds.
-
-    The staging folder is a sibling of ``out`` (same file system), so the final step is a
-    rename: readers see either the old folder or the complete new one, never a partial one.
-    """
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like any folder
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(stage, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_raster(
     layer: xr.DataArray,
     path: str | Path,

@@ -8,6 +8,7 @@ criteria that need them; the result (and ``report.md``) says what was skipped an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import warnings
@@ -114,12 +115,26 @@ class Result:
 
         return maps.explore(self, **kwargs)
 
-    def save(self, out: str | Path, *, offline: bool = False) -> Path:
-        """Write the output folder atomically (see the README for its contents)."""
+    def save(self, out: str | Path, *, offline: bool = False, overwrite: bool = False) -> Path:
+        """Write the output folder atomically (see the README for its contents).
+
+        ``out`` must be new, empty, or a folder eicgeo wrote before (which is replaced). A folder
+        holding other files is refused unless ``overwrite``, which writes the outputs beside them;
+        eicgeo never deletes or changes a file it did not write (see
+        :func:`eicgeo.io.output_folder`).
+
+        Raises
+        ------
+        OutputFolderError
+            If ``out`` is a file, holds files eicgeo did not write (without ``overwrite``) or
+            one with an output's name, or another run is writing it.
+        """
         from eicgeo import report
 
         t0 = time.perf_counter()
-        with io.output_folder(out) as stage:
+        with io.output_folder(
+            out, overwrite=overwrite, names=report.output_names(), protect=self.scenario.input_paths()
+        ) as stage:
             report.write_outputs(self, stage, offline=offline)
             self.timings["outputs"] = time.perf_counter() - t0
             report.write_manifest(self, stage)
@@ -182,7 +197,12 @@ def _untracked(items: Iterable[T], desc: str, **kwargs: Any) -> Iterable[T]:
 
 
 def run(
-    scenario: Scenario | str | Path, out: str | Path | None = None, progress: bool = True, *, offline: bool = False
+    scenario: Scenario | str | Path,
+    out: str | Path | None = None,
+    progress: bool = True,
+    *,
+    offline: bool = False,
+    overwrite: bool = False,
 ) -> Result:
     """Run a scenario end to end.
 
@@ -190,23 +210,33 @@ def run(
     ----------
     scenario : Scenario or path to a TOML file
     out : path, optional
-        Write the output folder here (atomically) when given.
+        Write the output folder here (atomically) when given. It is checked, and locked against
+        other runs, before any stage starts (see :meth:`Result.save`).
     progress : bool
         Show a progress bar over the stages.
     offline : bool
         Make ``map.html`` self-contained (no CDN).
+    overwrite : bool
+        Write into a folder that holds files eicgeo did not write, beside them.
     """
+    from eicgeo import report
+
     if not isinstance(scenario, Scenario):
         scenario = read_scenario(scenario)
-    clock = _Clock(progress)
-    skipped: list[tuple[str, str]] = []
-    notes: list[str] = []
-    try:
-        result = _run(scenario, clock, skipped, notes)
-    finally:
-        clock.close()
-    if out is not None:
-        result.save(out, offline=offline)
+    with contextlib.ExitStack() as hold:
+        if out is not None:
+            # Refuse a folder that cannot be written now, not after the heavy stages.
+            hold.enter_context(io.folder_lock(out))
+            io.inspect_folder(out, overwrite=overwrite, names=report.output_names(), protect=scenario.input_paths())
+        clock = _Clock(progress)
+        skipped: list[tuple[str, str]] = []
+        notes: list[str] = []
+        try:
+            result = _run(scenario, clock, skipped, notes)
+        finally:
+            clock.close()
+        if out is not None:
+            result.save(out, offline=offline, overwrite=overwrite)
     return result
 
 

@@ -24,7 +24,7 @@ from eicgeo.zones import ZONE_COLUMNS
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["OUTPUT_FILES", "report_markdown", "write_manifest", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "output_names", "report_markdown", "write_manifest", "write_outputs"]
 
 #: The output-folder contract.
 OUTPUT_FILES: dict[str, str] = {
@@ -42,6 +42,14 @@ OUTPUT_FILES: dict[str, str] = {
     "report.md": "ranked zones, method, weights, what was skipped and why",
     "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
 }
+
+
+def output_names() -> list[str]:
+    """The output folder's file names known before a run (``criteria/`` for that folder)."""
+    fixed = [name for name in OUTPUT_FILES if "NAME" not in name]
+    styles = [name.replace(".tif", ".qml") for name in fixed if name.endswith(".tif")]
+    return [*fixed, *styles, "criteria/"]
+
 
 _PACKAGES = [
     "numpy",
@@ -156,7 +164,8 @@ def _write_qgis_styles(result: Result, folder: Path) -> None:
 
 
 def write_manifest(result: Result, folder: Path) -> None:
-    """``manifest.json``: inputs and outputs with sha256, scenario, versions and timings."""
+    """``manifest.json``: inputs with sha256, scenario, versions and timings (the outputs with
+    their sha256 are added when the output folder is committed)."""
     s = result.scenario
     inputs = {}
     for key in ("landcover", "population", "roads", "sources", "firms", "dem", "materials", "synergies", "sectors"):
@@ -170,7 +179,6 @@ def write_manifest(result: Result, folder: Path) -> None:
             "bytes": path.stat().st_size,
             "sha256": io.sha256(path),
         }
-    outputs = {str(p.relative_to(folder)): io.sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     versions = {}
     for name in _PACKAGES:
         try:
@@ -199,7 +207,8 @@ def write_manifest(result: Result, folder: Path) -> None:
         "stage_seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "total_seconds": round(sum(result.timings.values()), 3),
         "packages": versions,
-        "outputs": outputs,
+        # "outputs" (every file with its sha256) is filled in by io.output_folder, which knows
+        # its own folders by it.
     }
     io.write_text(folder / "manifest.json", json.dumps(manifest, indent=2, default=_json_default) + "\n")
 

@@ -180,6 +180,17 @@ class Scenario:
                 raise ScenarioError([(key, msg)])
         return Scenario.from_dict(data, base_dir=self.base_dir, source_file=self.source_file)
 
+    def input_paths(self) -> list[Path]:
+        """Every file the scenario reads: itself, its inputs, user criteria and constraint layers
+        (an output folder must never replace them)."""
+        paths = [self.source_file] if self.source_file else []
+        paths += [getattr(self, key) for key in _INPUT_KEYS if getattr(self, key) is not None]
+        paths += [c.raster for c in self.criteria.values() if c.raster is not None]
+        paths += [Path(spec["path"]) for spec in self.constraints.get("layers", []) if "path" in spec]
+        if self.legend.lower().endswith(".csv"):
+            paths.append(Path(self.legend))
+        return [Path(p) for p in paths]
+
     def weights(self) -> dict[str, float]:
         """Criterion weights as given (not yet normalised), enabled criteria only."""
         ahp = self.mcda.get("ahp")

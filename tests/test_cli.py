@@ -182,7 +182,7 @@ def test_compare_two_presets_on_the_sample_region(sample_dir, tmp_path, capsys):
     code = main([*args, "--out", str(out), "--quiet", "--offline"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.md", "diff.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.md", "diff.tif", "manifest.json"]
     assert "A: sample (industrial), B: sample (regional)" in printed.out
     assert sum(line.startswith(("A stage seconds: ", "B stage seconds: ")) for line in printed.out.splitlines()) == 2
     md = (out / "compare.md").read_text()

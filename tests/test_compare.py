@@ -145,7 +145,7 @@ def test_b_on_another_grid_is_resampled_and_another_crs_is_an_error():
 def test_save_writes_diff_map_and_table(tmp_path):
     c = compare(result(SUIT_A, ZONES_A, "a"), result(SUIT_B, ZONES_B, "b"))
     out = c.save(tmp_path / "cmp", offline=True)
-    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.md", "diff.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.md", "diff.tif", "manifest.json"]
     with rasterio.open(out / "diff.tif") as src:
         np.testing.assert_allclose(src.read(1), c.diff.values, atol=1e-6)
         assert src.crs.to_epsg() == 32647

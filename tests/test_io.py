@@ -217,32 +217,6 @@ def test_write_class_raster_uses_zero_nodata(tmp_path):
         np.testing.assert_array_equal(src.read(1), np.arange(9).reshape(3, 3))
 
 
-def _fail_inside(out, name):
-    def write_then_fail():
-        with io.output_folder(out) as stage:
-            (stage / name).write_text("partial")
-            raise RuntimeError("stage failed")
-
-    with pytest.raises(RuntimeError, match="stage failed"):
-        write_then_fail()
-
-
-def test_output_folder_appears_whole_or_not_at_all(tmp_path):
-    out = tmp_path / "out"
-    _fail_inside(out, "a.txt")
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
-    with io.output_folder(out) as stage:
-        (stage / "a.txt").write_text("one")
-    assert (out / "a.txt").read_text() == "one"
-    _fail_inside(out, "b.txt")
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt"], "a failed run must leave the old folder intact"
-    with io.output_folder(out) as stage:
-        (stage / "b.txt").write_text("two")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-
 def test_write_gpkg_round_trip(tmp_path):
     a = gpd.GeoDataFrame(
         {"zone_id": [1, 2], "score": [0.9, 0.5], "kind": ["greenfield", "cluster"]},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import json
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -16,7 +17,8 @@ import pandas as pd
 import pytest
 import rasterio
 
-from eicgeo.datasets.synth import DEFAULT_SEED, generate
+from eicgeo._errors import InputError, OutputFolderError
+from eicgeo.datasets.synth import DEFAULT_SEED, FILES, generate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,14 +26,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 COMMITTED = Path(__file__).resolve().parents[1] / "sample_data" / "peri_urban_demo"
-FILES = (
-    "landcover.tif",
-    "population.tif",
-    "roads.osm.bz2",
-    "sources.gpkg",
-    "firms.csv",
-    "scenario.toml",
-)
 
 MATERIALS = frozenset(
     [
@@ -257,20 +251,21 @@ def test_generation_is_deterministic(tmp_path: Path, region: Path) -> None:
         assert (again / name).read_bytes() == (region / name).read_bytes(), name
 
 
-def test_other_seed_differs_and_replaces_folder_atomically(tmp_path: Path, region: Path) -> None:
+def test_other_seed_differs_and_replaces_its_own_folder(tmp_path: Path, region: Path) -> None:
     out = tmp_path / "region"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
-    assert generate(out, size="S", seed=DEFAULT_SEED + 1) == out
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    generate(out, size="S", seed=DEFAULT_SEED + 2)
+    assert generate(out, size="S", seed=DEFAULT_SEED + 1) == out  # its own folder: replaced whole
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "manifest.json"])
     assert [p.name for p in tmp_path.iterdir()] == ["region"]  # no temporary siblings left
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == DEFAULT_SEED + 1 and sorted(manifest["outputs"]) == sorted(FILES)
     assert not np.array_equal(_read(out / "landcover.tif")[0], _read(region / "landcover.tif")[0])
     assert (out / "firms.csv").read_bytes() != (region / "firms.csv").read_bytes()
 
 
 @pytest.mark.parametrize("size", ["XL", "s", "", None])
 def test_bad_size_raises(tmp_path: Path, size: object) -> None:
-    with pytest.raises(ValueError, match="size must be one of"):
+    with pytest.raises(InputError, match="size must be one of"):
         generate(tmp_path / "x", size=size)  # type: ignore[arg-type]
     assert not (tmp_path / "x").exists()
 
@@ -278,9 +273,21 @@ def test_bad_size_raises(tmp_path: Path, size: object) -> None:
 def test_out_must_not_be_a_file(tmp_path: Path) -> None:
     target = tmp_path / "region"
     target.write_text("not a folder")
-    with pytest.raises(ValueError, match="existing file"):
+    with pytest.raises(OutputFolderError, match="existing file"):
         generate(target)
     assert target.read_text() == "not a folder"
+
+
+def test_a_folder_with_user_files_is_refused_and_overwrite_keeps_them(tmp_path: Path) -> None:
+    out = tmp_path / "region"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match=r"holds 1 file\(s\) eicgeo did not write or that this run reads \(notes.txt\)"):
+        generate(out)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    generate(out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "manifest.json", "notes.txt"])
 
 
 def test_scenario_keys(region: Path) -> None:

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import bz2
 import itertools
+import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +44,23 @@ from scipy.sparse import csgraph
 from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry import LineString, Point, Polygon
 
+from eicgeo._errors import InputError
+
 __all__ = ["DEFAULT_SEED", "SIZES", "generate"]
 
 #: Region side length in kilometres for each size.
 SIZES: dict[str, float] = {"S": 48.0, "M": 96.0, "L": 192.0}
 #: The seed of the committed sample region.
 DEFAULT_SEED = 20261129
+#: The files of a generated region (and its ``manifest.json``).
+FILES: tuple[str, ...] = (
+    "landcover.tif",
+    "population.tif",
+    "roads.osm.bz2",
+    "sources.gpkg",
+    "firms.csv",
+    "scenario.toml",
+)
 
 _LC_RES = 0.0003  # degrees, ~33 m: ESA WorldCover resampled 3x
 _POP_RES = 1.0 / 1200.0  # degrees, 3 arc-seconds: the WorldPop grid
@@ -2552,65 +2562,49 @@ def _build(folder: Path, size: str, seed: int) -> None:
     (folder / "scenario.toml").write_text(_SCENARIO + region, encoding="utf-8")
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder ``tmp`` onto ``out``, replacing any previous ``out``."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    os.replace(out, old / out.name)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old / out.name, out)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def generate(out: str | os.PathLike[str], *, size: str = "S", seed: int = DEFAULT_SEED) -> Path:
+def generate(
+    out: str | os.PathLike[str], *, size: str = "S", seed: int = DEFAULT_SEED, overwrite: bool = False
+) -> Path:
     """Generate the synthetic peri-urban sample region into the folder ``out``.
 
     Parameters
     ----------
     out
-        Folder to write. It is built in a temporary sibling folder and renamed onto ``out`` at
-        the end, replacing any existing folder, so a failure never leaves a partial region.
+        Folder to write: new, empty, or one this generator wrote before (known by its
+        ``manifest.json``). It is built in a staging folder and swapped in whole at the end, so
+        a failure never leaves a partial region (see :func:`eicgeo.io.output_folder`).
     size
         ``"S"`` (48 km x 48 km, the committed sample, < 8 MB), ``"M"`` (96 km) or ``"L"``
         (192 km, for benchmarks; > 200,000 OSM nodes).
     seed
         Seed of ``numpy.random.default_rng``; the same seed and size give identical files.
+    overwrite
+        Write into a folder that holds other files, beside them (never deleting them).
 
     Returns
     -------
     pathlib.Path
         The folder, holding ``landcover.tif``, ``population.tif``, ``roads.osm.bz2``,
-        ``sources.gpkg``, ``firms.csv`` and ``scenario.toml``.
+        ``sources.gpkg``, ``firms.csv``, ``scenario.toml`` and ``manifest.json``.
 
     Raises
     ------
-    ValueError
-        If ``size`` is not one of "S", "M", "L", if ``seed`` is not a non-negative integer, or
-        if ``out`` is an existing file.
+    InputError
+        If ``size`` is not one of "S", "M", "L", or ``seed`` is not a non-negative integer.
+    OutputFolderError
+        If ``out`` is an existing file or holds files the generator did not write.
     """
     if size not in SIZES:
         msg = f"size must be one of {', '.join(repr(s) for s in SIZES)}; got {size!r}"
-        raise ValueError(msg)
+        raise InputError(msg)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         msg = f"seed must be a non-negative integer; got {seed!r}"
-        raise ValueError(msg)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        msg = f"out must be a folder; {str(out)!r} is an existing file"
-        raise ValueError(msg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        os.chmod(tmp, 0o755)
-        _build(tmp, size, int(seed))
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        raise InputError(msg)
+    from eicgeo import __version__, io
+
+    with io.output_folder(out, overwrite=overwrite, names=FILES) as stage:
+        _build(stage, size, int(seed))
+        # Deterministic (no time stamp), so the same seed gives the same folder.
+        manifest = {"eicgeo": __version__, "generator": "eicgeo.datasets.synth", "size": size, "seed": int(seed)}
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return Path(out)
