@@ -20,7 +20,8 @@ from sklearn.cluster import DBSCAN, HDBSCAN
 
 from eicgeo._errors import CRSError, InputError
 from eicgeo._validate import check_positive
-from eicgeo.materials import MATERIALS
+from eicgeo.materials import BUILTIN, Vocabulary
+from eicgeo.settings import CLUSTERING
 
 __all__ = ["CLUSTER_COLUMNS", "FirmClusterer"]
 
@@ -74,12 +75,12 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
 
     def __init__(
         self,
-        method: str = "hdbscan",
-        min_cluster_size: int = 5,
-        eps_m: float = 2000.0,
-        min_samples: int | None = None,
-        hull_buffer_m: float = 500.0,
-        link_scale_t: float | None = None,
+        method: str = CLUSTERING.method,
+        min_cluster_size: int = CLUSTERING.min_cluster_size,
+        eps_m: float = CLUSTERING.eps_m,
+        min_samples: int | None = CLUSTERING.min_samples,
+        hull_buffer_m: float = CLUSTERING.hull_buffer_m,
+        link_scale_t: float | None = CLUSTERING.link_scale_t,
     ):
         self.method = method
         self.min_cluster_size = min_cluster_size
@@ -88,7 +89,14 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         self.hull_buffer_m = hull_buffer_m
         self.link_scale_t = link_scale_t
 
-    def fit(self, firms: gpd.GeoDataFrame, y: None = None, *, links: pd.DataFrame | None = None) -> FirmClusterer:
+    def fit(
+        self,
+        firms: gpd.GeoDataFrame,
+        y: None = None,
+        *,
+        links: pd.DataFrame | None = None,
+        vocab: Vocabulary = BUILTIN,
+    ) -> FirmClusterer:
         """Cluster ``firms`` (points in a projected CRS, metres).
 
         Parameters
@@ -102,6 +110,8 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
             Symbiosis links from :func:`eicgeo.symbiosis.match` (``from_firm``, ``to_firm``,
             ``tonnes``): they give each cluster's internal tonnes and, with ``link_scale_t``,
             pull linked firms together.
+        vocab : Vocabulary
+            The run's materials (their units say which links count in tonnes).
         """
         if not isinstance(firms, gpd.GeoDataFrame):
             msg = f"FirmClusterer.fit expects a GeoDataFrame of firms, got {type(firms).__name__}"
@@ -123,8 +133,8 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         if len(points) and not (points.geom_type == "Point").all():
             points = points.representative_point()
         xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()]).reshape(-1, 2)
-        tonnes = self._pair_tonnes(firms, links) if links is not None else None
-        solid = self._pair_tonnes(firms, links, solid=True) if links is not None else None
+        tonnes = self._pair_tonnes(firms, links, vocab) if links is not None else None
+        solid = self._pair_tonnes(firms, links, vocab, solid=True) if links is not None else None
         pulled = self.link_scale_t is not None and tonnes is not None and tonnes.nnz > 0
         if len(xy) < max(2, self.min_cluster_size):
             self.labels_ = np.full(len(xy), -1)
@@ -142,7 +152,9 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         self.clusters_ = self._hulls(firms, solid)
         return self
 
-    def _pair_tonnes(self, firms: gpd.GeoDataFrame, links: pd.DataFrame, *, solid: bool = False) -> csr_matrix:
+    def _pair_tonnes(
+        self, firms: gpd.GeoDataFrame, links: pd.DataFrame, vocab: Vocabulary, *, solid: bool = False
+    ) -> csr_matrix:
         """Symmetric sparse matrix of what each pair of firms exchanges a year (both ways).
 
         All links pull firms together (steam and heat pipes most of all); ``solid`` keeps only
@@ -160,7 +172,7 @@ class FirmClusterer(ClusterMixin, BaseEstimator):
         b = links["to_firm"].astype(str).map(index)
         known = a.notna() & b.notna()  # links to firms outside this register are ignored
         if solid and "material" in links:
-            known &= links["material"].map(lambda m: m in MATERIALS and MATERIALS[m].unit == "t/yr").astype(bool)
+            known &= links["material"].map(lambda m: vocab.unit(m, "") == "t/yr").astype(bool)
         rows, cols = a[known].astype(int).to_numpy(), b[known].astype(int).to_numpy()
         t = links.loc[known, "tonnes"].to_numpy(dtype=float)
         n = len(firms)

@@ -28,6 +28,7 @@ from eicgeo._errors import InputError
 from eicgeo._validate import check_positive
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
+from eicgeo.settings import FRINGE, ROADS
 
 __all__ = [
     "DEGURBA_RULES",
@@ -70,7 +71,7 @@ _STRIP_BLOCKS = 64
 def degurba(
     population: xr.DataArray,
     *,
-    cell_m: float = 1000.0,
+    cell_m: float = FRINGE.cell_m,
     water_share: xr.DataArray | None = None,
     built_share: xr.DataArray | None = None,
     **rules: Any,
@@ -290,10 +291,10 @@ DEGURBA_RULES: dict[str, Any] = {
 def classes(
     smod: xr.DataArray,
     *,
-    band_km: float = 5.0,
-    band_minutes: float | None = None,
+    band_km: float = FRINGE.band_km,
+    band_minutes: float | None = FRINGE.band_minutes,
     network: Any = None,
-    offroad_kph: float = 10.0,
+    offroad_kph: float = ROADS.offroad_kph,
 ) -> xr.DataArray:
     """Fringe classes from GHS-SMOD codes: 3 urban, 2 peri-urban fringe, 1 rural, 0 nodata.
 
@@ -361,10 +362,10 @@ def from_landcover(
     landcover: xr.DataArray,
     legend: str | Legend,
     *,
-    radius_m: float = 1000.0,
-    urban_share: float = 0.5,
-    fringe_share: float = 0.1,
-    breakpoint: bool = False,
+    radius_m: float = FRINGE.radius_m,
+    urban_share: float = FRINGE.urban_share,
+    fringe_share: float = FRINGE.fringe_share,
+    breakpoint: bool = FRINGE.breakpoint,
     ring_m: float = 250.0,
     max_band_m: float = 5000.0,
 ) -> xr.DataArray:
@@ -465,7 +466,7 @@ def green_space(
     legend: str | Legend,
     *,
     fringe: xr.DataArray | None = None,
-    distance_m: float = 500.0,
+    distance_m: float = FRINGE.green_distance_m,
 ) -> xr.DataArray:
     """Residual green space: forest, grass/shrub and wetland next to the built-up edge.
 
@@ -515,7 +516,7 @@ def green_space(
     return grid.wrap(out, "green_space", attrs=attrs)
 
 
-def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> np.ndarray:
+def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = FRINGE.radius_m) -> np.ndarray:
     """Share of built-up land among the cells with data within ``radius_m`` (a disc)."""
     radius_m = check_positive(radius_m, "radius_m")
     r = max(1, round(radius_m / grid.resolution))

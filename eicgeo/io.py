@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
+import rasterio.features
 import rasterio.shutil
 import xarray as xr
 from pyproj import CRS, Geod
@@ -36,7 +37,7 @@ from eicgeo._errors import CRSError, EicgeoWarning, InputError
 from eicgeo._outdir import folder_lock, inspect_folder, output_folder
 from eicgeo._validate import check_columns, check_crs, check_file, did_you_mean
 from eicgeo.grid import Grid
-from eicgeo.materials import SECTORS, check_material, parse_flows
+from eicgeo.materials import BUILTIN, Vocabulary, check_material, parse_flows
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -46,6 +47,7 @@ __all__ = [
     "output_folder",
     "raster_footprint",
     "read_firms",
+    "read_mask",
     "read_raster",
     "read_sources",
     "read_vector",
@@ -280,12 +282,30 @@ def read_vector(
     return gdf
 
 
-def read_sources(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
-    """Read raw-material sources: a ``material`` column and an optional ``tonnes_per_year``."""
+def read_mask(path: str | Path, grid: Grid, *, all_touched: bool = False, what: str = "mask") -> xr.DataArray:
+    """Cells a raster or vector file covers, as a boolean layer on ``grid``.
+
+    A raster covers its non-zero cells (nearest neighbour); a vector the cells whose centre a
+    feature covers, or every cell it touches with ``all_touched``.
+    """
+    path = Path(path)
+    if path.name.lower().endswith(RASTER_SUFFIXES):
+        layer = read_raster(path, grid, kind="continuous", resampling="nearest", what=what)
+        return layer.notnull() & (layer != 0)
+    features = read_vector(path, what=what, crs=grid.crs)
+    covered = rasterio.features.geometry_mask(
+        list(features.geometry), out_shape=grid.shape, transform=grid.transform, invert=True, all_touched=all_touched
+    )
+    return grid.wrap(covered, path.name.split(".")[0])
+
+
+def read_sources(path: str | Path, *, crs: Any = None, vocab: Vocabulary = BUILTIN) -> gpd.GeoDataFrame:
+    """Read raw-material sources: a ``material`` column (names of ``vocab``) and an optional
+    ``tonnes_per_year``."""
     gdf = read_vector(path, what="sources", crs=crs)
     check_columns(gdf.columns, ["material"], f"sources {str(path)!r}")
     for row, material in enumerate(gdf["material"]):
-        check_material(material, what=f"sources {str(path)!r} feature {row + 1}: material")
+        check_material(material, what=f"sources {str(path)!r} feature {row + 1}: material", vocab=vocab)
     if "tonnes_per_year" in gdf:
         tonnes = pd.to_numeric(gdf["tonnes_per_year"], errors="coerce")
         bad = np.flatnonzero((tonnes < 0).to_numpy() | (tonnes.isna() & gdf["tonnes_per_year"].notna()).to_numpy())
@@ -305,14 +325,15 @@ def read_sources(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
 _FIRM_COLUMNS = ("firm_id", "name", "sector", "inputs", "outputs")
 
 
-def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
+def read_firms(path: str | Path, *, crs: Any = None, vocab: Vocabulary = BUILTIN) -> gpd.GeoDataFrame:
     """Read a firm register from CSV (with ``lon``/``lat``) or any vector format.
 
     Required columns: ``firm_id``, ``name``, ``sector``, ``inputs``, ``outputs`` and a geometry
     or ``lon``/``lat`` (WGS 84 degrees). ``inputs`` and ``outputs`` are ``material:tonnes``
     lists separated by ``;`` (tonnes per year; MWh per year for energy, m³ per year for water;
-    see each material's ``unit``). Every material must be
-    in the vocabulary of :mod:`eicgeo.materials`; each problem is reported with its row.
+    see each material's ``unit``). Every material must be in ``vocab`` (the built-in
+    vocabulary of :mod:`eicgeo.materials` unless a run adds its own); each problem is reported
+    with its row.
 
     Returns
     -------
@@ -363,16 +384,17 @@ def read_firms(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
     for column in ("inputs", "outputs"):
         firms[column] = firms[column].fillna("").astype(str)
         for row, text in enumerate(firms[column]):
-            parse_flows(text, what=f"{label} row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}) {column}")
+            where = f"{label} row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}) {column}"
+            parse_flows(text, what=where, vocab=vocab)
     # Matching goes by material, so an unknown sector is only a warning (it is often a typo).
-    unknown = ~firms["sector"].astype(str).isin(list(SECTORS))
+    unknown = ~firms["sector"].astype(str).isin(list(vocab.sectors))
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
         sector = str(firms["sector"].iloc[row])
         msg = (
-            f"{label}: {int(unknown.sum())} firm(s) have a sector that eicgeo.materials.SECTORS does not list; "
+            f"{label}: {int(unknown.sum())} firm(s) have a sector that the vocabulary does not list; "
             f"the first is row {row + first_row} (firm_id {firms['firm_id'].iloc[row]!r}): {sector!r}"
-            f"{did_you_mean(sector, SECTORS)}"
+            f"{did_you_mean(sector, vocab.sectors)}"
         )
         warnings.warn(msg, EicgeoWarning, stacklevel=2)
     if crs is not None:

@@ -36,9 +36,10 @@ from shapely.geometry import shape
 
 from eicgeo._errors import EicgeoError, InputError
 from eicgeo._validate import check_in, check_positive
+from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.grid import Grid
-from eicgeo.materials import MATERIALS, parse_flows
+from eicgeo.materials import Vocabulary, parse_flows
 
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
@@ -148,10 +149,10 @@ def explore(
     _zones_layer(result.zones, result.grid.resolution).add_to(m)
     materials = _material_colours(result.links, result.sources)
     if len(result.links):
-        _links_layer(result.links, materials).add_to(m)
+        _links_layer(result.links, materials, result.vocabulary).add_to(m)
     sectors = _sector_colours(result.firms)
     if len(result.firms):
-        _firms_layer(result.firms, sectors).add_to(m)
+        _firms_layer(result.firms, sectors, result.vocabulary).add_to(m)
     if len(result.sources):
         _sources_layer(result.sources, materials).add_to(m)
 
@@ -357,18 +358,15 @@ def _material_colours(links: gpd.GeoDataFrame, sources: gpd.GeoDataFrame) -> dic
     return {m: palette[i % len(palette)] for i, m in enumerate(sorted(names))}
 
 
-def _flows_table(text: object) -> str:
+def _flows_table(text: object, vocab: Vocabulary) -> str:
     """``fly_ash:1200;steam:300`` as lines with units."""
-    flows = parse_flows(text)
+    flows = parse_flows(text, vocab=vocab)
     if not flows:
         return "–"
-    return "<br>".join(
-        f"{html.escape(k)}: {v:,.0f} {html.escape(MATERIALS[k].unit) if k in MATERIALS else ''}"
-        for k, v in flows.items()
-    )
+    return "<br>".join(f"{html.escape(k)}: {v:,.0f} {html.escape(vocab.unit(k, ''))}" for k, v in flows.items())
 
 
-def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
+def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Vocabulary) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Firms (by sector)")
     shown = firms.to_crs(4326)
     for (_, row), point in zip(shown.iterrows(), shown.geometry.representative_point(), strict=True):
@@ -376,7 +374,7 @@ def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.
         fields = {"firm": f"{row['firm_id']} {row['name']}", "sector": sector}
         if "cluster" in row.index:
             fields["cluster"] = "none" if row["cluster"] < 0 else int(row["cluster"])
-        raw = {"inputs": _flows_table(row["inputs"]), "outputs": _flows_table(row["outputs"])}
+        raw = {"inputs": _flows_table(row["inputs"], vocab), "outputs": _flows_table(row["outputs"], vocab)}
         folium.CircleMarker(
             [point.y, point.x],
             radius=5,
@@ -392,13 +390,13 @@ def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.
     return group
 
 
-def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
+def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Vocabulary) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Symbiosis links (width = tonnes)", show=False)
     shown = links.to_crs(4326)
     top = np.log10(float(shown["tonnes"].max()) + 1)
     for _, row in shown.iterrows():
         width = 1.0 + 5.0 * np.log10(row["tonnes"] + 1) / max(top, 1e-9)
-        unit = MATERIALS[row["material"]].unit if row["material"] in MATERIALS else "t/yr"
+        unit = vocab.unit(row["material"])
         fields = {
             "material": row["material"],
             "from": f"{row['from_firm']} ({row.get('from_sector', '')})",
@@ -809,14 +807,12 @@ QGIS_STYLES: dict[str, str] = {
 def excluded_classes(excluded: xr.DataArray | None = None) -> dict[int, tuple[str, str]]:
     """``{code: (reason, colour)}`` for every exclusion reason, in code order.
 
-    Reasons come from :data:`eicgeo.pipeline.EXCLUSION_REASONS` as it is when called (other
-    stages add codes), then from ``excluded.attrs["reason_names"]`` (the run's own reasons,
+    Reasons come from :data:`eicgeo.constraints.EXCLUSION_REASONS`, then from
+    ``excluded.attrs["reason_names"]`` (the run's own reasons,
     such as user constraints); a code found in ``excluded`` but named nowhere is labelled
     ``"reason N"``. Codes without a fixed colour take the next colours of a qualitative palette.
     """
-    from eicgeo import pipeline
-
-    labels = dict(pipeline.EXCLUSION_REASONS)
+    labels = dict(EXCLUSION_REASONS)
     if excluded is not None:
         labels.update({int(k): str(v) for k, v in (excluded.attrs.get("reason_names") or {}).items()})
         for code in np.unique(np.asarray(excluded.values)).tolist():

@@ -8,9 +8,10 @@ one unit avoids when it replaces the virgin material or fuel of its main use (``
 with its source note). :data:`SYNERGIES` lists documented exchanges: the output material, the
 sector that gives it, the receiving sector, the typical use and a source note.
 
-Users extend the vocabulary, the sectors and the synergy table from CSV files or DataFrames with
-:func:`extend` (a scenario does it with ``inputs.materials``, ``inputs.synergies`` and
-``inputs.sectors``); :func:`reset` restores the built-in vocabulary.
+A run's vocabulary is a value (:class:`Vocabulary`): the built-in one (:data:`BUILTIN`), or that
+plus the user's materials, sectors and synergies from CSV files or DataFrames
+(:func:`vocabulary`; a scenario gives them as ``inputs.materials``, ``inputs.synergies`` and
+``inputs.sectors``). Nothing global changes, so two runs in one process each see their own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
 
@@ -28,34 +30,28 @@ from eicgeo._errors import MaterialError
 from eicgeo._validate import did_you_mean
 
 __all__ = [
+    "BUILTIN",
     "KINDS",
     "MATERIALS",
     "SECTORS",
     "SYNERGIES",
-    "TRANSPORT_KG_PER_TKM",
     "UNITS",
     "Extension",
     "Material",
+    "Vocabulary",
     "check_material",
     "check_sector",
-    "extend",
     "format_flows",
     "parse_flows",
     "read_extension",
-    "reset",
     "synergy_table",
+    "vocabulary",
 ]
 
 #: Material kinds (see :class:`Material`).
 KINDS: tuple[str, ...] = ("raw", "byproduct", "product", "energy", "emission", "utility")
 #: Units of the flows (per year).
 UNITS: tuple[str, ...] = ("t/yr", "MWh/yr", "m3/yr")
-
-#: CO2 of road freight, kg per tonne-km: a laden heavy goods vehicle (40 t articulated truck,
-#: diesel) emits about 0.06-0.1 kg CO2 per tonne-km in the GLEC Framework and the UK
-#: government (DESNZ/DEFRA) conversion factors; 0.1 covers part loads and empty returns.
-#: Energy carriers and water are piped, and their transport CO2 is taken as 0.
-TRANSPORT_KG_PER_TKM = 0.1
 
 
 @dataclass(frozen=True)
@@ -163,7 +159,7 @@ _BASE: list[Material] = [
 ]
 
 #: Sectors of the firm register, with a short description.
-SECTORS: dict[str, str] = {
+_SECTOR_ROWS: dict[str, str] = {
     "rice_mill": "rice milling",
     "sugar_mill": "cane sugar milling",
     "distillery": "molasses or cassava ethanol distillery",
@@ -435,26 +431,72 @@ def _builtin_materials() -> dict[str, Material]:
     return out
 
 
-#: The material vocabulary, by name (the built-in materials plus any added with :func:`extend`).
-MATERIALS: dict[str, Material] = _builtin_materials()
-_BUILTIN_MATERIALS = dict(MATERIALS)
-_BUILTIN_SECTORS = dict(SECTORS)
 _SYNERGY_COLUMNS = ["material", "from_sector", "to_sector", "use", "source"]
-# synergies added with extend(), by (material, from_sector, to_sector)
-_USER_SYNERGIES: dict[tuple[str, str, str], tuple[str, str, str, str, str]] = {}
+Table = pd.DataFrame | str | Path
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def synergy_table() -> pd.DataFrame:
-    """The known synergies, built-in and added with :func:`extend`, as a table.
+@dataclass(frozen=True)
+class Extension:
+    """Validated additions to the vocabulary (see :func:`read_extension`)."""
 
-    Columns: ``material``, ``from_sector``, ``to_sector``, ``use`` (the typical use) and
-    ``source`` (the documented case or practice).
+    materials: dict[str, Material] = field(default_factory=dict)
+    sectors: dict[str, str] = field(default_factory=dict)
+    synergies: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """The materials, sectors and synergies one run knows: the built-in ones (:data:`BUILTIN`)
+    plus what a scenario's ``inputs.materials``, ``inputs.synergies`` and ``inputs.sectors``
+    add (:func:`vocabulary`). It is a value: two runs with different tables each see their own.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mine = vocabulary(materials=pd.DataFrame({"name": ["coffee_grounds"], "kind": ["byproduct"],
+    ...                                           "used_by": ["biogas_plant"]}))
+    >>> mine.materials["coffee_grounds"].used_by
+    ('biogas_plant',)
+    >>> "coffee_grounds" in BUILTIN.materials
+    False
     """
-    return pd.DataFrame([*_SYNERGY_ROWS, *_USER_SYNERGIES.values()], columns=_SYNERGY_COLUMNS)
+
+    materials: Mapping[str, Material]
+    sectors: Mapping[str, str]
+    synergy_rows: tuple[tuple[str, str, str, str, str], ...] = ()
+
+    def synergy_table(self) -> pd.DataFrame:
+        """The known synergies as a table: ``material``, ``from_sector``, ``to_sector``, ``use``
+        (the typical use) and ``source`` (the documented case or practice)."""
+        return pd.DataFrame(list(self.synergy_rows), columns=_SYNERGY_COLUMNS)
+
+    def extended(self, extension: Extension) -> Vocabulary:
+        """This vocabulary with ``extension`` added."""
+        return Vocabulary(
+            {**self.materials, **extension.materials},
+            {**self.sectors, **extension.sectors},
+            (*self.synergy_rows, *extension.synergies),
+        )
+
+    def unit(self, material: str, default: str = "t/yr") -> str:
+        """The unit of ``material`` (``default`` for a name the vocabulary lacks)."""
+        return self.materials[material].unit if material in self.materials else default
 
 
-#: The built-in synergy table (a DataFrame); :func:`synergy_table` adds the user's rows.
-SYNERGIES = pd.DataFrame(_SYNERGY_ROWS, columns=_SYNERGY_COLUMNS)
+#: The built-in vocabulary.
+BUILTIN = Vocabulary(_builtin_materials(), dict(_SECTOR_ROWS), tuple(_SYNERGY_ROWS))
+#: The built-in materials by name (read-only; a run's own are in its :class:`Vocabulary`).
+MATERIALS: Mapping[str, Material] = MappingProxyType(BUILTIN.materials)
+#: The built-in sectors (read-only).
+SECTORS: Mapping[str, str] = MappingProxyType(BUILTIN.sectors)
+#: The built-in synergy table.
+SYNERGIES = BUILTIN.synergy_table()
+
+
+def synergy_table(vocab: Vocabulary = BUILTIN) -> pd.DataFrame:
+    """The synergies of ``vocab`` (default: the built-in ones) as a table."""
+    return vocab.synergy_table()
 
 
 def _nearest(name: str, choices: Mapping[str, object], n: int = 3) -> list[str]:
@@ -463,7 +505,7 @@ def _nearest(name: str, choices: Mapping[str, object], n: int = 3) -> list[str]:
     return sorted(score, key=lambda c: (-score[c], c))[:n]
 
 
-def check_material(name: object, *, what: str = "material") -> str:
+def check_material(name: object, *, what: str = "material", vocab: Vocabulary = BUILTIN) -> str:
     """Return ``name`` if it is in the vocabulary; else raise listing the nearest known names.
 
     Examples
@@ -472,23 +514,25 @@ def check_material(name: object, *, what: str = "material") -> str:
     'fly_ash'
     """
     text = str(name).strip()
-    if text not in MATERIALS:
-        hint = did_you_mean(text, MATERIALS) or (
-            f"; the nearest known names are {', '.join(map(repr, _nearest(text, MATERIALS)))}"
-            f" (all {len(MATERIALS)} are in eicgeo.materials.MATERIALS)"
+    known = vocab.materials
+    if text not in known:
+        hint = did_you_mean(text, known) or (
+            f"; the nearest known names are {', '.join(map(repr, _nearest(text, known)))}"
+            f" (all {len(known)} are in eicgeo.materials.MATERIALS and the scenario's inputs.materials)"
         )
         msg = f"{what} {text!r} is not a known material{hint}"
         raise MaterialError(msg)
     return text
 
 
-def check_sector(name: object, *, what: str = "sector") -> str:
+def check_sector(name: object, *, what: str = "sector", vocab: Vocabulary = BUILTIN) -> str:
     """Return ``name`` if it is a known sector; else raise listing the nearest known sectors."""
     text = str(name).strip()
-    if text not in SECTORS:
-        hint = did_you_mean(text, SECTORS) or (
-            f"; the nearest known sectors are {', '.join(map(repr, _nearest(text, SECTORS)))}"
-            f" (all {len(SECTORS)} are in eicgeo.materials.SECTORS)"
+    known = vocab.sectors
+    if text not in known:
+        hint = did_you_mean(text, known) or (
+            f"; the nearest known sectors are {', '.join(map(repr, _nearest(text, known)))}"
+            f" (all {len(known)} are in eicgeo.materials.SECTORS and the scenario's inputs.sectors)"
         )
         msg = f"{what} {text!r} is not a known sector{hint}"
         raise MaterialError(msg)
@@ -498,24 +542,14 @@ def check_sector(name: object, *, what: str = "sector") -> str:
 # --------------------------------------------------------------------------------------------
 # extending the vocabulary
 # --------------------------------------------------------------------------------------------
-Table = pd.DataFrame | str | Path
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class Extension:
-    """Validated additions to the vocabulary, ready for :func:`extend`."""
-
-    materials: dict[str, Material] = field(default_factory=dict)
-    sectors: dict[str, str] = field(default_factory=dict)
-    synergies: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-
-
 def read_extension(
-    *, materials: Table | None = None, synergies: Table | None = None, sectors: Table | None = None
+    *,
+    materials: Table | None = None,
+    synergies: Table | None = None,
+    sectors: Table | None = None,
+    base: Vocabulary = BUILTIN,
 ) -> Extension:
-    """Read and check additions to the vocabulary without registering them.
+    """Read and check additions to a vocabulary.
 
     Parameters
     ----------
@@ -527,6 +561,8 @@ def read_extension(
         Columns ``material``, ``from_sector``, ``to_sector``, ``use`` and ``source``.
     sectors : DataFrame or path to a CSV, optional
         Columns ``sector`` and ``description``: new sectors the other tables may name.
+    base : Vocabulary
+        The vocabulary added to (its names cannot be redefined).
 
     Raises
     ------
@@ -534,49 +570,23 @@ def read_extension(
         Naming the file (or table), the row (the CSV line), the value and what was expected.
         A name of a built-in material or sector cannot be redefined.
     """
-    new_sectors = _read_sectors(sectors) if sectors is not None else {}
-    known_sectors = {**SECTORS, **new_sectors}
-    new_materials = _read_materials(materials, known_sectors) if materials is not None else {}
-    known = {**MATERIALS, **new_materials}
-    rows = _read_synergies(synergies, known, known_sectors) if synergies is not None else []
+    new_sectors = _read_sectors(sectors, base) if sectors is not None else {}
+    known_sectors = {**base.sectors, **new_sectors}
+    new_materials = _read_materials(materials, known_sectors, base) if materials is not None else {}
+    known = {**base.materials, **new_materials}
+    rows = _read_synergies(synergies, known, known_sectors, base) if synergies is not None else []
     return Extension(new_materials, new_sectors, rows)
 
 
-def extend(
+def vocabulary(
     *, materials: Table | None = None, synergies: Table | None = None, sectors: Table | None = None
-) -> Extension:
-    """Add materials, sectors and synergies (from CSV files or DataFrames) to the vocabulary.
-
-    Every row is checked before anything is registered (see :func:`read_extension` for the
-    columns). A name added earlier by the user is replaced, so reading the same files twice is
-    harmless; built-in names cannot be redefined. Returns what was added.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> added = extend(materials=pd.DataFrame({"name": ["coffee_grounds"], "kind": ["byproduct"],
-    ...                                        "used_by": ["biogas_plant"]}))
-    >>> MATERIALS["coffee_grounds"].used_by
-    ('biogas_plant',)
-    >>> reset()
-    >>> "coffee_grounds" in MATERIALS
-    False
+) -> Vocabulary:
+    """The built-in vocabulary with materials, sectors and synergies added from CSV files or
+    DataFrames (see :func:`read_extension` for the columns). Every row is checked; built-in
+    names cannot be redefined. Nothing global changes: pass the result to the readers and
+    stages (``vocab=``), as :func:`eicgeo.run` does with a scenario's tables.
     """
-    added = read_extension(materials=materials, synergies=synergies, sectors=sectors)
-    SECTORS.update(added.sectors)
-    MATERIALS.update(added.materials)
-    for row in added.synergies:
-        _USER_SYNERGIES[row[:3]] = row
-    return added
-
-
-def reset() -> None:
-    """Forget every material, sector and synergy added with :func:`extend`."""
-    MATERIALS.clear()
-    MATERIALS.update(_BUILTIN_MATERIALS)
-    SECTORS.clear()
-    SECTORS.update(_BUILTIN_SECTORS)
-    _USER_SYNERGIES.clear()
+    return BUILTIN.extended(read_extension(materials=materials, synergies=synergies, sectors=sectors))
 
 
 def _table(table: Table, what: str, required: list[str]) -> tuple[pd.DataFrame, str, int]:
@@ -613,22 +623,22 @@ def _new_name(value: str, where: str, built_in: Mapping[str, object], what: str)
     return value
 
 
-def _read_sectors(table: Table) -> dict[str, str]:
+def _read_sectors(table: Table, base: Vocabulary) -> dict[str, str]:
     frame, label, first = _table(table, "sectors", ["sector", "description"])
     out: dict[str, str] = {}
     for k, row in frame.iterrows():
         where = f"{label} row {k + first}"
-        name = _new_name(row["sector"], where, _BUILTIN_SECTORS, "sector")
+        name = _new_name(row["sector"], where, base.sectors, "sector")
         out[name] = row["description"] or name
     return out
 
 
-def _read_materials(table: Table, sectors: Mapping[str, str]) -> dict[str, Material]:
+def _read_materials(table: Table, sectors: Mapping[str, str], base: Vocabulary) -> dict[str, Material]:
     frame, label, first = _table(table, "materials", ["name", "kind"])
     out: dict[str, Material] = {}
     for k, row in frame.iterrows():
         where = f"{label} row {k + first}"
-        name = _new_name(row["name"], where, _BUILTIN_MATERIALS, "material")
+        name = _new_name(row["name"], where, base.materials, "material")
         if name in out:
             msg = f"{where}: material {name!r} is listed twice"
             raise MaterialError(msg)
@@ -667,10 +677,10 @@ def _read_materials(table: Table, sectors: Mapping[str, str]) -> dict[str, Mater
 
 
 def _read_synergies(
-    table: Table, materials: Mapping[str, Material], sectors: Mapping[str, str]
+    table: Table, materials: Mapping[str, Material], sectors: Mapping[str, str], base: Vocabulary
 ) -> list[tuple[str, str, str, str, str]]:
     frame, label, first = _table(table, "synergies", _SYNERGY_COLUMNS)
-    built_in = {row[:3] for row in _SYNERGY_ROWS}
+    built_in = {row[:3] for row in base.synergy_rows}
     out: dict[tuple[str, str, str], tuple[str, str, str, str, str]] = {}
     for k, row in frame.iterrows():
         where = f"{label} row {k + first}"
@@ -707,7 +717,7 @@ def _check_sector_in(name: str, sectors: Mapping[str, str], what: str) -> str:
     return name
 
 
-def parse_flows(text: object, *, what: str = "flows") -> dict[str, float]:
+def parse_flows(text: object, *, what: str = "flows", vocab: Vocabulary = BUILTIN) -> dict[str, float]:
     """Parse a ``material:tonnes`` list separated by ``;`` into ``{material: tonnes}``.
 
     Empty text gives an empty dict. Repeated materials are summed.
@@ -730,7 +740,7 @@ def parse_flows(text: object, *, what: str = "flows") -> dict[str, float]:
         if not sep:
             msg = f"{what}: item {item!r} is not 'material:tonnes' (e.g. 'fly_ash:1200;steam:300')"
             raise MaterialError(msg)
-        material = check_material(material.strip(), what=f"{what}: material")
+        material = check_material(material.strip(), what=f"{what}: material", vocab=vocab)
         try:
             tonnes = float(amount)
         except ValueError as err:

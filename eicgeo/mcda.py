@@ -22,9 +22,11 @@ import pandas as pd
 import scipy.ndimage
 import xarray as xr
 
+from eicgeo import settings
 from eicgeo._errors import EicgeoWarning, GridMismatchError, InputError
 from eicgeo._validate import did_you_mean
 from eicgeo.grid import Grid
+from eicgeo.settings import MCDA
 
 __all__ = [
     "COMBINE_METHODS",
@@ -581,7 +583,7 @@ def ahp_group(
 # combination
 # --------------------------------------------------------------------------------------------
 #: Combination methods of :func:`combine`.
-COMBINE_METHODS: tuple[str, ...] = ("wlc", "weighted_product", "owa", "fuzzy_and", "fuzzy_or", "fuzzy_gamma")
+COMBINE_METHODS: tuple[str, ...] = settings.COMBINE_METHODS
 
 #: Cells per tile of the combination kernels: small enough that a tile of every criterion and
 #: the partial sum stay in the CPU cache, so each input is read from memory once.
@@ -763,11 +765,11 @@ def owa_measures(order_weights: Sequence[float]) -> dict[str, float]:
 def combine(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset,
     weights: Mapping[str, float],
-    method: str = "wlc",
+    method: str = MCDA.method,
     order_weights: Sequence[float] | None = None,
     *,
     alpha: float | None = None,
-    gamma: float = 0.9,
+    gamma: float = MCDA.gamma,
     out: np.ndarray | None = None,
 ) -> xr.DataArray:
     """Combine standardised criteria (0..1) into suitability 0..1 (float32).
@@ -1019,7 +1021,7 @@ def sample_weights(
     weights: Mapping[str, float],
     n: int,
     *,
-    concentration: float = 100.0,
+    concentration: float = MCDA.monte_carlo_concentration,
     spread: float | None = None,
     seed: int | None = 0,
 ) -> pd.DataFrame:
@@ -1062,10 +1064,10 @@ def monte_carlo(
     weights: Mapping[str, float],
     n: int = 100,
     *,
-    spread: float | None = None,
-    concentration: float = 100.0,
+    spread: float | None = MCDA.monte_carlo_spread,
+    concentration: float = MCDA.monte_carlo_concentration,
     top_q: float = 0.10,
-    seed: int = 0,
+    seed: int = MCDA.monte_carlo_seed,
     block_cells: int | None = None,
 ) -> xr.Dataset:
     """Suitability (WLC) under uncertain weights, block by block.

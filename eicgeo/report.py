@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from eicgeo import __version__, io, mcda, zones
+from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
-from eicgeo.materials import MATERIALS
 from eicgeo.zones import ZONE_COLUMNS
 
 if TYPE_CHECKING:
@@ -76,7 +76,6 @@ _PACKAGES = [
 def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> None:
     """Write every file of the contract but the manifest into ``folder``."""
     from eicgeo import maps
-    from eicgeo.pipeline import EXCLUSION_REASONS
 
     io.write_raster(
         result.suitability,
@@ -169,16 +168,22 @@ def write_manifest(result: Result, folder: Path) -> None:
     s = result.scenario
     inputs = {}
     for key in ("landcover", "population", "roads", "sources", "firms", "dem", "materials", "synergies", "sectors"):
-        path = getattr(s, key)
+        path = getattr(s.inputs, key)
         if path is not None:
             inputs[key] = {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": io.sha256(path)}
-    for i, spec in enumerate(s.constraints.get("layers", [])):
-        path = Path(spec["path"])
+    for i, layer in enumerate(s.constraints.layers):
         inputs[f"constraints.layers[{i}]"] = {
-            "path": str(path),
-            "bytes": path.stat().st_size,
-            "sha256": io.sha256(path),
+            "path": str(layer.path),
+            "bytes": layer.path.stat().st_size,
+            "sha256": io.sha256(layer.path),
         }
+    for name, c in s.criteria.items():
+        if c.raster is not None:
+            inputs[f"criteria.{name}.raster"] = {
+                "path": str(c.raster),
+                "bytes": c.raster.stat().st_size,
+                "sha256": io.sha256(c.raster),
+            }
     versions = {}
     for name in _PACKAGES:
         try:
@@ -192,7 +197,7 @@ def write_manifest(result: Result, folder: Path) -> None:
         "eicgeo": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "scenario": s.to_dict(),
+        "scenario": s.to_dict(nulls=True),
         "grid": {
             "crs": result.grid.crs.to_string(),
             "transform": list(result.grid.transform)[:6],
@@ -215,8 +220,6 @@ def write_manifest(result: Result, folder: Path) -> None:
 
 def report_markdown(result: Result) -> str:
     """The human-readable report: ranked zones, method, weights, skipped criteria, exclusions."""
-    from eicgeo.pipeline import EXCLUSION_REASONS
-
     s = result.scenario
     g = result.grid
     lines = [f"# eicgeo report: {s.name}", ""]
@@ -238,7 +241,7 @@ def report_markdown(result: Result) -> str:
         attrs = result.criteria[name].attrs if name in result.criteria else {}
         how = f"{attrs.get('standardisation', '')} {attrs.get('parameters', '')}".replace("|", "\\|")
         lines.append(f"| {name} | {w:.3f} | {how} |")
-    lines += ["", f"Combination: `{result.suitability.attrs.get('method', 'wlc')}`.", ""]
+    lines += ["", f"Combination: `{result.scenario.mcda.method}`.", ""]
     if result.skipped:
         lines += ["### Skipped criteria", ""]
         lines += [f"- `{k}`: {why}" for k, why in result.skipped]
@@ -289,7 +292,7 @@ def _symbiosis_section(result: Result) -> list[str]:
     if m["tonnes_by_material"]:
         lines += ["| material | exchanged per year | unit |", "| --- | ---: | --- |"]
         lines += [
-            f"| {k} | {v:,.0f} | {MATERIALS[k].unit.removesuffix('/yr')} |"
+            f"| {k} | {v:,.0f} | {result.vocabulary.unit(k).removesuffix('/yr')} |"
             for k, v in sorted(m["tonnes_by_material"].items(), key=lambda kv: -kv[1])
         ]
         lines.append("")
@@ -319,18 +322,18 @@ def _zones_section(result: Result) -> list[str]:
     cols = [*first, *(c for c in ZONE_COLUMNS if c not in (*first, "zone_id"))]
     lines = [_md_table(table[cols]), ""]
     lines += [
-        f"`{zones.score_formula(settings.get('score_weights'), table)}` (less is better for minutes and "
+        f"`{zones.score_formula(settings.score_table(), table)}` (less is better for minutes and "
         "green loss; set in `[zones.score_weights]`, see `docs/zones.md`).",
         "",
     ]
-    top_k = int(settings.get("top_k", 5))
-    runs = int(settings.get("stability_runs", 100))
+    top_k = settings.top_k
+    runs = settings.stability_runs
     if runs > 0 and table["p_top_k"].notna().any():
         lines += [
             "### Rank stability",
             "",
             f"`p_top_k`: the share of {runs} draws of the criterion weights (Dirichlet, concentration "
-            f"{settings.get('stability_concentration', 100):g}) in which the zone ranks in the top {top_k}.",
+            f"{settings.stability_concentration:g}) in which the zone ranks in the top {top_k}.",
             "",
         ]
         unstable = table[(table["rank"] <= top_k) & (table["p_top_k"] < 0.5)]

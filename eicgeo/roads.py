@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 from eicgeo._errors import CRSError, InputError, NetworkError
 from eicgeo._validate import check_crs, check_file, check_positive, did_you_mean
 from eicgeo.grid import Grid
+from eicgeo.settings import ROADS
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",
@@ -84,8 +85,8 @@ DEFAULT_SPEEDS_KPH: dict[str, float] = {
 #: countryside they carry farm trucks to mills. Service roads (parking aisles, driveways) are not.
 DRIVABLE: frozenset[str] = frozenset(DEFAULT_SPEEDS_KPH)
 
-#: The classes that count as "the main road network" for ``road_access``.
-MAJOR_ROADS: tuple[str, ...] = ("motorway", "trunk", "primary")
+#: The classes ``road_access`` measures the time to by default (``roads.main_roads``).
+MAJOR_ROADS: tuple[str, ...] = ROADS.main_roads
 
 _TIERS: dict[str, int] = {
     **dict.fromkeys(["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link"], 0),
@@ -113,7 +114,7 @@ def load_network(
     crs: Any = None,
     speeds: Mapping[str, float] | None = None,
     largest_component: bool = True,
-    snap_m: float = 1.0,
+    snap_m: float = ROADS.snap_m,
 ) -> nx.MultiDiGraph:
     """Load a road network from a file, offline.
 
@@ -583,7 +584,7 @@ def travel_time_surface(
     sources: Sources,
     grid: Grid | xr.DataArray,
     *,
-    offroad_kph: float = 10.0,
+    offroad_kph: float = ROADS.offroad_kph,
     max_minutes: float | None = None,
     direction: Direction = "to",
     name: str = "travel_time",

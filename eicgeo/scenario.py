@@ -1,86 +1,71 @@
-"""Scenarios: what to read, which criteria to use with which weights, and the settings of every
-stage. A scenario is a TOML file or a Python object; both are validated the same way, and every
-problem is reported at once with its key path.
+"""Scenarios: what to read, which criteria to use with which weights, and every stage's settings.
+
+A scenario is a TOML file or a Python mapping; both are validated the same way and every
+problem is reported at once with its dotted key path and, for a misspelt key or choice, the
+closest known one. The settings of each stage are declared once, in :mod:`eicgeo.settings`
+(types, defaults, bounds, units); this module merges a preset under the file's own keys, turns
+pydantic's findings into key-path messages, and adds the domain checks a schema cannot make:
+files, CRS, highway classes, land-cover roles, materials, criterion names and standardisation
+parameters, AHP consistency and OWA order weights.
 
 A scenario starts from a preset (``balanced`` by default, shipped in ``eicgeo/presets/``); the
 file's own keys override the preset's. Relative input paths resolve against the scenario
-file's folder.
+file's folder. :meth:`Scenario.to_dict` is the fully resolved scenario, every default
+included: ``manifest.json`` holds it, and ``eicgeo run manifest.json`` runs it again.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
+import json
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+
+from eicgeo import _checks
 from eicgeo._errors import ScenarioError
 from eicgeo._validate import did_you_mean
+from eicgeo.settings import (
+    SECTIONS,
+    ClusteringSettings,
+    ConstraintSettings,
+    Criterion,
+    FringeSettings,
+    GridSettings,
+    InputSettings,
+    MCDASettings,
+    RoadSettings,
+    Settings,
+    SymbiosisSettings,
+    ZoneSettings,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "CRITERIA",
-    "PRESETS",
-    "Criterion",
-    "Scenario",
-    "read_scenario",
-]
-
-#: Criteria that can be named in ``[criteria.NAME]`` (plus ``material_access:MATERIAL`` and
-#: user rasters given with ``raster = "path"``).
-CRITERIA: dict[str, str] = {
-    "landcover": "suitability of each land-cover role",
-    "road_access": "travel time (min) to the nearest main road",
-    "market_access": "travel time (min) to the nearest urban centre",
-    "labour_access": "travel time (min) from the nearest village, town or city, where workers live",
-    "material_access": "travel time (min) to the nearest source of each raw material, averaged",
-    "equal_access": "markets and raw materials both near and at similar times",
-    "symbiosis_potential": "unmatched by-product tonnes (t/yr) of firms within the matching reach",
-}
+__all__ = ["PRESETS", "Criterion", "Scenario", "read_scenario"]
 
 #: Presets shipped with the package: one TOML file each in ``eicgeo/presets/`` (documented in
 #: ``docs/scenario.md``).
 PRESETS: tuple[str, ...] = tuple(
     sorted(p.name[: -len(".toml")] for p in resources.files("eicgeo.presets").iterdir() if p.name.endswith(".toml"))
 )
-
-_ROLE_SCORES = {
-    "cropland": 1.0,
-    "grass_shrub": 0.9,
-    "bare": 0.7,
-    "forest": 0.2,
-    "wetland": 0.0,
-    "water": 0.0,
-    "built_up": 0.0,
-}
-_FN_PARAMS = {"low", "high", "increasing", "midpoint", "spread", "target", "a", "b", "c", "d", "points", "scores"}
-_CRITERION_KEYS = ("weight", "enabled", "fn", "raster", "materials")
-_INPUT_KEYS = ("landcover", "population", "roads", "sources", "firms", "dem", "materials", "synergies", "sectors")
+DEFAULT_PRESET = "balanced"
+_TOP = ("name", "preset", "description")
+_INPUT_KEYS = tuple(k for k in InputSettings.model_fields if k != "legend")
 
 
-@dataclass
-class Criterion:
-    """One criterion: its weight and how it is standardised to 0..1."""
+class Scenario(BaseModel):
+    """A validated scenario: one settings object per stage (see :mod:`eicgeo.settings`).
 
-    name: str
-    weight: float = 0.0
-    enabled: bool = True
-    fn: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    raster: Path | None = None
-    materials: list[str] | None = None
-
-
-@dataclass
-class Scenario:
-    """A validated scenario. Build it with :func:`read_scenario`, :meth:`from_dict` or directly.
+    Build it with :func:`read_scenario` or :meth:`from_dict`, which check everything; a
+    scenario is frozen (:meth:`replace` gives a changed, re-validated copy).
 
     Examples
     --------
@@ -88,143 +73,175 @@ class Scenario:
     >>> s = Scenario.from_dict(data, check_files=False)
     >>> s.weights()["road_access"] > s.weights()["landcover"]
     True
+    >>> s.zones.min_spacing_km, s.grid.resolution
+    (1.0, 100.0)
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: str = "scenario"
-    preset: str = "balanced"
+    preset: str = DEFAULT_PRESET
     description: str = ""
-    base_dir: Path = field(default_factory=Path.cwd)
-    # [grid]
-    crs: str = "auto"
-    resolution: float = 100.0
-    bounds: tuple[float, float, float, float] | None = None
-    bounds_crs: str | None = None
-    # [inputs]
-    landcover: Path | None = None
-    legend: str = "esa_worldcover"
-    population: Path | None = None
-    roads: Path | None = None
-    sources: Path | None = None
-    firms: Path | None = None
-    dem: Path | None = None  # elevation (metres), for constraints.slope_max_deg
-    materials: Path | None = None  # CSV tables that extend eicgeo.materials (see materials.extend)
-    synergies: Path | None = None
-    sectors: Path | None = None
-    # stages
-    roads_settings: dict[str, Any] = field(default_factory=dict)
-    fringe: dict[str, Any] = field(default_factory=dict)
-    criteria: dict[str, Criterion] = field(default_factory=dict)
-    mcda: dict[str, Any] = field(default_factory=dict)
-    constraints: dict[str, Any] = field(default_factory=dict)
-    symbiosis: dict[str, Any] = field(default_factory=dict)
-    clustering: dict[str, Any] = field(default_factory=dict)
-    zones: dict[str, Any] = field(default_factory=dict)
-    source_file: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-    # The scenario's own keys before the preset is merged under them (so a new preset can be
-    # put under the same overrides).
-    overrides: dict[str, Any] = field(default_factory=dict, repr=False)
+    grid: GridSettings = GridSettings()
+    inputs: InputSettings
+    roads: RoadSettings = RoadSettings()
+    fringe: FringeSettings = FringeSettings()
+    criteria: dict[str, Criterion] = {}
+    mcda: MCDASettings = MCDASettings()
+    constraints: ConstraintSettings = ConstraintSettings()
+    symbiosis: SymbiosisSettings = SymbiosisSettings()
+    clustering: ClusteringSettings = ClusteringSettings()
+    zones: ZoneSettings = ZoneSettings()
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source_file: Path | None = PrivateAttr(default=None)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths resolved against."""
+        return self._base_dir
+
+    @property
+    def source_file(self) -> Path | None:
+        """The scenario file, when read from one."""
+        return self._source_file
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The scenario's own keys, before its preset was merged under them."""
+        return copy.deepcopy(self._overrides)
 
     # ---------------------------------------------------------------------------------------
     @classmethod
     def from_dict(
         cls,
-        data: dict[str, Any],
+        data: Mapping[str, Any],
         *,
         base_dir: str | Path | None = None,
         source_file: str | Path | None = None,
         check_files: bool = True,
     ) -> Scenario:
-        """Validate a scenario mapping (as read from TOML) over its preset."""
+        """Validate a scenario mapping (as read from TOML) over its preset.
+
+        Raises
+        ------
+        ScenarioError
+            Listing every problem, each with its dotted key path.
+        """
+        data = dict(data)
         problems: list[tuple[str, str]] = []
-        preset_name = data.get("preset", "balanced")
-        if not isinstance(preset_name, str) or preset_name not in PRESETS:
+        preset = data.get("preset", DEFAULT_PRESET)
+        if not isinstance(preset, str) or preset not in PRESETS:
             problems.append(
                 (
                     "preset",
-                    f"unknown preset {preset_name!r}; expected one of {', '.join(PRESETS)}"
-                    f"{did_you_mean(str(preset_name), PRESETS)}",
+                    f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
+                    f"{did_you_mean(str(preset), PRESETS)}",
                 )
             )
-            preset_name = "balanced"
-        merged = _deep_merge(_preset(preset_name), data)
+            preset = DEFAULT_PRESET
+        merged = _deep_merge(preset_keys(preset), data)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         scenario = _build(merged, base, problems, check_files=check_files)
-        scenario.preset = preset_name
-        scenario.source_file = Path(source_file) if source_file else None
-        scenario.raw = merged
-        scenario.overrides = copy.deepcopy(data)
         if problems:
             raise ScenarioError(problems, str(source_file) if source_file else None)
+        assert scenario is not None
+        scenario._base_dir = base
+        scenario._source_file = Path(source_file) if source_file else None
+        scenario._overrides = copy.deepcopy(data)
         return scenario
 
-    def replace(self, **changes: Any) -> Scenario:
-        """A copy with top-level fields changed and re-validated (used by CLI flags).
+    def replace(self, *, without: tuple[str, ...] | list[str] = (), **changes: Any) -> Scenario:
+        """A copy with some keys changed, re-validated over the preset.
 
+        Keys are inputs (``landcover=...``, ``legend=...``), grid keys (``resolution``, ``crs``,
+        ``bounds``, ``bounds_crs``), ``name``, ``preset`` and ``description``, or a section
+        with a table of its keys (``zones={"n": 5}``), merged over the scenario's own. A value
+        of None leaves a key as it is; ``without`` names inputs to drop (``without=["roads"]``).
         ``preset`` swaps the preset under the scenario's own keys, which still override it.
         """
-        data = copy.deepcopy(self.overrides or self.raw)
-        inputs = data.setdefault("inputs", {})
-        grid = data.setdefault("grid", {})
+        data = self.overrides or self.to_dict()
+        for key in without:
+            if key not in _INPUT_KEYS:
+                msg = f"Scenario.replace: without names {key!r}, which is not an optional input"
+                raise ScenarioError([("without", msg)])
+            data.get("inputs", {}).pop(key, None)
         for key, value in changes.items():
             if value is None:
                 continue
             if key in (*_INPUT_KEYS, "legend"):
-                inputs[key] = str(Path(value).resolve()) if key != "legend" else value
-            elif key in ("crs", "resolution", "bounds", "bounds_crs"):
-                grid[key] = value
-            elif key in ("name", "preset", "description"):
+                data.setdefault("inputs", {})[key] = str(Path(value).resolve()) if key != "legend" else value
+            elif key in GridSettings.model_fields:
+                data.setdefault("grid", {})[key] = value
+            elif key in _TOP:
                 data[key] = value
+            elif key in SECTIONS and isinstance(value, Mapping):
+                data[key] = _deep_merge(data.get(key, {}), dict(value))
             else:
-                msg = f"Scenario.replace got unknown field {key!r}"
+                msg = f"Scenario.replace got unknown key {key!r}"
                 raise ScenarioError([(key, msg)])
         return Scenario.from_dict(data, base_dir=self.base_dir, source_file=self.source_file)
+
+    def weights(self) -> dict[str, float]:
+        """Criterion weights as given (not yet normalised), enabled criteria only."""
+        ahp = self.mcda.ahp
+        if ahp is not None:
+            from eicgeo.mcda import ahp_weights
+
+            matrix = [list(row) for row in ahp.matrix]
+            return ahp_weights(matrix, list(ahp.labels), on_inconsistent=ahp.on_inconsistent).weights
+        return {name: c.weight for name, c in self.criteria.items() if c.enabled and c.weight > 0}
 
     def input_paths(self) -> list[Path]:
         """Every file the scenario reads: itself, its inputs, user criteria and constraint layers
         (an output folder must never replace them)."""
         paths = [self.source_file] if self.source_file else []
-        paths += [getattr(self, key) for key in _INPUT_KEYS if getattr(self, key) is not None]
+        paths += [getattr(self.inputs, key) for key in _INPUT_KEYS if getattr(self.inputs, key) is not None]
         paths += [c.raster for c in self.criteria.values() if c.raster is not None]
-        paths += [Path(spec["path"]) for spec in self.constraints.get("layers", []) if "path" in spec]
-        if self.legend.lower().endswith(".csv"):
-            paths.append(Path(self.legend))
+        paths += [layer.path for layer in self.constraints.layers]
+        if self.inputs.legend.lower().endswith(".csv"):
+            paths.append(Path(self.inputs.legend))
         return [Path(p) for p in paths]
 
-    def weights(self) -> dict[str, float]:
-        """Criterion weights as given (not yet normalised), enabled criteria only."""
-        ahp = self.mcda.get("ahp")
-        if ahp:
-            from eicgeo.mcda import ahp_weights
+    def to_dict(self, *, nulls: bool = False) -> dict[str, Any]:
+        """The fully resolved scenario as plain data, paths absolute.
 
-            return ahp_weights(
-                ahp["matrix"], ahp["labels"], on_inconsistent=ahp.get("on_inconsistent", "raise")
-            ).weights
-        return {name: c.weight for name, c in self.criteria.items() if c.enabled and c.weight > 0}
+        Every setting is there, defaults included: each criterion's standardisation as it will
+        be applied (``fn`` and its parameters), and the full speed, Degree-of-Urbanisation and
+        zone-score tables. ``Scenario.from_dict(s.to_dict())`` gives the same scenario, and
+        ``manifest.json`` (which holds it, ``nulls=True``) can be run again. Without ``nulls``
+        the unset keys are left out, as TOML has no null.
+        """
+        from eicgeo.criteria import REGISTRY, standardisation
+        from eicgeo.fringe import DEGURBA_RULES
+        from eicgeo.roads import DEFAULT_SPEEDS_KPH
 
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario as plain data (for manifest.json)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            if f.name == "raw":
-                continue
-            value = getattr(self, f.name)
-            if f.name == "criteria":
-                value = {
-                    k: {kk: (str(vv) if isinstance(vv, Path) else vv) for kk, vv in dataclasses.asdict(c).items()}
-                    for k, c in value.items()
-                }
-            out[f.name] = str(value) if isinstance(value, Path) else value
-        return out
+        data = self.model_dump(mode="json", exclude_none=not nulls)
+        # A criterion lists the keys that apply to it, not a null for every other parameter.
+        data["criteria"] = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in data["criteria"].items()}
+        for name, c in self.criteria.items():
+            spec = REGISTRY.get(name.split(":")[0])
+            if spec is not None and spec.name == "symbiosis_potential" and c.fn is None:
+                continue  # its default runs to the largest value in the region
+            fn, params = standardisation(name, c)
+            if fn is not None:
+                params = {k: [list(p) for p in v] if k == "points" else v for k, v in params.items()}
+                data["criteria"][name].update({"fn": fn, **params})
+        data["roads"]["speeds"] = {**DEFAULT_SPEEDS_KPH, **self.roads.speeds}
+        data["fringe"]["rules"] = {**DEGURBA_RULES, **self.fringe.rules}
+        data["zones"]["score_weights"] = self.zones.score_table()
+        return data
 
 
 def read_scenario(path: str | Path, *, check_files: bool = True, preset: str | None = None) -> Scenario:
-    """Read and validate a scenario TOML file.
+    """Read and validate a scenario TOML file, or the scenario of a run's ``manifest.json``.
 
     Parameters
     ----------
     path : path
-        The TOML file; relative input paths in it resolve against its folder.
+        The TOML file (relative input paths in it resolve against its folder), or the
+        ``manifest.json`` of an output folder: its resolved scenario reproduces that run.
     check_files : bool
         Check that the input files exist.
     preset : str, optional
@@ -239,561 +256,251 @@ def read_scenario(path: str | Path, *, check_files: bool = True, preset: str | N
     if not path.is_file():
         raise ScenarioError([("scenario", f"file {str(path)!r} does not exist")])
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ScenarioError([("scenario", f"not valid TOML: {err}")], str(path)) from err
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError([("scenario", f"cannot be read as UTF-8 text: {err}")], str(path)) from err
+    if path.suffix.lower() == ".json":
+        data = _manifest_scenario(text, path)
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ScenarioError([("scenario", f"not valid TOML: {err}")], str(path)) from err
     if preset is not None:
         data["preset"] = preset
     return Scenario.from_dict(data, base_dir=path.parent.resolve(), source_file=path, check_files=check_files)
 
 
+def _manifest_scenario(text: str, path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(text)
+    except ValueError as err:
+        raise ScenarioError([("scenario", f"not valid JSON: {err}")], str(path)) from err
+    scenario = manifest.get("scenario") if isinstance(manifest, dict) else None
+    if not isinstance(scenario, dict) or "eicgeo" not in manifest:
+        msg = "expected the manifest.json of an eicgeo output folder, with its resolved 'scenario'"
+        raise ScenarioError([("scenario", msg)], str(path))
+    return scenario
+
+
 # --------------------------------------------------------------------------------------------
-def _preset(name: str) -> dict[str, Any]:
+def preset_keys(name: str) -> dict[str, Any]:
     """A preset's keys; every preset but ``balanced`` is written over ``balanced`` (it changes
     the weights and the settings its policy stream cares about and keeps the rest)."""
     text = resources.files("eicgeo.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     own = tomllib.loads(text)
-    return own if name == "balanced" else _deep_merge(_preset("balanced"), own)
+    return own if name == DEFAULT_PRESET else _deep_merge(preset_keys(DEFAULT_PRESET), own)
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "grid": {"crs": str, "resolution": (int, float), "bounds": list, "bounds_crs": str},
-    "inputs": {
-        "landcover": str,
-        "legend": str,
-        "population": str,
-        "roads": str,
-        "sources": str,
-        "firms": str,
-        "dem": str,
-        "materials": str,
-        "synergies": str,
-        "sectors": str,
-    },
-    "roads": {"offroad_kph": (int, float), "main_roads": list, "speeds": dict, "snap_m": (int, float)},
-    "fringe": {
-        "method": str,
-        "band_km": (int, float),
-        "cell_m": (int, float),
-        "radius_m": (int, float),
-        "urban_share": (int, float),
-        "fringe_share": (int, float),
-        "band_minutes": (int, float),
-        "breakpoint": bool,
-        "green_distance_m": (int, float),
-        "rules": dict,
-    },
-    "mcda": {
-        "method": str,
-        "order_weights": list,
-        "alpha": (int, float),
-        "gamma": (int, float),
-        "ahp": dict,
-        "monte_carlo": int,
-        "monte_carlo_seed": int,
-        "monte_carlo_spread": (int, float),
-        "monte_carlo_concentration": (int, float),
-    },
-    "constraints": {
-        "exclude_roles": list,
-        "residential_buffer_m": (int, float),
-        "slope_max_deg": (int, float),
-        "layers": list,
-        "protect_green_space": bool,
-    },
-    "symbiosis": {
-        "max_km": (int, float),
-        "detour": (int, float),
-        "kinds": list,
-        "transport_kg_per_tkm": (int, float),
-        "co2_factors": dict,
-    },
-    "clustering": {
-        "method": str,
-        "min_cluster_size": int,
-        "eps_m": (int, float),
-        "min_samples": int,
-        "hull_buffer_m": (int, float),
-        "link_scale_t": (int, float),
-    },
-    "zones": {
-        "n": int,
-        "quantile": (int, float),
-        "min_area_ha": (int, float),
-        "max_area_ha": (int, float),
-        "cluster_buffer_m": (int, float),
-        "score_weights": dict,
-        "min_spacing_km": (int, float),
-        "compactness": (int, float),
-        "stability_runs": int,
-        "stability_concentration": (int, float),
-        "stability_seed": int,
-        "top_k": int,
-    },
-}
-_TOP = {"name": str, "preset": str, "description": str}
-
-
-def _type_ok(value: Any, expected: type | tuple[type, ...]) -> bool:
-    if isinstance(value, bool) and expected in ((int, float), int):
-        return False
-    return isinstance(value, expected)
-
-
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    if isinstance(expected, tuple):
-        return "a number" if expected == (int, float) else " or ".join(t.__name__ for t in expected)
-    return {"str": "a string", "int": "an integer", "list": "a list", "dict": "a table", "bool": "true or false"}.get(
-        expected.__name__, expected.__name__
-    )
-
-
-def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *, check_files: bool) -> Scenario:
-    known = {*_TOP, *_SECTIONS, "criteria"}
+def _build(data: dict[str, Any], base: Path, problems: list[tuple[str, str]], *, check_files: bool) -> Scenario | None:
+    """Validate every section and criterion, then the domain checks over those that passed."""
+    known = {*_TOP, *SECTIONS}
     for key in data:
         if key not in known:
             problems.append((key, f"unknown key{did_you_mean(key, known)}"))
-    for key, expected in _TOP.items():
-        if key in data and not _type_ok(data[key], expected):
-            problems.append((key, f"expected {_type_name(expected)}, got {data[key]!r}"))
-    sections: dict[str, dict[str, Any]] = {}
-    for section, schema in _SECTIONS.items():
-        raw = data.get(section, {})
-        if not isinstance(raw, dict):
-            problems.append((section, f"expected a table [{section}], got {raw!r}"))
-            raw = {}
-        for key, value in raw.items():
-            where = f"{section}.{key}"
-            if key not in schema:
-                problems.append((where, f"unknown key{did_you_mean(key, schema)}"))
-            elif not _type_ok(value, schema[key]):
-                problems.append((where, f"expected {_type_name(schema[key])}, got {value!r}"))
-        sections[section] = {k: v for k, v in raw.items() if k in schema and _type_ok(v, schema[k])}
-
-    s = Scenario(name=str(data.get("name", "scenario")), description=str(data.get("description", "")), base_dir=base)
-    _grid(s, sections["grid"], problems)
-    _inputs(s, sections["inputs"], base, problems, check_files)
-    s.roads_settings = sections["roads"]
-    s.fringe = sections["fringe"]
-    s.mcda = sections["mcda"]
-    s.constraints = sections["constraints"]
-    s.symbiosis = sections["symbiosis"]
-    s.clustering = sections["clustering"]
-    s.zones = sections["zones"]
-    _check_settings(s, problems)
-    _constraints(s, base, problems, check_files)
-    _check_tables(s, problems)
-    known = _vocabulary(s, problems, check_files)
-    s.criteria = _criteria(data.get("criteria", {}), base, problems, check_files, known)
-    _check_weights(s, problems)
-    _check_order_weights(s, problems)
-    return s
-
-
-def _grid(s: Scenario, grid: dict[str, Any], problems: list[tuple[str, str]]) -> None:
-    from eicgeo._errors import CRSError
-    from eicgeo._validate import check_crs
-
-    s.crs = grid.get("crs", "auto")
-    if s.crs.lower() != "auto":
+    for key in _TOP:
+        if key in data and not isinstance(data[key], str):
+            problems.append((key, f"expected a string, got {data[key]!r}"))
+    context = {"base_dir": base}
+    sections: dict[str, Settings] = {}
+    for key, model in SECTIONS.items():
+        if key == "criteria":
+            continue
+        raw = data.get(key, {})
         try:
-            crs = check_crs(s.crs, "grid.crs")
-            if not crs.is_projected:
-                problems.append(("grid.crs", f"{s.crs!r} is geographic; expected a projected CRS in metres or 'auto'"))
-        except CRSError:
-            problems.append(("grid.crs", f"cannot parse CRS {s.crs!r}; expected 'auto', 'EPSG:XXXX' or WKT"))
-    s.resolution = float(grid.get("resolution", 100.0))
-    if s.resolution <= 0:
-        problems.append(("grid.resolution", f"must be > 0 metres, got {s.resolution:g}"))
-    if "bounds" in grid:
-        b = grid["bounds"]
-        if len(b) != 4 or not all(isinstance(v, int | float) for v in b) or not (b[0] < b[2] and b[1] < b[3]):
-            problems.append(
-                ("grid.bounds", f"expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax, got {b!r}")
-            )
+            sections[key] = model.model_validate(raw, context=context)
+        except ValidationError as err:
+            problems.extend(_translate(err, key, model))
+            partial = _without_errors(model, raw, err, context)
+            if partial is not None:  # the domain checks still see the keys that are right
+                sections[key] = partial
+    criteria: dict[str, Criterion] = {}
+    raw_criteria = data.get("criteria", {})
+    if not isinstance(raw_criteria, Mapping):
+        problems.append(("criteria", f"expected tables [criteria.NAME], got {raw_criteria!r}"))
+        raw_criteria = {}
+    for name, spec in raw_criteria.items():
+        try:
+            criteria[name] = Criterion.model_validate(spec, context=context)
+        except ValidationError as err:
+            problems.extend(_translate(err, f"criteria.{name}", Criterion))
+            partial = _without_errors(Criterion, spec, err, context)
+            if partial is not None:  # still defined, for the checks that name it
+                criteria[name] = partial
+    _checks.domain(sections, criteria, problems, check_files=check_files)
+    if problems:
+        return None
+    top = {k: data[k] for k in _TOP if k in data}
+    return Scenario(**top, **sections, criteria=criteria)
+
+
+def _without_errors(model: type[Settings], raw: Any, err: ValidationError, context: dict[str, Any]) -> Settings | None:
+    """The section with its wrong keys left at their defaults, or None when that fails too."""
+    if not isinstance(raw, Mapping):
+        return None
+    kept = dict(raw)
+    for e in err.errors():
+        loc = e["loc"]
+        if not loc or loc[0] not in kept:
+            continue
+        inner = kept[loc[0]]
+        if len(loc) >= 2 and isinstance(inner, Mapping) and loc[1] in inner:  # one entry of a table
+            kept[loc[0]] = {k: v for k, v in inner.items() if k != loc[1]}
         else:
-            s.bounds = tuple(float(v) for v in b)  # type: ignore[assignment]
-    s.bounds_crs = grid.get("bounds_crs")
-    if s.bounds_crs is not None:
-        try:
-            check_crs(s.bounds_crs, "grid.bounds_crs")
-        except CRSError:
-            problems.append(("grid.bounds_crs", f"cannot parse CRS {s.bounds_crs!r}; expected 'EPSG:XXXX' or WKT"))
-
-
-def _inputs(
-    s: Scenario, inputs: dict[str, Any], base: Path, problems: list[tuple[str, str]], check_files: bool
-) -> None:
-    from eicgeo.legends import get_legend
-
-    for key in _INPUT_KEYS:
-        if key not in inputs:
-            continue
-        path = Path(inputs[key]).expanduser()
-        path = path if path.is_absolute() else base / path
-        if check_files and not path.is_file():
-            problems.append((f"inputs.{key}", f"file {str(path)!r} does not exist"))
-        setattr(s, key, path)
-    s.legend = inputs.get("legend", "esa_worldcover")
-    legend_path = Path(s.legend)
-    if s.legend.lower().endswith(".csv") and not legend_path.is_absolute():
-        s.legend = str(base / legend_path)
+            del kept[loc[0]]
     try:
-        if check_files or not s.legend.lower().endswith(".csv"):
-            get_legend(s.legend)
-    except (ValueError, OSError) as err:
-        problems.append(("inputs.legend", str(err)))
-    if s.landcover is None:
-        problems.append(("inputs.landcover", "missing; a land-cover raster is required (it defines the study area)"))
+        return model.model_validate(kept, context=context)
+    except ValidationError:
+        return None
 
 
-def _vocabulary(s: Scenario, problems: list[tuple[str, str]], check_files: bool) -> set[str]:
-    """Material names the scenario may use: the vocabulary plus its own materials table."""
-    from eicgeo.materials import MATERIALS, read_extension
+# --------------------------------------------------------------------------------------------
+# pydantic's findings as key-path messages
+# --------------------------------------------------------------------------------------------
+_EXPECTED = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "int_parsing": "an integer",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
 
-    names = set(MATERIALS)
-    tables = {k: getattr(s, k) for k in ("materials", "synergies", "sectors") if getattr(s, k) is not None}
-    if check_files and tables and all(p.is_file() for p in tables.values()):  # a missing file: see _inputs
-        try:
-            names |= set(read_extension(**tables).materials)
-        except ValueError as err:
-            key = next((k for k in tables if str(err).startswith(k)), next(iter(tables)))
-            problems.append((f"inputs.{key}", str(err)))
-    for material, value in s.symbiosis.get("co2_factors", {}).items():
-        where = f"symbiosis.co2_factors.{material}"
-        if material not in names:
-            problems.append((where, f"unknown material{did_you_mean(material, names)}"))
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            problems.append((where, f"expected a number >= 0 (t CO2 per unit), got {value!r}"))
-    return names
+
+def _key(prefix: str, loc: tuple[Any, ...]) -> str:
+    key = prefix
+    for part in loc:
+        key = f"{key}[{part}]" if isinstance(part, int) else f"{key}.{part}" if key else str(part)
+    return key
 
 
-def _criteria(
-    raw: Any, base: Path, problems: list[tuple[str, str]], check_files: bool, names: set[str] | None = None
-) -> dict[str, Criterion]:
-    from eicgeo.materials import MATERIALS
-
-    names = names if names is not None else set(MATERIALS)
-    from eicgeo.mcda import STANDARDIZERS
-
-    if not isinstance(raw, dict):
-        problems.append(("criteria", f"expected tables [criteria.NAME], got {raw!r}"))
-        return {}
-    out: dict[str, Criterion] = {}
-    for name, spec in raw.items():
-        where = f"criteria.{name}"
-        if not isinstance(spec, dict):
-            problems.append((where, f"expected a table, got {spec!r}"))
+def _field(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, bool]:
+    """The field a location names, walking nested tables (``layers[0].reason``), and whether
+    the location is the field itself (not an entry of its table or list)."""
+    current: Any = model
+    info, leaf = None, False
+    for part in loc:
+        if isinstance(part, int):
+            leaf = False
             continue
-        is_user_raster = "raster" in spec
-        base_name, _, material = name.partition(":")
-        if not is_user_raster and base_name not in CRITERIA:
-            problems.append(
-                (where, f'unknown criterion{did_you_mean(name, CRITERIA)}; a user raster needs raster = "path"')
-            )
-            continue
-        if material and base_name != "material_access":
-            problems.append((where, "only material_access takes a ':material' suffix"))
-            continue
-        if material and material not in names:
-            problems.append((where, f"unknown material {material!r}{did_you_mean(material, names)}"))
-            continue
-        c = Criterion(name=name)
-        for key, value in spec.items():
-            kwhere = f"{where}.{key}"
-            if key == "weight":
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    problems.append((kwhere, f"expected a number >= 0, got {value!r}"))
-                else:
-                    c.weight = float(value)
-            elif key == "enabled":
-                if not isinstance(value, bool):
-                    problems.append((kwhere, f"expected true or false, got {value!r}"))
-                else:
-                    c.enabled = value
-            elif key == "fn":
-                if value not in STANDARDIZERS:
-                    problems.append(
-                        (
-                            kwhere,
-                            f"unknown function {value!r}; expected one of {', '.join(STANDARDIZERS)}"
-                            f"{did_you_mean(str(value), STANDARDIZERS)}",
-                        )
-                    )
-                else:
-                    c.fn = value
-            elif key == "raster":
-                path = Path(str(value)).expanduser()
-                path = path if path.is_absolute() else base / path
-                if check_files and not path.is_file():
-                    problems.append((kwhere, f"file {str(path)!r} does not exist"))
-                c.raster = path
-            elif key == "materials" and base_name == "material_access":
-                if not isinstance(value, list):
-                    problems.append((kwhere, f"expected a list of material names, got {value!r}"))
-                    continue
-                for m in value:
-                    if m not in names:
-                        problems.append((kwhere, f"unknown material {m!r}{did_you_mean(str(m), names)}"))
-                c.materials = [str(m) for m in value]
-            elif key in _FN_PARAMS:
-                c.params[key] = value
-            else:
-                problems.append(
-                    (
-                        kwhere,
-                        f"unknown key{did_you_mean(key, [*_CRITERION_KEYS, *_FN_PARAMS])}",
-                    )
-                )
-        if name == "landcover":
-            scores = {**_ROLE_SCORES, **c.params.get("scores", {})}
-            from eicgeo.legends import ROLES
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            info, leaf = current.model_fields[part], True
+            inner = [a for a in _flat_args(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            current = inner[0] if inner else None
+        else:
+            leaf = False  # a key of a table such as roads.speeds
+    return info, leaf
 
-            for role in scores:
-                if role not in ROLES:
-                    problems.append((f"{where}.scores.{role}", f"unknown role{did_you_mean(role, ROLES)}"))
-            c.params["scores"] = scores
-        if is_user_raster and c.fn is None:
-            problems.append((f"{where}.fn", "a user raster criterion needs fn (and its parameters) to standardise it"))
-        if c.fn is not None:
-            _check_fn_params(c, where, problems)
-        out[name] = c
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model knows at the level of ``loc``'s last part."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part) if isinstance(current, type) else None
+        if info is None:
+            return []
+        inner = [a for a in _flat_args(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        current = inner[0]
+    return list(current.model_fields) if isinstance(current, type) else []
+
+
+def _flat_args(annotation: Any) -> list[Any]:
+    import typing
+
+    out = []
+    for arg in typing.get_args(annotation) or (annotation,):
+        out.extend(_flat_args(arg) if typing.get_args(arg) else [arg])
     return out
 
 
-def _check_fn_params(c: Criterion, where: str, problems: list[tuple[str, str]]) -> None:
-    import numpy as np
-    import xarray as xr
-
-    from eicgeo.mcda import standardize
-
-    try:
-        params = {k: v for k, v in c.params.items() if not (c.name == "landcover" and k == "scores")}
-        standardize(xr.DataArray(np.zeros((1, 1))), c.fn, **params)  # type: ignore[arg-type]
-    except ValueError as err:
-        problems.append((where, str(err)))
-
-
-def _check_settings(s: Scenario, problems: list[tuple[str, str]]) -> None:
-    from eicgeo.legends import ROLES
-    from eicgeo.mcda import STANDARDIZERS  # noqa: F401  (import check only)
-
-    for role in s.constraints.get("exclude_roles", []):
-        if role not in ROLES:
-            problems.append(("constraints.exclude_roles", f"unknown role {role!r}{did_you_mean(str(role), ROLES)}"))
-    method = s.fringe.get("method", "auto")
-    if method not in ("auto", "degurba", "landcover"):
-        problems.append(("fringe.method", f"expected 'auto', 'degurba' or 'landcover', got {method!r}"))
-    for key in ("band_km", "band_minutes", "green_distance_m"):
-        if key in s.fringe and s.fringe[key] < 0:
-            problems.append((f"fringe.{key}", f"must be >= 0, got {s.fringe[key]!r}"))
-    from eicgeo.fringe import DEGURBA_RULES
-
-    for key, value in s.fringe.get("rules", {}).items():
-        if key not in DEGURBA_RULES:
-            problems.append((f"fringe.rules.{key}", f"unknown rule{did_you_mean(key, DEGURBA_RULES)}"))
-        elif not _type_ok(value, (int, float)):
-            problems.append((f"fringe.rules.{key}", f"expected a number, got {value!r}"))
-    from eicgeo.mcda import COMBINE_METHODS
-
-    method = s.mcda.get("method", "wlc")
-    if method not in COMBINE_METHODS:
-        expected = ", ".join(map(repr, COMBINE_METHODS))
-        problems.append(
-            ("mcda.method", f"expected one of {expected}, got {method!r}{did_you_mean(method, COMBINE_METHODS)}")
-        )
-    if "alpha" in s.mcda and not s.mcda["alpha"] > 0:
-        problems.append(
-            ("mcda.alpha", f"must be > 0 (1 = WLC, < 1 towards OR, > 1 towards AND), got {s.mcda['alpha']!r}")
-        )
-    if not 0 <= s.mcda.get("gamma", 0.9) <= 1:
-        problems.append(("mcda.gamma", f"expected a number in 0..1, got {s.mcda['gamma']!r}"))
-    if not 0 <= s.mcda.get("monte_carlo_spread", 0) < 1:
-        problems.append(
-            ("mcda.monte_carlo_spread", f"expected a fraction in [0, 1), got {s.mcda['monte_carlo_spread']!r}")
-        )
-    if s.mcda.get("monte_carlo_concentration", 1) <= 0:
-        problems.append(("mcda.monte_carlo_concentration", f"must be > 0, got {s.mcda['monte_carlo_concentration']!r}"))
-    if s.clustering.get("method", "hdbscan") not in ("hdbscan", "dbscan"):
-        problems.append(("clustering.method", f"expected 'hdbscan' or 'dbscan', got {s.clustering.get('method')!r}"))
-    q = s.zones.get("quantile", 0.85)
-    if not 0 <= q < 1:
-        problems.append(("zones.quantile", f"expected a number in [0, 1), got {q!r}"))
-    _check_zones(s.zones, problems)
-    for key in ("max_km", "detour"):
-        if key in s.symbiosis and s.symbiosis[key] <= 0:
-            problems.append((f"symbiosis.{key}", f"must be > 0, got {s.symbiosis[key]!r}"))
-    if s.roads_settings.get("offroad_kph", 10) <= 0:
-        problems.append(("roads.offroad_kph", f"must be > 0, got {s.roads_settings['offroad_kph']!r}"))
+def _interval(info: Any) -> str:
+    """``in [0, 1)``, ``>= 0`` ...: every bound a field declares."""
+    bounds = {}
+    for meta in info.metadata:
+        for attr in ("gt", "ge", "lt", "le"):
+            if getattr(meta, attr, None) is not None:
+                bounds[attr] = getattr(meta, attr)
+    low = ("[", bounds["ge"]) if "ge" in bounds else ("(", bounds["gt"]) if "gt" in bounds else None
+    high = ("]", bounds["le"]) if "le" in bounds else (")", bounds["lt"]) if "lt" in bounds else None
+    if low and high:
+        return f"in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    if low:
+        return f"{'>=' if low[0] == '[' else '>'} {low[1]:g}"
+    if high:
+        return f"{'<=' if high[0] == ']' else '<'} {high[1]:g}"
+    return ""
 
 
-_LAYER_KEYS = ("path", "reason", "all_touched")
-
-
-def _constraints(s: Scenario, base: Path, problems: list[tuple[str, str]], check_files: bool) -> None:
-    """Check ``[constraints]``; resolve the user layers' paths against the scenario folder."""
-    from eicgeo.io import RASTER_SUFFIXES, VECTOR_SUFFIXES
-
-    c = s.constraints
-    if c.get("residential_buffer_m", 0) < 0:
-        problems.append(("constraints.residential_buffer_m", f"must be >= 0 metres, got {c['residential_buffer_m']!r}"))
-    if "slope_max_deg" in c:
-        if not 0 < c["slope_max_deg"] < 90:
-            problems.append(("constraints.slope_max_deg", f"expected degrees in (0, 90), got {c['slope_max_deg']!r}"))
-        if s.dem is None:
-            problems.append(("constraints.slope_max_deg", "needs inputs.dem, an elevation raster in metres"))
-    layers = []
-    for i, spec in enumerate(c.get("layers", [])):
-        where = f"constraints.layers[{i}]"
-        if not isinstance(spec, dict):
-            problems.append((where, f'expected a table {{path = "...", reason = "..."}}, got {spec!r}'))
-            continue
-        for key in spec:
-            if key not in _LAYER_KEYS:
-                problems.append((f"{where}.{key}", f"unknown key{did_you_mean(key, _LAYER_KEYS)}"))
-        reason = spec.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            problems.append((f"{where}.reason", f"expected a reason name such as 'flood zone', got {reason!r}"))
-        if not isinstance(spec.get("all_touched", False), bool):
-            problems.append((f"{where}.all_touched", f"expected true or false, got {spec['all_touched']!r}"))
-        if not isinstance(spec.get("path"), str):
-            problems.append(
-                (f"{where}.path", f"expected the path of a raster or vector file, got {spec.get('path')!r}")
-            )
-            continue
-        path = Path(spec["path"]).expanduser()
-        path = path if path.is_absolute() else base / path
-        if not path.name.lower().endswith((*RASTER_SUFFIXES, *VECTOR_SUFFIXES)):
-            problems.append(
-                (
-                    f"{where}.path",
-                    f"{str(path)!r} is neither a raster ({', '.join(RASTER_SUFFIXES)}) "
-                    f"nor a vector file ({', '.join(VECTOR_SUFFIXES)})",
-                )
-            )
-        elif check_files and not path.is_file():
-            problems.append((f"{where}.path", f"file {str(path)!r} does not exist"))
-        layers.append({**spec, "path": path})
-    if "layers" in c:
-        c["layers"] = layers
-
-
-def _check_zones(zones: dict[str, Any], problems: list[tuple[str, str]]) -> None:
-    from eicgeo.zones import SCORE_INDICATORS
-
-    for key, least, strict in (
-        ("n", 1, False),
-        ("top_k", 1, False),
-        ("min_area_ha", 0, True),
-        ("max_area_ha", 0, True),
-        ("min_spacing_km", 0, False),
-        ("compactness", 0, False),
-        ("stability_runs", 0, False),
-        ("stability_concentration", 0, True),
-        ("cluster_buffer_m", 0, False),
-    ):
-        value = zones.get(key)
-        if value is not None and (value <= least if strict else value < least):
-            problems.append((f"zones.{key}", f"must be {'>' if strict else '>='} {least}, got {value!r}"))
-    smallest, largest = zones.get("min_area_ha", 50.0), zones.get("max_area_ha", 1000.0)
-    if largest < smallest:
-        problems.append(("zones.max_area_ha", f"must be >= zones.min_area_ha ({smallest!r}), got {largest!r}"))
-    for key, value in zones.get("score_weights", {}).items():
-        where = f"zones.score_weights.{key}"
-        if key not in SCORE_INDICATORS:
-            problems.append(
-                (
-                    where,
-                    f"unknown indicator; expected one of {', '.join(SCORE_INDICATORS)}"
-                    f"{did_you_mean(key, SCORE_INDICATORS)}",
-                )
-            )
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            problems.append((where, f"expected a number >= 0, got {value!r}"))
-
-
-def _check_tables(s: Scenario, problems: list[tuple[str, str]]) -> None:
-    """The contents of lists and nested tables, which the key-type check cannot see."""
-    from eicgeo.materials import MATERIALS
-    from eicgeo.roads import DRIVABLE
-
-    for cls in s.roads_settings.get("main_roads", []):
-        if cls not in DRIVABLE:
-            problems.append(("roads.main_roads", f"unknown highway class {cls!r}{did_you_mean(str(cls), DRIVABLE)}"))
-    for cls, kph in s.roads_settings.get("speeds", {}).items():
-        where = f"roads.speeds.{cls}"
-        if cls not in DRIVABLE:
-            problems.append((where, f"unknown highway class{did_you_mean(cls, DRIVABLE)}"))
-        elif not _type_ok(kph, (int, float)) or kph <= 0:
-            problems.append((where, f"expected a speed in km/h > 0, got {kph!r}"))
-    kinds = sorted({m.kind for m in MATERIALS.values()})
-    for kind in s.symbiosis.get("kinds", []):
-        if kind not in kinds:
-            problems.append(("symbiosis.kinds", f"unknown material kind {kind!r}; expected some of {', '.join(kinds)}"))
-    for section, key, low in (("mcda", "monte_carlo", 0), ("clustering", "min_cluster_size", 2)):
-        value = getattr(s, section).get(key)
-        if value is not None and value < low:
-            problems.append((f"{section}.{key}", f"must be >= {low}, got {value!r}"))
-
-
-def _check_order_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
-    """OWA needs one order weight per weighted criterion (the weights resolve only then)."""
-    order = s.mcda.get("order_weights")
-    if order is None or s.mcda.get("method", "wlc") != "owa":
-        return
-    labels = s.mcda.get("ahp", {}).get("labels")
-    weighted = sum(1 for c in s.criteria.values() if c.enabled and c.weight > 0)
-    n = len(labels) if isinstance(labels, list) else weighted
-    if len(order) != n or not all(_type_ok(v, (int, float)) and v >= 0 for v in order) or sum(order) <= 0:
-        problems.append(
-            (
-                "mcda.order_weights",
-                f"expected {n} numbers >= 0 (one per weighted criterion) with a sum > 0, got {order!r}",
-            )
-        )
-
-
-def _check_weights(s: Scenario, problems: list[tuple[str, str]]) -> None:
-    ahp = s.mcda.get("ahp")
-    if ahp:
-        labels, matrix = ahp.get("labels"), ahp.get("matrix")
-        for key in ahp:
-            if key not in ("labels", "matrix", "on_inconsistent"):
-                problems.append((f"mcda.ahp.{key}", "unknown key; expected labels, matrix and on_inconsistent"))
-        if not isinstance(labels, list) or not isinstance(matrix, list):
-            problems.append(("mcda.ahp", "expected labels = [...] and matrix = [[...], ...]"))
-            return
-        for label in labels:
-            if label not in s.criteria:
-                problems.append(
-                    ("mcda.ahp.labels", f"criterion {label!r} is not defined{did_you_mean(str(label), s.criteria)}")
-                )
-            elif not s.criteria[label].enabled:
-                problems.append(("mcda.ahp.labels", f"criterion {label!r} has enabled = false"))
-        if len(set(map(str, labels))) != len(labels):
-            problems.append(("mcda.ahp.labels", f"a criterion is named twice in {labels!r}"))
-        from eicgeo.mcda import ahp_weights
-
-        on_inconsistent = ahp.get("on_inconsistent", "raise")
-        if on_inconsistent not in ("raise", "warn"):
-            problems.append(("mcda.ahp.on_inconsistent", f"expected 'raise' or 'warn', got {on_inconsistent!r}"))
-        try:
-            result = ahp_weights(matrix, labels, on_inconsistent="ignore")
-        except ValueError as err:
-            problems.append(("mcda.ahp.matrix", str(err)))
-            return
-        if not result.consistent and on_inconsistent != "warn":
-            problems.append(("mcda.ahp.matrix", result.inconsistency_message().removeprefix("AHP ")))
-        return
-    if not any(c.enabled and c.weight > 0 for c in s.criteria.values()):
-        problems.append(("criteria", "no criterion has a weight > 0"))
+def _translate(err: ValidationError, prefix: str, model: type[BaseModel]) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors(include_url=False):
+        loc, kind, value = tuple(e["loc"]), e["type"], e.get("input")
+        key = _key(prefix, loc)
+        info, leaf = _field(model, loc)
+        unit = (info.json_schema_extra or {}).get("unit", "–") if info is not None else "–"
+        unit_text = f" ({unit})" if unit not in ("–", "0..1") else ""
+        if kind == "extra_forbidden":
+            known = _known_keys(model, loc)
+            hint = did_you_mean(str(loc[-1]), known) or (f"; expected one of {', '.join(known)}" if known else "")
+            message = f"unknown key{hint}"
+        elif kind == "missing":
+            message = "missing" + (f"; {info.description[0].lower()}{info.description[1:]}" if info is not None else "")
+            if key == "inputs.landcover":
+                message = "missing; a land-cover raster is required (it defines the study area)"
+        elif kind == "literal_error":
+            expected = e.get("ctx", {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
+            message = f"expected one of {expected}, got {value!r}{did_you_mean(str(value), choices)}"
+        elif kind in _BOUNDS:
+            symbol, attr = _BOUNDS[kind]
+            interval = _interval(info) if info is not None and leaf else ""
+            bound = e["ctx"][attr]
+            what = "an integer" if isinstance(bound, int) and not isinstance(bound, bool) else "a number"
+            if interval.startswith("in "):
+                message = f"expected {what} {interval}{unit_text}, got {value!r}"
+            else:
+                message = f"expected {what} {symbol} {e['ctx'][attr]:g}{unit_text}, got {value!r}"
+        elif kind == "finite_number":
+            message = f"expected a finite number, got {value!r}"
+        elif kind in ("too_short", "too_long"):
+            message = f"expected {e['ctx'].get('max_length', e['ctx'].get('min_length'))} values, got {value!r}"
+        elif kind in ("value_error", "assertion_error"):
+            message = str(e["ctx"]["error"])
+        elif kind == "string_too_short" or kind == "string_pattern_mismatch":
+            message = f"expected a non-empty text, got {value!r}"
+        elif kind in _EXPECTED:
+            if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
+                message = f"expected a table [{prefix}], got {value!r}"
+            else:
+                message = f"expected {_EXPECTED[kind]}, got {value!r}"
+        else:  # pragma: no cover - every type eicgeo's declarations use is listed above
+            message = f"{e['msg']}, got {value!r}"
+        out.append((key, message))
+    return out

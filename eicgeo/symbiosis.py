@@ -22,8 +22,11 @@ nearest partners first gives the same optimum without the LPs.
 
 Each link also carries screening estimates of the CO2 it saves: the virgin material or fuel it
 replaces (``tonnes x`` the material's ``co2_avoided``, see :mod:`eicgeo.materials`) and the CO2
-of trucking it (``tonnes x km x`` :data:`~eicgeo.materials.TRANSPORT_KG_PER_TKM` / 1000; 0 for
-piped energy and water).
+of trucking it (``tonnes x km x transport_kg_per_tkm / 1000``, see
+:class:`~eicgeo.settings.SymbiosisSettings`; 0 for piped energy and water).
+
+Every function that reads material names takes the run's vocabulary (``vocab``, default the
+built-in :data:`eicgeo.materials.BUILTIN`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ from shapely.geometry import LineString
 from eicgeo._errors import CRSError, InputError
 from eicgeo._validate import check_columns, check_positive
 from eicgeo.grid import Grid
-from eicgeo.materials import MATERIALS, TRANSPORT_KG_PER_TKM, parse_flows
+from eicgeo.materials import BUILTIN, Vocabulary, parse_flows
+from eicgeo.settings import SYMBIOSIS
 
 __all__ = [
     "LINK_COLUMNS",
@@ -83,18 +87,17 @@ LINK_COLUMNS = [
 #: Columns of the unmatched-outputs table.
 UNMATCHED_COLUMNS = ["firm_id", "sector", "material", "unit", "offered", "matched", "unmatched", "geometry"]
 
-_DEFAULT_KINDS = ("byproduct", "energy", "emission")
-
 
 def match(
     firms: gpd.GeoDataFrame,
     graph: nx.MultiDiGraph | None = None,
-    max_km: float = 33.0,
+    max_km: float = SYMBIOSIS.max_km,
     *,
-    detour: float = 1.3,
-    kinds: Iterable[str] = _DEFAULT_KINDS,
+    detour: float = SYMBIOSIS.detour,
+    kinds: Iterable[str] = SYMBIOSIS.kinds,
     co2_factors: Mapping[str, float] | None = None,
-    transport_kg_per_tkm: float = TRANSPORT_KG_PER_TKM,
+    transport_kg_per_tkm: float = SYMBIOSIS.transport_kg_per_tkm,
+    vocab: Vocabulary = BUILTIN,
 ) -> gpd.GeoDataFrame:
     """Symbiosis links between firms, with the tonnage of each allocated optimally.
 
@@ -119,6 +122,8 @@ def match(
         t CO2 avoided per unit of a material, overriding the vocabulary's ``co2_avoided``.
     transport_kg_per_tkm : float
         kg CO2 per tonne-km of trucking (materials in t/yr only; energy and water are piped).
+    vocab : Vocabulary
+        The materials the register may name (units, kinds and CO2 factors).
 
     Returns
     -------
@@ -144,15 +149,15 @@ def match(
     detour = check_positive(detour, "detour")
     per_tkm = check_positive(transport_kg_per_tkm, "transport_kg_per_tkm", allow_zero=True) / 1000.0
     firms = _check_firms(firms, "symbiosis.match")
-    factors = {m: v.co2_avoided for m, v in MATERIALS.items()}
+    factors = {m: v.co2_avoided for m, v in vocab.materials.items()}
     for material, value in (co2_factors or {}).items():
         factors[material] = check_positive(value, f"co2_factors[{material!r}]", allow_zero=True)
     kinds = set(kinds)
     xy = _xy(firms)
     ids = firms["firm_id"].astype(str).to_numpy()
     sectors = firms["sector"].astype(str).to_numpy() if "sector" in firms else np.full(len(firms), "")
-    supply = _flows(firms, "outputs", kinds)
-    demand = _flows(firms, "inputs", kinds)
+    supply = _flows(firms, "outputs", kinds, vocab)
+    demand = _flows(firms, "inputs", kinds, vocab)
     distance = _road_km(graph, xy) if graph is not None and len(firms) else None
 
     rows = []
@@ -164,7 +169,7 @@ def match(
         if i.size == 0:
             continue
         flows = _allocate(s["tonnes"].to_numpy(), d["tonnes"].to_numpy(), i, j, km)
-        trucked = MATERIALS[material].unit == "t/yr"
+        trucked = vocab.materials[material].unit == "t/yr"
         for a, b, t, dist in zip(i, j, flows, km, strict=True):
             if t <= 1e-6:
                 continue
@@ -221,11 +226,12 @@ def _xy(firms: gpd.GeoDataFrame) -> np.ndarray:
     return np.column_stack([points.x.to_numpy(), points.y.to_numpy()]).reshape(-1, 2)
 
 
-def _flows(firms: gpd.GeoDataFrame, column: str, kinds: set[str]) -> pd.DataFrame:
+def _flows(firms: gpd.GeoDataFrame, column: str, kinds: set[str], vocab: Vocabulary) -> pd.DataFrame:
     rows = []
     for row, text in enumerate(firms[column].fillna("")):
-        for material, tonnes in parse_flows(text, what=f"firm {firms['firm_id'].iloc[row]!r} {column}").items():
-            if tonnes > 0 and MATERIALS[material].kind in kinds:
+        what = f"firm {firms['firm_id'].iloc[row]!r} {column}"
+        for material, tonnes in parse_flows(text, what=what, vocab=vocab).items():
+            if tonnes > 0 and vocab.materials[material].kind in kinds:
                 rows.append((row, material, tonnes))
     return pd.DataFrame(rows, columns=["row", "material", "tonnes"])
 
@@ -309,7 +315,7 @@ def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
     return km / 1000.0
 
 
-def byproduct_tonnes(firms: gpd.GeoDataFrame) -> np.ndarray:
+def byproduct_tonnes(firms: gpd.GeoDataFrame, *, vocab: Vocabulary = BUILTIN) -> np.ndarray:
     """By-product tonnes per year each firm offers (kind ``byproduct`` in t/yr), in row order.
 
     Water (m³) and energy (MWh) are left out, so the figures add up across materials.
@@ -317,17 +323,22 @@ def byproduct_tonnes(firms: gpd.GeoDataFrame) -> np.ndarray:
     if not len(firms):
         return np.zeros(0)
     return np.array(
-        [sum(t for m, t in parse_flows(text).items() if _solid(m)) for text in firms["outputs"].fillna("")],
+        [
+            sum(t for m, t in parse_flows(text, vocab=vocab).items() if _solid(m, vocab))
+            for text in firms["outputs"].fillna("")
+        ],
         dtype=float,
     )
 
 
-def _solid(material: str) -> bool:
+def _solid(material: str, vocab: Vocabulary) -> bool:
     """By-products counted in tonnes: the share of by-products used is over these."""
-    return MATERIALS[material].kind == "byproduct" and MATERIALS[material].unit == "t/yr"
+    return vocab.materials[material].kind == "byproduct" and vocab.materials[material].unit == "t/yr"
 
 
-def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, n_anchors: int = 3) -> dict[str, Any]:
+def metrics(
+    firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, n_anchors: int = 3, vocab: Vocabulary = BUILTIN
+) -> dict[str, Any]:
     """Network metrics of the symbiosis links among ``firms``.
 
     The network's nodes are the firms with at least one link (``n_linked_firms``); an edge joins
@@ -344,8 +355,8 @@ def metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, n_anchors: int 
     - ``tonnes_by_material``: exchanged per year, each in its material's unit;
     - ``co2_avoided_t``, ``transport_co2_t``, ``net_co2_t``: sums over the links, t CO2/yr.
     """
-    offered = float(byproduct_tonnes(firms).sum())
-    solid = np.array([_solid(m) for m in links["material"]], dtype=bool)
+    offered = float(byproduct_tonnes(firms, vocab=vocab).sum())
+    solid = np.array([_solid(m, vocab) for m in links["material"]], dtype=bool)
     exchanged = float(links.loc[solid, "tonnes"].sum()) if len(links) else 0.0
     graph = nx.Graph()
     graph.add_edges_from(zip(links["from_firm"], links["to_firm"], strict=True))
@@ -386,7 +397,11 @@ def _anchors(firms: gpd.GeoDataFrame, links: pd.DataFrame, n: int) -> list[dict[
 
 
 def unmatched(
-    firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, kinds: Iterable[str] = _DEFAULT_KINDS
+    firms: gpd.GeoDataFrame,
+    links: gpd.GeoDataFrame,
+    *,
+    kinds: Iterable[str] = SYMBIOSIS.kinds,
+    vocab: Vocabulary = BUILTIN,
 ) -> gpd.GeoDataFrame:
     """Outputs that found no user: the opportunity for new firms.
 
@@ -403,7 +418,7 @@ def unmatched(
         return gpd.GeoDataFrame(columns=UNMATCHED_COLUMNS, geometry="geometry", crs=firms.crs)
     firms = firms.reset_index(drop=True)
     sent = links.groupby(["from_firm", "material"])["tonnes"].sum().to_dict() if len(links) else {}
-    supply = _flows(firms, "outputs", kinds)
+    supply = _flows(firms, "outputs", kinds, vocab)
     ids = firms["firm_id"].astype(str).to_numpy()
     sectors = firms["sector"].astype(str).to_numpy() if "sector" in firms else np.full(len(firms), "")
     rows = []
@@ -416,7 +431,7 @@ def unmatched(
                     ids[row],
                     sectors[row],
                     material,
-                    MATERIALS[material].unit,
+                    vocab.materials[material].unit,
                     offered,
                     used,
                     left,
@@ -430,7 +445,9 @@ def unmatched(
     return out.drop(columns="_order").reset_index(drop=True)
 
 
-def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column: str = "cluster") -> pd.DataFrame:
+def cluster_metrics(
+    firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column: str = "cluster", vocab: Vocabulary = BUILTIN
+) -> pd.DataFrame:
     """:func:`metrics` of each firm cluster, over its firms and the links inside it.
 
     Parameters
@@ -455,7 +472,7 @@ def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column:
     for label, group in firms[firms[column] >= 0].groupby(column):
         members = set(group["firm_id"].astype(str))
         inside = links[links["from_firm"].isin(members) & links["to_firm"].isin(members)] if len(links) else links
-        m = metrics(group, inside, n_anchors=1)
+        m = metrics(group, inside, n_anchors=1, vocab=vocab)
         anchor = m["anchor_firms"][0] if m["anchor_firms"] else {"firm_id": "", "tonnes": 0.0}
         rows.append(
             {
@@ -490,7 +507,9 @@ def cluster_metrics(firms: gpd.GeoDataFrame, links: gpd.GeoDataFrame, *, column:
     return pd.DataFrame(rows, columns=columns)
 
 
-def potential(unmatched: gpd.GeoDataFrame, grid: Grid, *, max_km: float = 33.0, detour: float = 1.3) -> xr.DataArray:
+def potential(
+    unmatched: gpd.GeoDataFrame, grid: Grid, *, max_km: float = SYMBIOSIS.max_km, detour: float = SYMBIOSIS.detour
+) -> xr.DataArray:
     """The ``symbiosis_potential`` criterion: unmatched by-product tonnes within reach of each cell.
 
     A new firm at a cell could take, or build a business on, the by-products that firms within

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -26,10 +26,13 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
 from eicgeo import criteria as crit
-from eicgeo import mcda, symbiosis
+from eicgeo import mcda as mcda_
+from eicgeo import symbiosis
 from eicgeo._errors import InputError
 from eicgeo._validate import did_you_mean
 from eicgeo.grid import Grid
+from eicgeo.materials import BUILTIN, Vocabulary
+from eicgeo.settings import MCDA, SCORE_WEIGHTS, ZONES, MCDASettings
 
 __all__ = [
     "SCORE_INDICATORS",
@@ -57,8 +60,6 @@ SCORE_INDICATORS: dict[str, tuple[str, int]] = {
     "green_loss": ("green_loss_ha", -1),
 }
 
-#: Default weights of the zone score (normalised to sum to 1; the balanced preset repeats them).
-SCORE_WEIGHTS: dict[str, float] = {"suitability": 0.5, "symbiosis": 0.2, "rural_pop": 0.2, "green_loss": 0.1}
 
 #: Columns of ``zones.gpkg`` (besides geometry), in order: the contract's columns, then the
 #: evidence added since. ``minutes_<material>`` columns (one per raw material) follow them.
@@ -86,12 +87,12 @@ def locate(
     suitability: xr.DataArray,
     allowed: xr.DataArray,
     *,
-    n: int = 10,
-    quantile: float = 0.85,
-    min_area_ha: float = 50.0,
-    max_area_ha: float | None = 1000.0,
-    min_spacing_km: float = 1.0,
-    compactness: float = 0.1,
+    n: int = ZONES.n,
+    quantile: float = ZONES.quantile,
+    min_area_ha: float = ZONES.min_area_ha,
+    max_area_ha: float | None = ZONES.max_area_ha,
+    min_spacing_km: float = ZONES.min_spacing_km,
+    compactness: float = ZONES.compactness,
     avoid: xr.DataArray | None = None,
 ) -> gpd.GeoDataFrame:
     """Greenfield candidate zones grown from seeds of high suitability (see ``docs/zones.md``).
@@ -336,8 +337,8 @@ def cluster_zones(
     *,
     firms: gpd.GeoDataFrame | None = None,
     suitability: xr.DataArray | None = None,
-    buffer_m: float = 1000.0,
-    min_area_ha: float = 50.0,
+    buffer_m: float = ZONES.cluster_buffer_m,
+    min_area_ha: float = ZONES.min_area_ha,
     max_area_ha: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Zones of kind ``cluster``: allowed land near each existing firm cluster.
@@ -386,6 +387,7 @@ def score(
     firm_reach_m: float = 2000.0,
     reach_km: float | None = None,
     weights: Mapping[str, float] | None = None,
+    vocab: Vocabulary = BUILTIN,
 ) -> gpd.GeoDataFrame:
     """Score and rank zones; returns the zones with every column of :data:`ZONE_COLUMNS`.
 
@@ -417,6 +419,8 @@ def score(
         ``symbiosis_reach_tonnes``.
     weights : mapping, optional
         Weights of :data:`SCORE_INDICATORS`; default :data:`SCORE_WEIGHTS`.
+    vocab : Vocabulary
+        The run's materials (which outputs count as by-product tonnes).
 
     Returns
     -------
@@ -480,7 +484,7 @@ def score(
     else:
         green = np.asarray(green_space.values) == 1
         out["green_loss_ha"] = [float((green & m).sum() * cell_ha) for m in masks]
-    _firm_columns(out, grid, firms, links, firm_reach_m, reach_km)
+    _firm_columns(out, grid, firms, links, firm_reach_m, reach_km, vocab)
     out["p_top_k"] = np.nan
     value, note = _score_values(out, w)
     out["score"] = value
@@ -562,22 +566,23 @@ def stability(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset,
     weights: Mapping[str, float],
     *,
-    runs: int = 100,
-    top_k: int = 5,
-    concentration: float = 100.0,
-    seed: int | None = 0,
-    method: str = "wlc",
-    order_weights: Sequence[float] | None = None,
+    runs: int = ZONES.stability_runs,
+    top_k: int = ZONES.top_k,
+    concentration: float = ZONES.stability_concentration,
+    seed: int | None = ZONES.stability_seed,
+    mcda: MCDASettings = MCDA,
     score_weights: Mapping[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """How stable each zone's rank is under uncertain criterion weights.
 
     ``runs`` weight vectors are drawn with :func:`eicgeo.mcda.sample_weights` (Dirichlet around
     ``weights``). For each, every zone's mean suitability is recomputed from the standardised
-    ``criteria`` over the zone's cells, the zone score (:func:`score_formula`, other indicators
-    unchanged) and the ranks follow. With WLC a zone's mean suitability is linear in the
-    weights, so it is the weights times the zone means of the criteria; OWA recombines the
-    zone cells per draw.
+    ``criteria`` over the zone's cells by the combination of ``mcda`` (all its settings:
+    method, order weights, alpha, gamma, so the draws measure the model the suitability
+    came from), the zone score (:func:`score_formula`, other indicators unchanged) and the
+    ranks follow. With WLC a zone's mean suitability is linear in the weights, so it is the
+    weights times the zone means of the criteria; other methods recombine the zone cells per
+    draw.
 
     Returns
     -------
@@ -606,11 +611,11 @@ def stability(
             f"{', '.join(layers)}{did_you_mean(missing[0], layers)}"
         )
         raise InputError(msg)
-    draws = mcda.sample_weights(weights, runs, concentration=concentration, seed=seed)
+    draws = mcda_.sample_weights(weights, runs, concentration=concentration, seed=seed)
     names = list(draws.columns)
     grid = Grid.from_dataarray(layers[names[0]])
     masks = _masks(out, grid)
-    if method == "wlc":
+    if mcda.method == "wlc":
         # zones x criteria: the zone mean of each standardised criterion
         means = np.array(
             [[float(np.nanmean(np.asarray(layers[k].values)[m])) if m.any() else np.nan for k in names] for m in masks]
@@ -622,9 +627,7 @@ def stability(
         cells = {k: xr.DataArray(np.asarray(layers[k].values).ravel()[where][None, :], dims=("y", "x")) for k in names}
         suit = np.empty((runs, len(out)))
         for r, draw in enumerate(draws.itertuples(index=False)):
-            combined = mcda.combine(
-                cells, dict(zip(names, draw, strict=True)), method=method, order_weights=order_weights
-            )
+            combined = mcda_.combine(cells, dict(zip(names, draw, strict=True)), **mcda.combine_args())
             values = np.asarray(combined.values, dtype=float)[0]
             total = np.bincount(owner, weights=np.nan_to_num(values), minlength=len(out))
             count = np.bincount(owner, weights=np.isfinite(values), minlength=len(out))
@@ -654,6 +657,7 @@ def _firm_columns(
     links: gpd.GeoDataFrame | None,
     firm_reach_m: float,
     reach_km: float | None,
+    vocab: Vocabulary,
 ) -> None:
     """``n_firms``, ``symbiosis_tonnes`` and ``symbiosis_reach_tonnes`` of each zone (in place)."""
     out["n_firms"] = 0
@@ -669,7 +673,7 @@ def _firm_columns(
             float(links.loc[links["from_firm"].isin(s) | links["to_firm"].isin(s), "tonnes"].sum()) for s in members
         ]
     if reach_km is not None and "outputs" in points:
-        offered = pd.Series(symbiosis.byproduct_tonnes(points), index=points["firm_id"].to_numpy())
+        offered = pd.Series(symbiosis.byproduct_tonnes(points, vocab=vocab), index=points["firm_id"].to_numpy())
         offered = offered.groupby(level=0).sum()
         near = _within(points, out, reach_km * 1000.0, grid)
         out["symbiosis_reach_tonnes"] = [float(offered.loc[sorted(s)].sum()) if s else 0.0 for s in near]

@@ -12,7 +12,7 @@ from affine import Affine
 from shapely.geometry import box
 
 import eicgeo
-from eicgeo import mcda, pipeline
+from eicgeo import constraints, mcda, pipeline
 from eicgeo._errors import EicgeoWarning, ScenarioError
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE
@@ -25,20 +25,21 @@ BASE = {"inputs": {"landcover": "landcover.tif"}}
 # [mcda] settings
 # --------------------------------------------------------------------------------------------
 def test_scenario_accepts_every_combination_method():
-    s = Scenario.from_dict({**BASE, "mcda": {"method": "fuzzy_gamma", "gamma": 0.5}}, check_files=False)
-    assert s.mcda == {"method": "fuzzy_gamma", "gamma": 0.5}
+    for method in mcda.COMBINE_METHODS:
+        s = Scenario.from_dict({**BASE, "mcda": {"method": method, "gamma": 0.5}}, check_files=False)
+        assert s.mcda.method == method and s.mcda.gamma == 0.5
     s = Scenario.from_dict({**BASE, "mcda": {"method": "owa", "alpha": 0.5}}, check_files=False)
-    assert s.mcda["alpha"] == 0.5
+    assert s.mcda.alpha == 0.5 and s.mcda.combine_args()["alpha"] == 0.5
 
 
 @pytest.mark.parametrize(
     ("mcda", "match"),
     [
         ({"method": "wcl"}, r"mcda.method: expected one of 'wlc', .*got 'wcl' \(did you mean 'wlc'\?\)"),
-        ({"method": "owa", "alpha": 0}, r"mcda.alpha: must be > 0 .*got 0"),
-        ({"gamma": 1.5}, r"mcda.gamma: expected a number in 0..1, got 1.5"),
-        ({"monte_carlo_spread": 1.5}, r"mcda.monte_carlo_spread: expected a fraction in \[0, 1\), got 1.5"),
-        ({"monte_carlo_concentration": 0}, r"mcda.monte_carlo_concentration: must be > 0, got 0"),
+        ({"method": "owa", "alpha": 0}, r"mcda.alpha: expected a number > 0, got 0"),
+        ({"gamma": 1.5}, r"mcda.gamma: expected a number in \[0, 1\], got 1.5"),
+        ({"monte_carlo_spread": 1.5}, r"mcda.monte_carlo_spread: expected a number in \[0, 1\), got 1.5"),
+        ({"monte_carlo_concentration": 0}, r"mcda.monte_carlo_concentration: expected a number > 0, got 0"),
     ],
 )
 def test_scenario_mcda_errors(mcda, match):
@@ -61,7 +62,9 @@ def test_inconsistent_ahp_names_the_judgement_and_can_be_accepted_with_a_warning
     with pytest.warns(EicgeoWarning, match=r"AHP consistency ratio 4.771 exceeds 0.10"):
         weights = s.weights()
     assert set(weights) == {"road_access", "landcover", "market_access"}
-    with pytest.raises(ScenarioError, match=r"mcda.ahp.on_inconsistent: expected 'raise' or 'warn', got 'ignore'"):
+    with pytest.raises(
+        ScenarioError, match=r"mcda.ahp.on_inconsistent: expected one of 'raise' or 'warn', got 'ignore'"
+    ):
         Scenario.from_dict({**BASE, "mcda": {"ahp": {**ahp, "on_inconsistent": "ignore"}}}, check_files=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -117,6 +120,15 @@ def small_region(tmp_path):
     return GRID.wrap(roles, "landcover")
 
 
+def exclusions(s, roles, suitability, green=None):
+    """The pipeline's constraint step: read what the constraints need, then exclude."""
+    made, masks = pipeline._constraint_layers(s, GRID)
+    excluded = constraints.exclusions(
+        s.constraints, GRID, roles, suitability, green=green, slope=made.get("slope"), layers=masks
+    )
+    return excluded, made
+
+
 def scenario(tmp_path, constraints, **inputs):
     data = {"inputs": {"landcover": "landcover.tif", **inputs}, "constraints": constraints}
     return Scenario.from_dict(data, base_dir=tmp_path)
@@ -137,7 +149,7 @@ def test_every_kind_of_constraint_with_its_reason(tmp_path):
         },
         dem="dem.tif",
     )
-    excluded, made = pipeline._exclusions(s, GRID, roles, suitability)
+    excluded, made = exclusions(s, roles, suitability)
     expected = np.array(
         [
             [4, 10, 0, 0, 11, 11],  # built-up, its 150 m buffer (neighbours and diagonal), steep columns
@@ -169,7 +181,7 @@ def test_constraints_default_to_the_roles_only(tmp_path):
     roles = small_region(tmp_path)
     suitability = GRID.wrap(np.full((6, 6), 0.5, dtype=np.float32), "suitability")
     suitability[2, 4] = np.nan
-    excluded, made = pipeline._exclusions(scenario(tmp_path, {}), GRID, roles, suitability)
+    excluded, made = exclusions(scenario(tmp_path, {}), roles, suitability)
     expected = np.zeros((6, 6), dtype=np.uint8)
     expected[0, 0] = 4
     expected[5, :3] = 2
@@ -180,7 +192,7 @@ def test_constraints_default_to_the_roles_only(tmp_path):
     s = scenario(
         tmp_path, {"exclude_roles": [], "layers": [{"path": "flood.gpkg", "reason": "flood", "all_touched": True}]}
     )
-    excluded, _ = pipeline._exclusions(s, GRID, roles, suitability)
+    excluded, _ = exclusions(s, roles, suitability)
     assert (excluded.values == 20).sum() >= 4
 
 
@@ -191,10 +203,10 @@ def test_constraints_default_to_the_roles_only(tmp_path):
         (
             {"slope_max_deg": 95},
             {"dem": "dem.tif"},
-            r"constraints.slope_max_deg: expected degrees in \(0, 90\), got 95",
+            r"constraints.slope_max_deg: expected a number in \(0, 90\) \(degrees\), got 95",
         ),
-        ({"residential_buffer_m": -1}, {}, r"constraints.residential_buffer_m: must be >= 0 metres, got -1"),
-        ({"layers": [{"path": "flood.gpkg"}]}, {}, r"constraints.layers\[0\].reason: expected a reason name"),
+        ({"residential_buffer_m": -1}, {}, r"constraints.residential_buffer_m: expected a number >= 0 \(m\), got -1"),
+        ({"layers": [{"path": "flood.gpkg"}]}, {}, r"constraints.layers\[0\].reason: missing; the reason's name"),
         ({"layers": ["flood.gpkg"]}, {}, r"constraints.layers\[0\]: expected a table"),
         (
             {"layers": [{"path": "nothere.gpkg", "reason": "flood"}]},

@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from eicgeo import io, maps, pipeline
+from eicgeo import constraints, io, maps
 from eicgeo._errors import InputError
 from eicgeo.fringe import FRINGE_CLASSES
 from eicgeo.grid import Grid
@@ -143,7 +143,7 @@ def test_each_raster_has_a_qgis_style_beside_it(saved):
 
     excluded = _qml(out / "excluded.qml")
     entries = {int(e.get("value")): e.get("label") for e in excluded.findall("colorPalette/paletteEntry")}
-    assert entries == {**pipeline.EXCLUSION_REASONS, **result.excluded.attrs.get("reason_names", {})}
+    assert entries == {**constraints.EXCLUSION_REASONS, **result.excluded.attrs.get("reason_names", {})}
     assert entries[2] == "water" and entries[4] == "built-up land"
     for name in result.criteria.data_vars:
         qml = out / "criteria" / (name.replace(":", "-") + ".qml")
@@ -152,13 +152,13 @@ def test_each_raster_has_a_qgis_style_beside_it(saved):
 
 
 def test_the_excluded_style_is_built_from_the_reason_table_at_write_time(monkeypatch):
-    monkeypatch.setitem(pipeline.EXCLUSION_REASONS, 9, "steep land")
-    monkeypatch.setitem(pipeline.EXCLUSION_REASONS, 21, "user constraint: flood zone")
+    monkeypatch.setitem(constraints.EXCLUSION_REASONS, 9, "steep land")
+    monkeypatch.setitem(constraints.EXCLUSION_REASONS, 21, "user constraint: flood zone")
     root = ET.fromstring(maps.qgis_style("excluded").split("\n", 1)[1])
     entries = root.findall("pipe/rasterrenderer/colorPalette/paletteEntry")
     labels = {int(e.get("value")): e.get("label") for e in entries}
     assert labels[9] == "steep land" and labels[21] == "user constraint: flood zone"
-    assert labels == pipeline.EXCLUSION_REASONS
+    assert labels == constraints.EXCLUSION_REASONS
     assert len({e.get("color") for e in entries}) == len(entries), "one colour per reason"
 
 

@@ -13,11 +13,12 @@ from scipy import ndimage
 
 from eicgeo import fringe
 from eicgeo._errors import InputError, ScenarioError
+from eicgeo.constraints import EXCLUSION_REASONS, exclusions
 from eicgeo.fringe import _majority_smooth, smod_codes
 from eicgeo.grid import Grid
 from eicgeo.io import raster_footprint, read_raster
-from eicgeo.pipeline import EXCLUSION_REASONS, _exclusions
 from eicgeo.scenario import Scenario
+from eicgeo.settings import ConstraintSettings
 
 DATA = Path(__file__).parent / "data"
 LAUSANNE = DATA / "lausanne-clc2006-100m.tif"
@@ -622,12 +623,11 @@ def test_protect_green_space_adds_exclusion_code_9():
     suitability = grid.wrap(np.full((1, 4), 0.5, dtype=np.float32), "suitability")
     green = grid.wrap(np.array([[0, 1, 0, 0]], dtype=np.uint8), "green_space")
     assert EXCLUSION_REASONS[9] == "residual green space"
-    scenario = Scenario(name="t")
-    scenario.constraints = {"exclude_roles": ["built_up"]}
-    excluded, _ = _exclusions(scenario, grid, roles, suitability, green)
+    settings = ConstraintSettings(exclude_roles=("built_up",))
+    excluded = exclusions(settings, grid, roles, suitability, green=green)
     np.testing.assert_array_equal(excluded.values, [[4, 0, 0, 0]])
-    scenario.constraints["protect_green_space"] = True
-    excluded, _ = _exclusions(scenario, grid, roles, suitability, green)
+    settings = settings.changed(protect_green_space=True)
+    excluded = exclusions(settings, grid, roles, suitability, green=green)
     np.testing.assert_array_equal(excluded.values, [[4, 9, 0, 0]])
     assert "9=residual green space" in excluded.attrs["reasons"]
 
@@ -707,9 +707,9 @@ def test_scenario_fringe_and_green_space_keys():
         },
         check_files=False,
     )
-    assert s.fringe["band_minutes"] == 15 and s.fringe["breakpoint"] is True
-    assert s.fringe["rules"] == {"semi_dense_density": 900, "semi_dense_contiguity": 4}
-    assert s.constraints["protect_green_space"] is True
+    assert s.fringe.band_minutes == 15 and s.fringe.breakpoint is True
+    assert s.fringe.rules == {"semi_dense_density": 900, "semi_dense_contiguity": 4}
+    assert s.constraints.protect_green_space is True
     with pytest.raises(ScenarioError) as err:
         Scenario.from_dict(
             {
@@ -720,7 +720,7 @@ def test_scenario_fringe_and_green_space_keys():
             check_files=False,
         )
     text = str(err.value)
-    assert "fringe.band_minutes: must be >= 0, got -5" in text
+    assert "fringe.band_minutes: expected a number >= 0 (minutes), got -5" in text
     assert "fringe.breakpoint: expected true or false, got 'yes'" in text
     assert "constraints.protect_green_space: expected true or false, got 1" in text
     assert "fringe.rules.centre_densty: unknown rule (did you mean 'centre_density'" in text
@@ -759,10 +759,11 @@ def test_pipeline_writes_green_space_and_protects_it(tmp_path):
 
     import eicgeo
 
-    s = eicgeo.load_sample()
-    s.roads = s.firms = s.sources = None  # the land-cover and population stages are enough
-    s.constraints["protect_green_space"] = True
-    s.fringe["band_minutes"] = 10  # without roads the band falls back to band_km, with a note
+    # the land-cover and population stages are enough; without roads the band falls back to
+    # band_km, with a note
+    s = eicgeo.load_sample().replace(
+        without=["roads", "firms", "sources"], constraints={"protect_green_space": True}, fringe={"band_minutes": 10}
+    )
     result = eicgeo.run(s, out=tmp_path / "out", progress=False)
     assert any("fringe.band_minutes needs a road network" in note for note in result.notes)
     assert result.fringe.attrs["band_km"] == 5

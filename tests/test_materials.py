@@ -18,6 +18,7 @@ from eicgeo.materials import (
     format_flows,
     parse_flows,
 )
+from eicgeo.settings import SYMBIOSIS
 
 
 def test_vocabulary_is_large_and_well_formed():
@@ -58,7 +59,7 @@ def test_every_material_has_users_ewc_and_co2_factor():
     assert MATERIALS["rice_husk"].co2_avoided == 1.2
     assert MATERIALS["steam"].co2_avoided == 0.22
     assert MATERIALS["co2"].co2_avoided == 0.0  # re-emitted: no credit
-    assert materials.TRANSPORT_KG_PER_TKM == 0.1
+    assert SYMBIOSIS.transport_kg_per_tkm == 0.1
 
 
 def test_synergy_table_rows_use_the_vocabulary():
@@ -122,7 +123,8 @@ def test_format_flows_text():
         (
             "unobtainium:1",
             r"material 'unobtainium' is not a known material; the nearest known names are "
-            r"'spent_grain', 'steam', 'animal_feed' \(all 64 are in eicgeo.materials.MATERIALS\)",
+            r"'spent_grain', 'steam', 'animal_feed' "
+            r"\(all 64 are in eicgeo.materials.MATERIALS and the scenario's inputs.materials\)",
         ),
     ],
 )
@@ -159,12 +161,6 @@ def test_amounts_are_floats():
 # --------------------------------------------------------------------------------------------
 # extending the vocabulary from CSV
 # --------------------------------------------------------------------------------------------
-@pytest.fixture
-def clean_vocabulary():
-    yield
-    materials.reset()
-
-
 MATERIALS_CSV = """name,kind,unit,ewc,description,used_by,co2_avoided,co2_source
 coffee_grounds,byproduct,t/yr,02 03,spent coffee,biogas_plant;mushroom_farm,0.4,landfill methane avoided
 hot_water,energy,MWh/yr,,,aquaculture,,
@@ -176,15 +172,15 @@ fly_ash,coal_power,quarry,mine backfill,UK NISP
 """
 
 
-def test_extend_from_csv(tmp_path, clean_vocabulary):
+def test_vocabulary_from_csv(tmp_path):
     (tmp_path / "m.csv").write_text(MATERIALS_CSV)
     (tmp_path / "s.csv").write_text(SECTORS_CSV)
     (tmp_path / "y.csv").write_text(SYNERGIES_CSV)
     n_materials, n_rows = len(MATERIALS), len(materials.synergy_table())
-    added = materials.extend(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
-    assert sorted(added.materials) == ["coffee_grounds", "hot_water"]
-    assert len(MATERIALS) == n_materials + 2
-    coffee = MATERIALS["coffee_grounds"]
+    vocab = materials.vocabulary(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
+    assert sorted(set(vocab.materials) - set(MATERIALS)) == ["coffee_grounds", "hot_water"]
+    assert len(vocab.materials) == n_materials + 2 and len(MATERIALS) == n_materials, "nothing global changes"
+    coffee = vocab.materials["coffee_grounds"]
     assert (coffee.kind, coffee.unit, coffee.ewc, coffee.used_by) == (
         "byproduct",
         "t/yr",
@@ -192,9 +188,9 @@ def test_extend_from_csv(tmp_path, clean_vocabulary):
         ("biogas_plant", "mushroom_farm"),
     )
     assert coffee.co2_avoided == 0.4
-    assert MATERIALS["hot_water"].unit == "MWh/yr" and MATERIALS["hot_water"].co2_avoided == 0.0
-    assert SECTORS["mushroom_farm"] == "oyster mushroom growing"
-    table = materials.synergy_table()
+    assert vocab.materials["hot_water"].unit == "MWh/yr" and vocab.materials["hot_water"].co2_avoided == 0.0
+    assert vocab.sectors["mushroom_farm"] == "oyster mushroom growing" and "mushroom_farm" not in SECTORS
+    table = vocab.synergy_table()
     assert len(table) == n_rows + 2
     assert table.iloc[-2].tolist() == [
         "coffee_grounds",
@@ -203,22 +199,41 @@ def test_extend_from_csv(tmp_path, clean_vocabulary):
         "growing substrate",
         "coffee-to-mushroom pilots",
     ]
-    assert len(SYNERGIES) == n_rows  # the built-in table is untouched
-    # the new names work everywhere the vocabulary is checked
-    assert parse_flows("coffee_grounds:12;hot_water:3") == {"coffee_grounds": 12.0, "hot_water": 3.0}
-    # reading the same files again replaces the user's rows instead of failing
-    materials.extend(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
-    assert len(materials.synergy_table()) == n_rows + 2
-    materials.reset()
-    assert "coffee_grounds" not in MATERIALS and "mushroom_farm" not in SECTORS
-    assert len(materials.synergy_table()) == n_rows
+    assert len(SYNERGIES) == n_rows == len(materials.synergy_table())  # the built-in table is untouched
+    # the new names work wherever this vocabulary is given, and nowhere else
+    assert parse_flows("coffee_grounds:12;hot_water:3", vocab=vocab) == {"coffee_grounds": 12.0, "hot_water": 3.0}
+    with pytest.raises(MaterialError, match="'coffee_grounds' is not a known material"):
+        parse_flows("coffee_grounds:12")
+    # the same files read twice give the same vocabulary
+    again = materials.vocabulary(materials=tmp_path / "m.csv", sectors=tmp_path / "s.csv", synergies=tmp_path / "y.csv")
+    assert again.materials == vocab.materials and again.synergy_rows == vocab.synergy_rows
 
 
-def test_extend_from_dataframes(clean_vocabulary):
+def test_vocabulary_from_dataframes():
     frame = pd.DataFrame({"name": ["oyster_shells"], "kind": ["byproduct"], "used_by": ["cement"]})
-    materials.extend(materials=frame)
-    assert MATERIALS["oyster_shells"].used_by == ("cement",)
-    assert MATERIALS["oyster_shells"].unit == "t/yr"
+    vocab = materials.vocabulary(materials=frame)
+    assert vocab.materials["oyster_shells"].used_by == ("cement",)
+    assert vocab.materials["oyster_shells"].unit == "t/yr"
+    assert "oyster_shells" not in MATERIALS
+
+
+def test_two_runs_in_one_process_each_see_their_own_materials(tmp_path, sample_dir):
+    """Runs with different material tables, one after the other in one kernel, do not leak."""
+    import eicgeo
+
+    (tmp_path / "a.csv").write_text("name,kind,used_by\noyster_shells,byproduct,cement\n")
+    (tmp_path / "b.csv").write_text("name,kind,used_by\ncoffee_grounds,byproduct,biogas_plant\n")
+    (tmp_path / "lc.tif").write_bytes((sample_dir / "landcover.tif").read_bytes())
+    runs = {}
+    for name in ("a", "b"):
+        s = eicgeo.Scenario.from_dict(
+            {"inputs": {"landcover": "lc.tif", "materials": f"{name}.csv"}, "grid": {"resolution": 2000}},
+            base_dir=tmp_path,
+        )
+        runs[name] = eicgeo.run(s, progress=False)
+    assert "oyster_shells" in runs["a"].vocabulary.materials and "coffee_grounds" not in runs["a"].vocabulary.materials
+    assert "coffee_grounds" in runs["b"].vocabulary.materials and "oyster_shells" not in runs["b"].vocabulary.materials
+    assert "oyster_shells" not in MATERIALS and "coffee_grounds" not in MATERIALS
 
 
 @pytest.mark.parametrize(
@@ -277,14 +292,11 @@ def test_extend_from_dataframes(clean_vocabulary):
         ("sectors", "sector\nnew_one\n", r"sectors '.*s.csv' is missing column\(s\) description"),
     ],
 )
-def test_bad_extension_rows_name_the_row(tmp_path, clean_vocabulary, table, text, match):
+def test_bad_extension_rows_name_the_row(tmp_path, table, text, match):
     path = tmp_path / {"materials": "m.csv", "synergies": "y.csv", "sectors": "s.csv"}[table]
     path.write_text(text)
-    before = (dict(MATERIALS), dict(SECTORS), len(materials.synergy_table()))
     with pytest.raises(MaterialError, match=match):
-        materials.extend(**{table: path})
-    # nothing was registered: the rows are all checked first
-    assert (dict(MATERIALS), dict(SECTORS), len(materials.synergy_table())) == before
+        materials.vocabulary(**{table: path})
 
 
 def test_missing_extension_file(tmp_path):
@@ -292,11 +304,12 @@ def test_missing_extension_file(tmp_path):
         materials.read_extension(materials=tmp_path / "nope.csv")
 
 
-def test_scenario_validates_the_vocabulary_tables(tmp_path, clean_vocabulary):
+def test_scenario_validates_the_vocabulary_tables(tmp_path):
     from eicgeo._errors import ScenarioError
-    from eicgeo.scenario import CRITERIA, Scenario
+    from eicgeo.criteria import REGISTRY
+    from eicgeo.scenario import Scenario
 
-    assert "symbiosis_potential" in CRITERIA
+    assert "symbiosis_potential" in REGISTRY
     (tmp_path / "lc.tif").write_bytes(b"")  # only its existence is checked here
     (tmp_path / "m.csv").write_text(MATERIALS_CSV)
     (tmp_path / "s.csv").write_text(SECTORS_CSV)
@@ -309,8 +322,8 @@ def test_scenario_validates_the_vocabulary_tables(tmp_path, clean_vocabulary):
         "clustering": {"link_scale_t": 500, "hull_buffer_m": 250},
     }
     s = Scenario.from_dict(good, base_dir=tmp_path)
-    assert s.materials == tmp_path / "m.csv" and s.sectors == tmp_path / "s.csv"
-    assert s.clustering["link_scale_t"] == 500
+    assert s.inputs.materials == tmp_path / "m.csv" and s.inputs.sectors == tmp_path / "s.csv"
+    assert s.clustering.link_scale_t == 500
     assert "coffee_grounds" not in MATERIALS
     # a bad row is a problem of inputs.materials; an unknown CO2 factor material is named
     (tmp_path / "bad.csv").write_text("name,kind\ncoffee_grounds,bypoduct\n")
@@ -326,6 +339,6 @@ def test_scenario_validates_the_vocabulary_tables(tmp_path, clean_vocabulary):
         "energy, emission, utility (did you mean 'byproduct', 'product'?)"
     )
     assert problems["symbiosis.co2_factors.flyash"] == "unknown material (did you mean 'fly_ash'?)"
-    assert problems["symbiosis.co2_factors.slag"] == "expected a number >= 0 (t CO2 per unit), got -1"
+    assert problems["symbiosis.co2_factors.slag"] == "expected a number >= 0 (t CO2 per t (or MWh)), got -1"
     with pytest.raises(ScenarioError, match=r"inputs.synergies: file '.*nope.csv' does not exist"):
         Scenario.from_dict({"inputs": {"landcover": "lc.tif", "synergies": "nope.csv"}}, base_dir=tmp_path)

@@ -63,7 +63,9 @@ def test_run_into_a_project_folder_is_refused_and_touches_nothing(project: Path)
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith(f"eicgeo: error: output folder '{project}' holds 8 file(s) eicgeo did not write or that this run reads")
+    assert lines[0].startswith(
+        f"eicgeo: error: output folder '{project}' holds 8 file(s) eicgeo did not write or that this run reads"
+    )
     assert "choose an empty or new folder, or pass --overwrite" in lines[0]
     assert snapshot(project) == before
     assert sorted(p.name for p in project.parent.iterdir()) == ["my_project"]
@@ -122,7 +124,9 @@ def test_a_file_eicgeo_wrote_and_the_user_changed_is_the_users(tmp_path: Path) -
     out = tmp_path / "out"
     write(out, {"report.md": "v1", "map.html": "m1"})
     (out / "report.md").write_text("v1 with my edits")
-    with pytest.raises(OutputFolderError, match=r"holds 1 file\(s\) eicgeo did not write or that this run reads \(report.md\)"):
+    with pytest.raises(
+        OutputFolderError, match=r"holds 1 file\(s\) eicgeo did not write or that this run reads \(report.md\)"
+    ):
         write(out, {"report.md": "v2", "map.html": "m2"})
     with pytest.raises(OutputFolderError, match="report.md was not written by eicgeo"):
         write(out, {"report.md": "v2", "map.html": "m2"}, overwrite=True)

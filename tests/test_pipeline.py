@@ -14,8 +14,9 @@ import rasterio.features
 import eicgeo
 import eicgeo.maps
 from eicgeo import io
+from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import SMOD_CLASSES
-from eicgeo.pipeline import EXCLUSION_REASONS, STAGES
+from eicgeo.pipeline import STAGES
 from eicgeo.zones import ZONE_COLUMNS
 
 
@@ -169,9 +170,7 @@ def test_missing_inputs_skip_their_criteria(sample_dir, data_dir):
 
 
 def test_roads_without_sources(sample_dir):
-    s = eicgeo.load_sample().replace(name="no_sources")
-    s.sources = None
-    s.firms = None
+    s = eicgeo.load_sample().replace(name="no_sources", without=["sources", "firms"])
     result = eicgeo.run(s, progress=False)
     skipped = dict(result.skipped)
     assert skipped["material_access"] == "no source of the material(s) in inputs.sources"

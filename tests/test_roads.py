@@ -445,7 +445,7 @@ def test_labour_access_is_the_commute_from_the_nearest_settlement():
 
 
 def test_settlements_are_villages_towns_and_the_city():
-    from eicgeo.pipeline import _settlements
+    from eicgeo.criteria import settlements as _settlements
 
     grid = Grid("EPSG:32647", Affine(1000, 0, 0, 0, -1000, 3000), (3, 3))
     smod = grid.wrap(np.array([[30, 23, 22], [21, 13, 12], [11, 10, 0]], dtype=np.uint8), "degurba")
@@ -457,12 +457,11 @@ def test_settlements_are_villages_towns_and_the_city():
 
 def test_pipeline_builds_labour_access(sample_dir):
     import eicgeo
-    from eicgeo.scenario import CRITERIA
+    from eicgeo.criteria import REGISTRY
 
-    assert "labour_access" in CRITERIA
+    assert "labour_access" in REGISTRY
     s = eicgeo.load_sample()
-    s = s.replace(name="labour", resolution=400.0)
-    s.criteria["labour_access"] = eicgeo.scenario.Criterion(name="labour_access", weight=0.3)
+    s = s.replace(name="labour", resolution=400.0, criteria={"labour_access": {"weight": 0.3}})
     result = eicgeo.run(s, progress=False)
     raw = result.layers["labour_access"]
     assert raw.attrs["units"] == "minutes" and result.weights["labour_access"] > 0

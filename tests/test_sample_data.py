@@ -282,7 +282,9 @@ def test_a_folder_with_user_files_is_refused_and_overwrite_keeps_them(tmp_path: 
     out = tmp_path / "region"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(OutputFolderError, match=r"holds 1 file\(s\) eicgeo did not write or that this run reads \(notes.txt\)"):
+    with pytest.raises(
+        OutputFolderError, match=r"holds 1 file\(s\) eicgeo did not write or that this run reads \(notes.txt\)"
+    ):
         generate(out)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     generate(out, overwrite=True)

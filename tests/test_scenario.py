@@ -7,6 +7,8 @@ import pytest
 
 from eicgeo import Scenario, read_scenario
 from eicgeo._errors import ScenarioError
+from eicgeo.criteria import standardisation
+from eicgeo.settings import SECTIONS
 
 
 def write(tmp_path: Path, body: str, files=("lc.tif", "pop.tif", "roads.osm.bz2")) -> Path:
@@ -34,12 +36,16 @@ high = 20
 def test_good_scenario_over_the_balanced_preset(tmp_path):
     s = read_scenario(write(tmp_path, GOOD))
     assert s.preset == "balanced" and s.name == "test"
-    assert s.resolution == 250.0 and s.crs == "auto"
-    assert s.landcover == tmp_path / "lc.tif", "relative paths resolve against the scenario's folder"
+    assert s.grid.resolution == 250.0 and s.grid.crs == "auto"
+    assert s.inputs.landcover == tmp_path / "lc.tif", "relative paths resolve against the scenario's folder"
     assert s.criteria["road_access"].weight == 3.0
-    assert s.criteria["road_access"].params == {"low": 0, "high": 20, "increasing": False}
+    assert s.criteria["road_access"].params() == {"high": 20}, "a criterion holds what was given"
+    assert standardisation("road_access", s.criteria["road_access"]) == (
+        "linear",
+        {"low": 0.0, "high": 20.0, "increasing": False},
+    ), "given parameters go over the criterion's default standardisation"
     assert s.criteria["market_access"].weight == 0.2, "the preset's other criteria stay"
-    assert s.criteria["landcover"].params["scores"]["cropland"] == 1.0
+    assert standardisation("landcover", s.criteria["landcover"])[1]["scores"]["cropland"] == 1.0
     assert s.weights()["road_access"] == 3.0
 
 
@@ -67,14 +73,14 @@ def test_every_problem_is_reported_at_once(tmp_path):
     problems = dict(info.value.problems)
     assert "did you mean 'name'" in problems["nmae"]
     assert "geographic" in problems["grid.crs"]
-    assert "expected a number, got 'fine'" in problems["grid.resolution"]
+    assert problems["grid.resolution"] == "expected a number, got 'fine'"
     assert "missing.csv' does not exist" in problems["inputs.firms"]
     assert "did you mean 'road_access'" in problems["criteria.road_acess"]
-    assert "expected a number >= 0, got -1" in problems["criteria.market_access.weight"]
+    assert problems["criteria.market_access.weight"] == "expected a number >= 0, got -1"
     assert "did you mean 'linear'" in problems["criteria.market_access.fn"]
     assert "unknown material 'flyash'" in problems["criteria.material_access:flyash"]
     assert "fly_ash" in problems["criteria.material_access:flyash"]
-    assert "expected a number in [0, 1)" in problems["zones.quantile"]
+    assert problems["zones.quantile"] == "expected a number in [0, 1), got 1.5"
     assert len(info.value.problems) == 9
     assert str(info.value).startswith(f"{tmp_path / 's.toml'}: 9 problems: ")
 
@@ -154,27 +160,32 @@ def test_all_zero_weights(tmp_path):
 def test_replace_overrides_inputs_and_grid(tmp_path):
     s = read_scenario(write(tmp_path, GOOD))
     (tmp_path / "other.tif").write_bytes(b"")
-    t = s.replace(landcover=tmp_path / "other.tif", resolution=50)
-    assert t.landcover == tmp_path / "other.tif" and t.resolution == 50.0
-    assert s.resolution == 250.0
+    t = s.replace(landcover=tmp_path / "other.tif", resolution=50, zones={"n": 4})
+    assert t.inputs.landcover == tmp_path / "other.tif" and t.grid.resolution == 50.0 and t.zones.n == 4
+    assert s.grid.resolution == 250.0 and s.zones.n == 10
 
 
 def test_from_dict_without_file_checks():
     s = Scenario.from_dict({"inputs": {"landcover": "x.tif"}}, check_files=False)
-    assert s.landcover.name == "x.tif" and s.legend == "esa_worldcover"
-    assert set(s.to_dict()) >= {"name", "preset", "criteria", "landcover"}
+    assert s.inputs.landcover.name == "x.tif" and s.inputs.legend == "esa_worldcover"
+    assert set(s.to_dict()) == {"name", "preset", "description", *SECTIONS}
 
 
-def test_every_schema_key_is_documented():
-    """docs/scenario.md names every key the validator accepts, by its full path."""
+def test_the_docs_key_tables_are_generated_from_the_declarations():
+    """Each section's key table in docs/scenario.md is the one eicgeo.settings.markdown_table
+    makes (`python docs/make_scenario_tables.py` rewrites them)."""
     from eicgeo import scenario
+    from eicgeo.criteria import registry_table
+    from eicgeo.settings import markdown_table
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "scenario.md").read_text(encoding="utf-8")
-    keys = [*scenario._TOP, *(f"{section}.{key}" for section, table in scenario._SECTIONS.items() for key in table)]
-    keys += [f"criteria.NAME.{key}" for key in (*scenario._CRITERION_KEYS, *scenario._FN_PARAMS)]
-    keys += [f"criteria.{name}" for name in scenario.CRITERIA]
-    missing = [key for key in keys if f"`{key}`" not in doc]
-    assert not missing, f"docs/scenario.md does not document {missing}"
+    expected = {**{section: markdown_table(section) for section in SECTIONS}, "builtin-criteria": registry_table()}
+    for name, want in expected.items():
+        begin, end = f"<!-- keys:{name} -->\n", f"\n<!-- /keys:{name} -->"
+        assert begin in doc and end in doc, f"docs/scenario.md has no generated table for {name}"
+        table = doc.split(begin, 1)[1].split(end, 1)[0]
+        assert table == want, f"docs/scenario.md's {name} table is out of date (python docs/make_scenario_tables.py)"
+    assert "`criteria.NAME.high`" in doc and "`zones.min_spacing_km`" in doc
     for preset in scenario.PRESETS:
         assert f"* `{preset}`" in doc, f"preset {preset} is not described in docs/scenario.md"
 
@@ -206,10 +217,10 @@ weights = [1, 2]
     assert "cannot parse CRS 'EPSG:999999'" in by_key["grid.bounds_crs"]
     assert "unknown highway class 'trunc' (did you mean 'trunk'" in by_key["roads.main_roads"]
     assert "did you mean 'secondary'" in by_key["roads.speeds.secondray"]
-    assert by_key["roads.speeds.tertiary"] == "expected a speed in km/h > 0, got -5"
+    assert by_key["roads.speeds.tertiary"] == "expected a number > 0 (km/h), got -5"
     assert "unknown material kind 'energie'" in by_key["symbiosis.kinds"]
-    assert by_key["clustering.min_cluster_size"] == "must be >= 2, got 1"
-    assert by_key["mcda.ahp.weights"] == "unknown key; expected labels, matrix and on_inconsistent"
+    assert by_key["clustering.min_cluster_size"] == "expected an integer >= 2 (firms), got 1"
+    assert by_key["mcda.ahp.weights"] == "unknown key; expected one of labels, matrix, on_inconsistent"
     assert "named twice" in by_key["mcda.ahp.labels"]
     # AHP weighs the two labels, so the lone order weight does not resolve.
     assert "expected 2 numbers >= 0" in by_key["mcda.order_weights"]
@@ -222,7 +233,7 @@ def test_preset_argument_and_replace_swap_the_preset_under_the_overrides(tmp_pat
     assert s.preset == "balanced"
     t = s.replace(preset="balanced", resolution=500)
     assert t.criteria["road_access"].weight == 3.0, "the file's own weight survives a replace"
-    assert t.resolution == 500.0
+    assert t.grid.resolution == 500.0
     with pytest.raises(ScenarioError, match="preset: unknown preset 'industrail'"):
         read_scenario(path, preset="industrail")
 
@@ -256,15 +267,15 @@ def test_each_preset_weighs_what_its_policy_stream_asks():
     assert _top(industrial.weights(), 3) == {"market_access", "road_access", "labour_access"}
     environmental = preset("environmental")
     assert _top(environmental.weights(), 3) == {"symbiosis_potential", "material_access", "landcover"}
-    assert environmental.constraints["protect_green_space"] is True
-    scores = environmental.criteria["landcover"].params["scores"]
+    assert environmental.constraints.protect_green_space is True
+    scores = standardisation("landcover", environmental.criteria["landcover"])[1]["scores"]
     assert scores["forest"] == 0.0 and scores["grass_shrub"] < scores["cropland"] < scores["bare"]
     regional = preset("regional")
     assert _top(regional.weights(), 1) == {"equal_access"}
-    assert regional.zones["min_spacing_km"] == 3
-    assert _top(regional.zones["score_weights"], 2) == {"rural_pop", "suitability"}
-    assert _top(environmental.zones["score_weights"], 3) == {"suitability", "symbiosis", "green_loss"}
-    assert industrial.zones["n"] == 10 and industrial.fringe["method"] == "auto", "written over balanced"
+    assert regional.zones.min_spacing_km == 3
+    assert _top(regional.zones.score_table(), 2) == {"rural_pop", "suitability"}
+    assert _top(environmental.zones.score_table(), 3) == {"suitability", "symbiosis", "green_loss"}
+    assert industrial.zones.n == 10 and industrial.fringe.method == "auto", "written over balanced"
     balanced = preset("balanced")
     assert set(balanced.weights().values()) == {0.2}
 

@@ -594,15 +594,7 @@ def test_symbiosis_potential_by_hand():
 # --------------------------------------------------------------------------------------------
 # the symbiosis stage of the pipeline
 # --------------------------------------------------------------------------------------------
-@pytest.fixture
-def clean_vocabulary():
-    yield
-    from eicgeo import materials
-
-    materials.reset()
-
-
-def test_pipeline_symbiosis_stage(tmp_path, clean_vocabulary):
+def test_pipeline_symbiosis_stage(tmp_path):
     import pyogrio
 
     import eicgeo
@@ -692,7 +684,7 @@ def test_read_firms_warns_about_unknown_sectors(tmp_path):
     )
     with pytest.warns(
         EicgeoWarning,
-        match=r"2 firm\(s\) have a sector that eicgeo.materials.SECTORS does not list; "
+        match=r"2 firm\(s\) have a sector that the vocabulary does not list; "
         r"the first is row 4 \(firm_id 'F3'\): 'rice mill' \(did you mean 'rice_mill'",
     ):
         firms = io.read_firms(path)

@@ -17,6 +17,7 @@ from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE
 from eicgeo.materials import MATERIALS, parse_flows
 from eicgeo.scenario import Scenario
+from eicgeo.settings import MCDASettings
 
 # 100 m cells: one hectare each; the grid's top edge is y = 2000, its left edge x = 0
 GRID = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 2000), (20, 20))
@@ -552,7 +553,9 @@ def test_stability_by_hand():
 def test_stability_owa_with_equal_order_weights_is_wlc():
     ranked, criteria = crossing_zones()
     wlc = zones.stability(ranked, criteria, {"a": 1, "b": 1}, runs=50, top_k=1, concentration=20, seed=3)
-    owa = zones.stability(ranked, criteria, {"a": 1, "b": 1}, runs=50, top_k=1, concentration=20, seed=3, method="owa")
+    owa = zones.stability(
+        ranked, criteria, {"a": 1, "b": 1}, runs=50, top_k=1, concentration=20, seed=3, mcda=MCDASettings(method="owa")
+    )
     assert owa["p_top_k"].tolist() == wlc["p_top_k"].tolist()
 
 
@@ -605,20 +608,21 @@ def test_scenario_zone_settings_are_checked():
     with pytest.raises(ScenarioError) as err:
         Scenario.from_dict(data, check_files=False)
     problems = dict(err.value.problems)
-    assert problems["zones.n"] == "must be >= 1, got 0"
-    assert problems["zones.min_spacing_km"] == "must be >= 0, got -1"
-    assert problems["zones.compactness"] == "must be >= 0, got -0.5"
-    assert problems["zones.top_k"] == "must be >= 1, got 0"
-    assert problems["zones.stability_runs"] == "must be >= 0, got -1"
-    assert problems["zones.stability_concentration"] == "must be > 0, got 0"
-    assert problems["zones.max_area_ha"] == "must be >= zones.min_area_ha (100), got 80"
+    assert problems["zones.n"] == "expected an integer >= 1 (zones), got 0"
+    assert problems["zones.min_spacing_km"] == "expected a number >= 0 (km), got -1"
+    assert problems["zones.compactness"] == "expected a number >= 0, got -0.5"
+    assert problems["zones.top_k"] == "expected an integer >= 1 (zones), got 0"
+    assert problems["zones.stability_runs"] == "expected an integer >= 0 (runs), got -1"
+    assert problems["zones.stability_concentration"] == "expected a number > 0, got 0"
+    assert problems["zones.max_area_ha"] == "expected a number >= zones.min_area_ha (100), got 80"
     assert problems["zones.score_weights.suitabilty"].startswith("unknown indicator; expected one of suitability, ")
     assert problems["zones.score_weights.suitabilty"].endswith("(did you mean 'suitability'?)")
     assert problems["zones.score_weights.symbiosis"] == "expected a number >= 0, got -1"
+    assert len(problems) == 9
     # the balanced preset documents its zone score
     s = Scenario.from_dict({"inputs": {"landcover": "lc.tif"}}, check_files=False)
-    assert s.zones["score_weights"] == zones.SCORE_WEIGHTS
-    assert s.zones["min_spacing_km"] == 1 and s.zones["top_k"] == 5 and s.zones["stability_runs"] == 100
+    assert s.zones.score_table() == zones.SCORE_WEIGHTS
+    assert s.zones.min_spacing_km == 1 and s.zones.top_k == 5 and s.zones.stability_runs == 100
 
 
 # --------------------------------------------------------------------------------------------
