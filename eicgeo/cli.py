@@ -16,7 +16,7 @@ import click
 from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
 from eicgeo.zones import ZONE_COLUMNS
 
-__all__ = ["main"]
+__all__ = ["INTERNAL_ERROR", "main"]
 
 # The zone columns worth a terminal line (zone_id equals rank).
 _ZONE_TABLE = [c for c in ZONE_COLUMNS if c not in ("zone_id", "rank")]
@@ -24,7 +24,8 @@ _ZONE_TABLE = [c for c in ZONE_COLUMNS if c not in ("zone_id", "rank")]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="eicgeo")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="With an error, print its traceback too (anywhere on the line).")
+def cli(debug: bool) -> None:
     """Site Eco-Industrial Clusters on the urban-rural fringe."""
 
 
@@ -237,10 +238,22 @@ def _timings_line(timings: dict[str, float]) -> str:
     return f"stage seconds: {stages} (total {sum(timings.values()):.1f})"
 
 
+#: The start of the line the last-resort handler prints (the catalogue of bad inputs checks
+#: that no bad input reaches it: each gets eicgeo's own message instead).
+INTERNAL_ERROR = "eicgeo: internal error"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code.
+
+    Every error prints one line, ``eicgeo: error: ...``, and returns 1 (2 for a usage error).
+    ``--debug`` anywhere on the command line prints the traceback as well.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     try:
-        cli.main(args=argv, prog_name="eicgeo", standalone_mode=False)
+        cli.main(args=args, prog_name="eicgeo", standalone_mode=False)
     except click.exceptions.Exit as err:
         return err.exit_code
     except click.Abort:
@@ -250,14 +263,35 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"eicgeo: error: {err.format_message()}", err=True)
         return 2
     except EicgeoError as err:
-        click.echo(f"eicgeo: error: {err}", err=True)
+        _traceback(debug)
+        click.echo(f"eicgeo: error: {_one_line(err)}", err=True)
         return 1
     except OSError as err:
-        click.echo(f"eicgeo: error: {err}", err=True)
+        _traceback(debug)
+        click.echo(f"eicgeo: error: {_one_line(err)}", err=True)
         return 1
     except SystemExit as err:
         return int(err.code or 0)
+    except KeyboardInterrupt:
+        click.echo("eicgeo: interrupted", err=True)
+        return 130
+    except Exception as err:  # the last resort: a bug, not a bad input
+        _traceback(debug)
+        detail = f"{type(err).__name__}: {_one_line(err)}"
+        click.echo(f"{INTERNAL_ERROR} ({detail}); run again with --debug for the traceback", err=True)
+        return 1
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
