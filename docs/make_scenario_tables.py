@@ -19,7 +19,8 @@ DOC = Path(__file__).resolve().parent / "scenario.md"
 
 
 def tables() -> dict[str, str]:
-    return {**{section: markdown_table(section) for section in SECTIONS}, "builtin-criteria": registry_table()}
+    sections = ["top", *SECTIONS]
+    return {**{section: markdown_table(section) for section in sections}, "builtin-criteria": registry_table()}
 
 
 def main() -> None:

@@ -99,6 +99,23 @@ def degurba(
     DataArray
         uint8 codes of :data:`SMOD_CLASSES` (0 = nodata, a block without any population
         data), named ``degurba``; ``attrs["block_cells"]`` is the block size in cells.
+
+    Examples
+    --------
+    A 3 km x 3 km area on a 100 m population grid, summed to the default aggregation cells
+    (``FRINGE.cell_m``, 10 x 10 cells here). The middle block of 60,000 people is an urban
+    centre (30); the blocks of 400 inh/km² touching it make an urban cluster with it, so they
+    are suburban or peri-urban (21); 60 inh/km² is low-density rural (12) and 10 inh/km²
+    very-low-density rural (11):
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 3000), (30, 30))
+    >>> per_km2 = np.array([[400, 400, 60], [400, 60_000, 60], [10, 10, 10]])
+    >>> population = grid.wrap(np.kron(per_km2, np.ones((10, 10))) / 100, "population")  # people per cell
+    >>> smod = degurba(population)
+    >>> smod.attrs["block_cells"], smod.values[::10, ::10].tolist()
+    (10, [[21, 21, 12], [21, 30, 12], [11, 11, 11]])
     """
     grid = Grid.from_dataarray(population)
     cell_m = check_positive(cell_m, "cell_m")
@@ -210,6 +227,23 @@ def smod_codes(
     -------
     ndarray
         uint8 codes of :data:`SMOD_CLASSES`.
+
+    Examples
+    --------
+    Nine 1 km² cells: a city core of 60,000 people, two suburban cells of 400 inh/km² beside
+    it, a cell of open water and an isolated village of 700 people (a rural cluster, 13):
+
+    >>> import numpy as np
+    >>> density = np.array([[60_000, 400, 0], [400, 0, 0], [0, 0, 700]])
+    >>> water = np.array([[0, 0, 1.0], [0, 0, 0], [0, 0, 0]])
+    >>> smod_codes(density, area_km2=1.0, water_share=water).tolist()
+    [[30, 21, 10], [21, 11, 11], [11, 11, 13]]
+
+    Under a stricter rule the core is too small for an urban centre and becomes a dense urban
+    cluster (23):
+
+    >>> smod_codes(density, area_km2=1.0, centre_population=100_000)[0].tolist()
+    [23, 21, 11]
     """
     for name, value in [
         ("centre_density", centre_density),
@@ -315,6 +349,19 @@ def classes(
         The road network for ``band_minutes`` (in the grid's CRS).
     offroad_kph : float
         Speed off the network (km/h) for the travel-time band.
+
+    Examples
+    --------
+    On 100 m cells with an urban centre in the corner and a 100 m band: the suburban cell (21)
+    is fringe, so is the rural cell beside the centre; the diagonal cell, 141 m away, stays
+    rural and the nodata cell stays 0:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> smod = grid.wrap(np.array([[30, 21, 11], [11, 12, 11], [13, 11, 0]], dtype=np.uint8), "degurba")
+    >>> classes(smod, band_km=0.1).values.tolist()
+    [[3, 2, 1], [2, 1, 1], [1, 1, 0]]
     """
     grid = Grid.from_dataarray(smod)
     codes = np.asarray(smod.values)
@@ -400,6 +447,22 @@ def from_landcover(
         Find the fringe's outer edge from the gradient around each urban core.
     ring_m, max_band_m : float
         Ring width and farthest distance (metres) of the gradient.
+
+    Examples
+    --------
+    ESA WorldCover on 100 m cells: a built-up block (50) in cropland (40), one nodata cell (0),
+    and a disc of 100 m (the cell and its four neighbours). With the default shares
+    (``FRINGE.urban_share`` and ``FRINGE.fringe_share``) the block is urban, the cells sharing
+    an edge with it are fringe and the rest is rural:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 500), (5, 5))
+    >>> lc = np.full((5, 5), 40, dtype=np.uint8)
+    >>> lc[:3, :3] = 50
+    >>> lc[2, 2], lc[4, 4] = 40, 0
+    >>> from_landcover(grid.wrap(lc, "landcover"), "esa_worldcover", radius_m=100).values.tolist()
+    [[3, 3, 3, 2, 1], [3, 3, 3, 2, 1], [3, 3, 2, 1, 1], [2, 2, 1, 1, 1], [1, 1, 1, 1, 0]]
     """
     legend = get_legend(legend)
     if not 0 < fringe_share < urban_share <= 1:
@@ -492,6 +555,25 @@ def green_space(
     -------
     DataArray
         uint8, 1 residual green space, 0 otherwise; named ``green_space``.
+
+    Examples
+    --------
+    A built-up cell (50) in the corner of woods (10) on 100 m cells: within 100 m only the
+    forest cell beside it is residual green space (the diagonal one is 141 m away, the
+    cropland cell (40) is not green space, nor is the water (80)):
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> lc = grid.wrap(np.array([[50, 10, 10], [40, 10, 10], [10, 10, 80]], dtype=np.uint8), "landcover")
+    >>> green_space(lc, "esa_worldcover", distance_m=100).values.tolist()
+    [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+
+    If that building is a lone farmstead in rural land, the woods are not residual green space:
+
+    >>> rural = grid.wrap(np.ones((3, 3), dtype=np.uint8), "fringe")
+    >>> int(green_space(lc, "esa_worldcover", fringe=rural, distance_m=100).sum())
+    0
     """
     legend = get_legend(legend)
     distance_m = check_positive(distance_m, "distance_m", allow_zero=True)
@@ -517,7 +599,25 @@ def green_space(
 
 
 def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = FRINGE.radius_m) -> np.ndarray:
-    """Share of built-up land among the cells with data within ``radius_m`` (a disc)."""
+    """Share of built-up land among the cells with data within ``radius_m`` (a disc).
+
+    ``roles`` are the land-cover role codes (:data:`eicgeo.legends.ROLE_CODE`, e.g. from
+    :meth:`Legend.role_codes`); cells of role ``nodata`` are left out of the share.
+
+    Examples
+    --------
+    One built-up cell among cropland on 100 m cells; a 100 m disc is a cell and its four
+    neighbours, of which the grid's edge cuts off some:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> from eicgeo.legends import ROLE_CODE
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> roles = np.full((3, 3), ROLE_CODE["cropland"])
+    >>> roles[0, 0] = ROLE_CODE["built_up"]
+    >>> built_share(roles, grid, radius_m=100).round(3).tolist()
+    [[0.333, 0.25, 0.0], [0.25, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
     radius_m = check_positive(radius_m, "radius_m")
     r = max(1, round(radius_m / grid.resolution))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]

@@ -21,6 +21,7 @@ from rasterio.warp import transform_bounds
 
 from eicgeo._errors import CRSError, GridMismatchError, InputError
 from eicgeo._validate import check_crs, check_positive
+from eicgeo.settings import GRID
 
 __all__ = ["Grid", "utm_crs"]
 
@@ -67,6 +68,20 @@ class Grid:
     >>> g = Grid.from_bounds((0, 0, 1000, 500), 100, "EPSG:32647")
     >>> g.shape, g.resolution, g.cell_area_m2
     ((5, 10), 100.0, 10000.0)
+
+    A 3 x 3 grid of 100 m cells from its transform, a layer wrapped on it, and the cell that
+    holds a point:
+
+    >>> import numpy as np
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> grid.bounds, grid.xs.tolist(), grid.ys.tolist()
+    ((0.0, 0.0, 300.0, 300.0), [50.0, 150.0, 250.0], [250.0, 150.0, 50.0])
+    >>> elevation = grid.wrap(np.arange(9.0).reshape(3, 3), "elevation")
+    >>> grid.check(elevation)  # silent: the layer is on this grid
+    >>> Grid.from_dataarray(elevation) == grid
+    True
+    >>> [int(v) for v in grid.rowcol(250, 50)], bool(grid.contains(350, 50))
+    ([2, 2], False)
     """
 
     crs: CRS
@@ -98,7 +113,7 @@ class Grid:
         cls,
         bounds: tuple[float, float, float, float],
         resolution: float,
-        crs: Any = "auto",
+        crs: Any = GRID.crs,
         *,
         bounds_crs: Any = None,
     ) -> Grid:

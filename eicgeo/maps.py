@@ -735,7 +735,7 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
         handles=handles, loc="upper left", fontsize=8, title="Legend", title_fontsize=9, alignment="left", frameon=False
     )
     _zone_table(side, result.zones)
-    method = str(result.suitability.attrs.get("method", "wlc")).upper()
+    method = result.scenario.mcda.method.upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
     ax.text(
         0.0,

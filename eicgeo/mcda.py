@@ -402,6 +402,23 @@ class AHPResult:
         by ``ci_share``, largest first.
     matrix : ndarray
         The pairwise matrix the weights come from (for group AHP, the geometric mean).
+
+    Examples
+    --------
+    A consistent matrix (roads twice as important as land, land twice water, water twice
+    slope) gives the weights 8:4:2:1; entering roads versus slope the wrong way round makes it
+    inconsistent, and that judgement is named first:
+
+    >>> import numpy as np
+    >>> w = np.array([8, 4, 2, 1])
+    >>> m = w[:, None] / w[None, :]
+    >>> r = ahp_weights(m, ["roads", "land", "water", "slope"])
+    >>> [round(v, 4) for v in r.weights.values()], r.consistent
+    ([0.5333, 0.2667, 0.1333, 0.0667], True)
+    >>> m[0, 3], m[3, 0] = 1 / 8, 8
+    >>> r = ahp_weights(m, ["roads", "land", "water", "slope"], on_inconsistent="ignore")
+    >>> round(r.consistency_ratio, 2), r.consistent, r.worst_judgement
+    (1.01, False, ('roads', 'slope'))
     """
 
     weights: dict[str, float]
@@ -904,6 +921,19 @@ def exclude(
     ``reasons`` is a sequence of ``(code, mask)`` pairs in priority order, codes 1..255; ``mask``
     is a boolean layer on the grid of ``like``. ``names`` (code -> reason) goes to
     ``attrs["reason_names"]`` for the file tags and the report.
+
+    Examples
+    --------
+    Where water (1) and a protected area (2) overlap, the first reason listed wins:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> water = grid.wrap(np.array([[1, 1, 0], [0, 0, 0], [0, 0, 0]], dtype=bool), "water")
+    >>> protected = grid.wrap(np.array([[0, 1, 1], [0, 1, 1], [0, 0, 0]], dtype=bool), "protected")
+    >>> excluded = exclude([(1, water), (2, protected)], water, names={1: "water", 2: "protected area"})
+    >>> excluded.values.tolist(), excluded.attrs["reason_names"]
+    ([[1, 1, 2], [0, 2, 2], [0, 0, 0]], {1: 'water', 2: 'protected area'})
     """
     out = xr.zeros_like(like, dtype=np.uint8)
     for code, mask in reversed(list(reasons)):
@@ -928,6 +958,20 @@ def exclusion_areas(
     """Cells and hectares excluded by each reason code present (code 0, allowed, left out).
 
     ``names`` defaults to ``excluded.attrs["reason_names"]``; the cell area to the layer's grid.
+
+    Examples
+    --------
+    On 100 m cells (1 ha each), an exclusion layer as :func:`exclude` makes it:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> codes = np.array([[1, 1, 2], [0, 2, 2], [0, 0, 0]], dtype=np.uint8)
+    >>> excluded = grid.wrap(codes, "excluded", attrs={"reason_names": {1: "water", 2: "protected area"}})
+    >>> print(exclusion_areas(excluded).to_string(index=False))
+     code         reason  cells  area_ha
+        1          water      2      2.0
+        2 protected area      3      3.0
     """
     names = names if names is not None else excluded.attrs.get("reason_names", {})
     if cell_area_m2 is None:
@@ -962,6 +1006,21 @@ def buffer_mask(mask: xr.DataArray, distance_m: float, *, cell_m: float | None =
     Euclidean distances between cell centres (``scipy.ndimage.distance_transform_edt``). A
     dask-backed mask is processed block by block with an overlap of the buffer width, which gives
     the same cells.
+
+    Examples
+    --------
+    A river cell in the middle of a 3 x 3 grid of 100 m cells: its four neighbours are 100 m
+    away, the corners 141 m:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> river = grid.wrap(np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=bool), "river")
+    >>> buffer_mask(river, 100).values.astype(int).tolist()
+    [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    >>> wide = buffer_mask(river, 150)
+    >>> bool(wide.values.all()), wide.name
+    (True, 'river_buffer')
     """
     if isinstance(distance_m, bool) or not isinstance(distance_m, int | float) or not distance_m >= 0:
         msg = f"buffer distance must be a number of metres >= 0, got {distance_m!r}"
@@ -992,6 +1051,18 @@ def slope_degrees(dem: xr.DataArray, *, cell_m: float | None = None) -> xr.DataA
     Central differences (``numpy.gradient``; one-sided at the grid edges), the 4-neighbour method
     of Zevenbergen & Thorne (1987): ``atan(hypot(dz/dx, dz/dy))``. NaN elevations make their
     neighbours' slope NaN. A dask-backed DEM is processed block by block with a one-cell overlap.
+
+    Examples
+    --------
+    A plane rising 10 m per 100 m cell to the east, a 10 % grade: ``atan(0.1)`` is 5.71°
+    everywhere, edges included:
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> dem = grid.wrap(np.array([[0.0, 10.0, 20.0]] * 3), "dem")
+    >>> slope_degrees(dem).values.astype(float).round(2).tolist()
+    [[5.71, 5.71, 5.71], [5.71, 5.71, 5.71], [5.71, 5.71, 5.71]]
     """
     dy, dx = _cell_size(dem, cell_m)
 
@@ -1032,6 +1103,20 @@ def sample_weights(
     + 1)``; larger ``concentration`` draws tighter. With ``spread`` (a fraction, 0.2 = ±20 %)
     each weight is instead multiplied by a uniform factor in ``1 ± spread`` and the row is
     renormalised. Zero weights stay zero.
+
+    Examples
+    --------
+    >>> w = sample_weights({"roads": 3, "land": 1, "water": 0}, 4)
+    >>> w.shape, w.sum(axis=1).round(6).tolist(), w["water"].tolist()
+    ((4, 3), [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    >>> sample_weights({"roads": 3, "land": 1}, 2000).mean().round(2).to_dict()
+    {'roads': 0.75, 'land': 0.25}
+
+    With ``spread=0.2`` the roads weight stays between ``0.6 / 0.9`` and ``0.9 / 1.1``:
+
+    >>> roads = sample_weights({"roads": 3, "land": 1}, 500, spread=0.2)["roads"]
+    >>> bool(roads.between(0.6 / 0.9, 0.9 / 1.1).all())
+    True
     """
     w = normalize_weights(weights)
     names = [k for k in w if w[k] > 0]
@@ -1087,6 +1172,23 @@ def monte_carlo(
     each draw by their high 16 bits, a second counts the low 16 bits inside the bucket holding
     rank ``r``, and a third pass counts the cells at or above it. Dask-backed criteria are read
     block by block (once per pass).
+
+    Examples
+    --------
+    Three cells: the first is best in both criteria, so it tops every draw; the means of the
+    others are close to their WLC values under the central weights (``0.8 * 0.75`` and
+    ``0.8 * 0.25``):
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 100), (1, 3))
+    >>> roads = grid.wrap(np.array([[1.0, 0.8, 0.0]]), "roads")
+    >>> land = grid.wrap(np.array([[1.0, 0.0, 0.8]]), "land")
+    >>> mc = monte_carlo({"roads": roads, "land": land}, {"roads": 3, "land": 1}, n=50)
+    >>> mc["mean"].astype(float).round(1).values.tolist(), mc["p_top"].values.tolist()
+    ([[1.0, 0.6, 0.2]], [[1.0, 0.0, 0.0]])
+    >>> round(float(mc["std"][0, 0]), 6), bool(mc["std"][0, 1] > 0)
+    (0.0, True)
     """
     names, arrays, w = _aligned(criteria, weights)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:

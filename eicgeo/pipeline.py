@@ -9,9 +9,18 @@ skip the criteria that need them; the result (and ``report.md``) says what was s
 
 Examples
 --------
+The sample region on 2 km cells without its road network: the travel-time criteria are
+skipped (and say why), and the zones rank on land cover alone.
+
 >>> import eicgeo
->>> result = eicgeo.run(eicgeo.load_sample(), progress=False)  # doctest: +SKIP
->>> result.zones[["rank", "score", "kind"]].head(3)  # doctest: +SKIP
+>>> scenario = eicgeo.load_sample().replace(resolution=2000, without=["roads"])
+>>> result = eicgeo.run(scenario, progress=False)
+>>> sorted(name for name, _ in result.skipped)
+['equal_access', 'market_access', 'material_access', 'road_access']
+>>> result.grid.shape, list(result.weights)
+((25, 26), ['landcover'])
+>>> result.zones["kind"].value_counts().to_dict()
+{'greenfield': 10, 'cluster': 8}
 """
 
 from __future__ import annotations
@@ -68,7 +77,17 @@ STAGES = (
 
 @dataclass
 class Result:
-    """Everything a run produced. Layers are DataArrays on ``grid``; vectors are in its CRS."""
+    """Everything a run produced. Layers are DataArrays on ``grid``; vectors are in its CRS.
+
+    Examples
+    --------
+    >>> import eicgeo
+    >>> result = eicgeo.run(eicgeo.load_sample().replace(resolution=2000, without=["roads"]), progress=False)
+    >>> result.suitability.dtype, result.fringe.dtype, float(result.suitability.max()) <= 1
+    (dtype('float32'), dtype('uint8'), True)
+    >>> result.summary().index.name
+    'rank'
+    """
 
     scenario: Scenario
     grid: Grid
@@ -207,6 +226,17 @@ def run(
         Make ``map.html`` self-contained (no CDN).
     overwrite : bool
         Write into a folder that holds files eicgeo did not write, beside them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, eicgeo
+    >>> scenario = eicgeo.load_sample().replace(resolution=2000, without=["roads"], zones={"n": 3})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result = run(scenario, out=pathlib.Path(tmp) / "run", progress=False)
+    ...     print((pathlib.Path(tmp) / "run" / "manifest.json").is_file())
+    True
+    >>> int((result.zones["kind"] == "greenfield").sum())
+    3
     """
     from eicgeo import report
 

@@ -1,7 +1,7 @@
 """The output folder: which file holds what, ``report.md`` and ``manifest.json``.
 
-(An addition to the module layout of ARCHITECTURE.md: the output-folder contract is one
-concern, kept apart from composing the stages in :mod:`eicgeo.pipeline`.)
+The output-folder contract is one concern, kept apart from composing the stages in
+:mod:`eicgeo.pipeline` (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations

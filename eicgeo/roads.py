@@ -144,6 +144,25 @@ def load_network(
     -------
     networkx.MultiDiGraph
         Projected, with ``length`` (m), ``speed_kph`` and ``travel_time`` (s) on every edge.
+
+    Examples
+    --------
+    A 3 km primary road with a 1 km residential street at its east end, as a GeoPackage line
+    layer in metres: primary roads without ``maxspeed`` take 50 km/h (216 s for 3 km),
+    residential ones 20 km/h (180 s for 1 km), each edge both ways.
+
+    >>> import tempfile, pathlib
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> lines = gpd.GeoDataFrame({"highway": ["primary", "residential"]}, crs="EPSG:32647", geometry=[
+    ...     LineString([(0, 150), (3000, 150)]), LineString([(3000, 150), (3000, 1150)])])
+    >>> lines.to_file(folder / "roads.gpkg")
+    >>> graph = load_network(folder / "roads.gpkg")
+    >>> graph.number_of_nodes(), graph.number_of_edges()
+    (3, 4)
+    >>> sorted({(e["highway"], round(e["length"]), round(e["travel_time"])) for *_, e in graph.edges(data=True)})
+    [('primary', 3000, 216), ('residential', 1000, 180)]
     """
     if network_type != "drive":
         msg = f"network_type {network_type!r} is not supported; expected 'drive'"
@@ -174,7 +193,19 @@ def load_network(
 
 
 def main_roads(graph: nx.MultiDiGraph, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
-    """The edges of the given ``highway`` classes as lines (``highway``, geometry), for maps."""
+    """The edges of the given ``highway`` classes as lines (``highway``, geometry), for maps.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from shapely.geometry import LineString
+    >>> graph = nx.MultiDiGraph(crs="EPSG:32647")
+    >>> graph.add_node(1, x=0, y=0); graph.add_node(2, x=1000, y=0); graph.add_node(3, x=1000, y=500)
+    >>> _ = graph.add_edge(1, 2, highway="trunk", length=1000, geometry=LineString([(0, 0), (1000, 0)]))
+    >>> _ = graph.add_edge(2, 3, highway="tertiary", length=500, geometry=LineString([(1000, 0), (1000, 500)]))
+    >>> main_roads(graph)["highway"].tolist()
+    ['trunk']
+    """
     edges = ox.graph_to_gdfs(graph, nodes=False)[["highway", "geometry"]]
     edges["highway"] = edges["highway"].map(_first)
     return edges[edges["highway"].isin(list(classes))].reset_index(drop=True)
@@ -411,7 +442,18 @@ class CompiledNetwork:
 
     ``matrix[i, j]`` is the shortest edge travel time (s) from node ``i`` to node ``j``.
     Road points are nodes and points sampled along edges; ``point_edge[p]`` is the edge a point
-    lies on (-1 for nodes) and ``point_frac[p]`` its position along it (0..1).
+    lies on (-1 for nodes) and ``point_frac[p]`` its position along it (0..1). Make one with
+    :func:`compile_network`; :func:`travel_time_surface` caches its cell lookups on it.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> graph = nx.MultiDiGraph(crs="EPSG:32647")
+    >>> graph.add_node(1, x=0.0, y=0.0); graph.add_node(2, x=500.0, y=0.0)
+    >>> _ = graph.add_edge(1, 2, highway="primary", length=500.0, travel_time=36.0)
+    >>> network = compile_network(graph, spacing_m=250)
+    >>> network.matrix.toarray().tolist(), network.point_frac.tolist()
+    ([[0.0, 36.0], [0.0, 0.0]], [0.0, 0.0, 0.5])
     """
 
     crs: Any
@@ -491,6 +533,19 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
         From :func:`load_network` (projected, ``travel_time`` on every edge).
     spacing_m : float
         Spacing of the points sampled along edges, usually the grid resolution.
+
+    Examples
+    --------
+    A 3 km two-way road: two nodes, two edges and road points every 100 m between them.
+
+    >>> import networkx as nx
+    >>> graph = nx.MultiDiGraph(crs="EPSG:32647")
+    >>> graph.add_node(1, x=0.0, y=150.0); graph.add_node(2, x=3000.0, y=150.0)
+    >>> for u, v in ((1, 2), (2, 1)):
+    ...     _ = graph.add_edge(u, v, highway="primary", length=3000.0, travel_time=216.0)
+    >>> network = compile_network(graph, spacing_m=100)
+    >>> len(network.node_ids), len(network.point_xy), network.edge_time.tolist()
+    (2, 31, [216.0, 216.0])
     """
     spacing_m = check_positive(spacing_m, "spacing_m")
     crs = graph.graph.get("crs")
@@ -630,6 +685,25 @@ def travel_time_surface(
     cell holding points of that tier (an exact Euclidean distance transform); the cell takes the
     fastest of the three, so a cell beside a farm track still finds the highway 300 m away.
     The cell-to-point lookup depends only on the grid and is cached on the compiled network.
+
+    Examples
+    --------
+    The road of :func:`compile_network`'s example (primary, 50 km/h) on 100 m cells. From the
+    road's west end to the cell centred 50 m off the road at 2.95 km: 2.9 km to the nearest
+    road point (209 s), then 50 m off the road at 10 km/h (18 s), 3.78 minutes.
+
+    >>> import networkx as nx, geopandas as gpd
+    >>> from affine import Affine
+    >>> from shapely.geometry import Point
+    >>> graph = nx.MultiDiGraph(crs="EPSG:32647")
+    >>> graph.add_node(1, x=0.0, y=150.0); graph.add_node(2, x=3000.0, y=150.0)
+    >>> for u, v in ((1, 2), (2, 1)):
+    ...     _ = graph.add_edge(u, v, highway="primary", length=3000.0, travel_time=216.0)
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 30))
+    >>> start = gpd.GeoDataFrame(geometry=[Point(0, 150)], crs="EPSG:32647")
+    >>> minutes = travel_time_surface(compile_network(graph), start, grid)
+    >>> round(float(minutes.values[1, 29]), 2)
+    3.78
     """
     if direction not in ("to", "from"):
         msg = f"direction {direction!r} is not 'to' or 'from'"

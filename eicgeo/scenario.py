@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from eicgeo import _checks
 from eicgeo._errors import ScenarioError
@@ -36,6 +36,7 @@ from eicgeo.settings import (
     Criterion,
     FringeSettings,
     GridSettings,
+    Header,
     InputSettings,
     MCDASettings,
     RoadSettings,
@@ -56,12 +57,12 @@ __all__ = ["PRESETS", "Criterion", "Scenario", "read_scenario"]
 PRESETS: tuple[str, ...] = tuple(
     sorted(p.name[: -len(".toml")] for p in resources.files("eicgeo.presets").iterdir() if p.name.endswith(".toml"))
 )
-DEFAULT_PRESET = "balanced"
-_TOP = ("name", "preset", "description")
+DEFAULT_PRESET: str = Header.model_fields["preset"].default
+_TOP = tuple(Header.model_fields)
 _INPUT_KEYS = tuple(k for k in InputSettings.model_fields if k != "legend")
 
 
-class Scenario(BaseModel):
+class Scenario(Header):
     """A validated scenario: one settings object per stage (see :mod:`eicgeo.settings`).
 
     Build it with :func:`read_scenario` or :meth:`from_dict`, which check everything; a
@@ -77,16 +78,11 @@ class Scenario(BaseModel):
     (1.0, 100.0)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = "scenario"
-    preset: str = DEFAULT_PRESET
-    description: str = ""
     grid: GridSettings = GridSettings()
     inputs: InputSettings
     roads: RoadSettings = RoadSettings()
     fringe: FringeSettings = FringeSettings()
-    criteria: dict[str, Criterion] = {}
+    criteria: dict[str, Criterion] = Field(default_factory=dict)
     mcda: MCDASettings = MCDASettings()
     constraints: ConstraintSettings = ConstraintSettings()
     symbiosis: SymbiosisSettings = SymbiosisSettings()

@@ -23,12 +23,11 @@ Examples
 1.0
 >>> ZoneSettings(n=5).n
 5
->>> ZoneSettings(n=0)
-Traceback (most recent call last):
-...
-pydantic_core._pydantic_core.ValidationError: 1 validation error for ZoneSettings
-n
-  Input should be greater than or equal to 1 [type=greater_than_equal, input_value=0, input_type=int]
+>>> try:
+...     ZoneSettings(n=0)
+... except ValueError as err:
+...     print(err.errors()[0]["type"])
+greater_than_equal
 """
 
 from __future__ import annotations
@@ -72,6 +71,7 @@ __all__ = [
     "Criterion",
     "FringeSettings",
     "GridSettings",
+    "Header",
     "InputSettings",
     "MCDASettings",
     "RoadSettings",
@@ -140,6 +140,17 @@ class Settings(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
+class Header(Settings):
+    """The top of a scenario: its name, preset and description."""
+
+    name: StrictStr = setting("scenario", doc="Name shown in the report, the map title and `manifest.json`.")
+    preset: StrictStr = setting(
+        "balanced",
+        doc="Preset the file's keys override: `balanced`, `industrial`, `environmental` or `regional`.",
+    )
+    description: StrictStr = setting("", default_text="the preset's", doc="One line on what the scenario is for.")
+
+
 class GridSettings(Settings):
     """``[grid]``: the analysis grid."""
 
@@ -671,14 +682,16 @@ def _default_text(info: Any) -> str:
 
 
 def markdown_table(section: str) -> str:
-    """The key table of ``docs/scenario.md`` for one section, from the declarations."""
-    model = SECTIONS[section]
+    """The key table of ``docs/scenario.md`` for one section (``"top"`` for the keys above the
+    sections), from the declarations."""
+    model = Header if section == "top" else SECTIONS[section]
     prefix = "criteria.NAME" if section == "criteria" else section
     rows = ["| key | type | unit | default | meaning |", "| --- | --- | --- | --- | --- |"]
     for name, info in model.model_fields.items():
         kind = _type_text(info.annotation) + _bounds_text(info)
         unit = (info.json_schema_extra or {}).get("unit", "–")
-        rows.append(f"| `{prefix}.{name}` | {kind} | {unit} | {_default_text(info)} | {info.description} |")
+        key = name if section == "top" else f"{prefix}.{name}"
+        rows.append(f"| `{key}` | {kind} | {unit} | {_default_text(info)} | {info.description} |")
         if section == "mcda" and name == "ahp":
             for sub, sub_info in AHPSettings.model_fields.items():
                 kind = _type_text(sub_info.annotation) + _bounds_text(sub_info)

@@ -319,6 +319,17 @@ def byproduct_tonnes(firms: gpd.GeoDataFrame, *, vocab: Vocabulary = BUILTIN) ->
     """By-product tonnes per year each firm offers (kind ``byproduct`` in t/yr), in row order.
 
     Water (m³) and energy (MWh) are left out, so the figures add up across materials.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> firms = gpd.GeoDataFrame(
+    ...     {"firm_id": ["power", "brewery"], "inputs": ["", ""],
+    ...      "outputs": ["fly_ash:100;steam:50", "spent_grain:20;treated_wastewater:500"]},
+    ...     geometry=[Point(0, 0), Point(2_000, 0)], crs="EPSG:32647")
+    >>> byproduct_tonnes(firms).tolist()
+    [100.0, 20.0]
     """
     if not len(firms):
         return np.zeros(0)
@@ -354,6 +365,26 @@ def metrics(
       over the by-product tonnes offered by ``firms``;
     - ``tonnes_by_material``: exchanged per year, each in its material's unit;
     - ``co2_avoided_t``, ``transport_co2_t``, ``net_co2_t``: sums over the links, t CO2/yr.
+
+    Examples
+    --------
+    A power plant sends fly ash to a cement plant and a brick maker and steam to a brewery: a
+    star around one hub. Of the 120 t of by-products offered (fly ash and spent grain; steam is
+    MWh), 90 t are used:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> firms = gpd.GeoDataFrame(
+    ...     {"firm_id": ["power", "cement", "bricks", "brewery"], "sector": ["energy", "cement", "bricks", "food"],
+    ...      "inputs": ["", "fly_ash:60", "fly_ash:30", "steam:30"],
+    ...      "outputs": ["fly_ash:100;steam:50", "", "", "spent_grain:20"]},
+    ...     geometry=[Point(0, 0), Point(5_000, 0), Point(0, 3_000), Point(2_000, 0)], crs="EPSG:32647")
+    >>> links = match(firms)
+    >>> m = metrics(firms, links)
+    >>> m["n_linked_firms"], m["n_links"], m["density"], m["degree_centralization"]
+    (4, 3, 0.25, 1.0)
+    >>> m["share_of_byproducts_used"], m["anchor_firms"][0], m["tonnes_by_material"]
+    (0.75, {'firm_id': 'power', 'sector': 'energy', 'tonnes': 90.0}, {'fly_ash': 90.0, 'steam': 30.0})
     """
     offered = float(byproduct_tonnes(firms, vocab=vocab).sum())
     solid = np.array([_solid(m, vocab) for m in links["material"]], dtype=bool)
@@ -412,6 +443,26 @@ def unmatched(
         at the firm's location: ``firm_id``, ``sector``, ``material``, ``unit``, ``offered``,
         ``matched`` and ``unmatched`` (per year, in the unit). Materials in tonnes first, then
         MWh and m³, each largest unmatched first.
+
+    Examples
+    --------
+    The power plant's fly ash and steam are not all taken, and no one uses the brewery's
+    spent grain:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> firms = gpd.GeoDataFrame(
+    ...     {"firm_id": ["power", "cement", "bricks", "brewery"], "sector": ["energy", "cement", "bricks", "food"],
+    ...      "inputs": ["", "fly_ash:60", "fly_ash:30", "steam:30"],
+    ...      "outputs": ["fly_ash:100;steam:50", "", "", "spent_grain:20"]},
+    ...     geometry=[Point(0, 0), Point(5_000, 0), Point(0, 3_000), Point(2_000, 0)], crs="EPSG:32647")
+    >>> links = match(firms)
+    >>> left = unmatched(firms, links)
+    >>> print(left[["firm_id", "material", "unit", "offered", "unmatched"]].to_string(index=False))
+    firm_id    material   unit  offered  unmatched
+    brewery spent_grain   t/yr     20.0       20.0
+      power     fly_ash   t/yr    100.0       10.0
+      power       steam MWh/yr     50.0       20.0
     """
     kinds = set(kinds)
     if not len(firms):
@@ -466,6 +517,29 @@ def cluster_metrics(
         largest), ``internal_tonnes`` (by-products in t/yr exchanged inside),
         ``share_of_byproducts_used`` (inside the cluster), ``net_co2_t`` and
         ``tonnes_by_material`` (``material:tonnes`` text).
+
+    Examples
+    --------
+    The power plant, cement plant and brick maker form cluster 0, the brewery cluster 1; the
+    steam link between the two clusters counts in neither:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> firms = gpd.GeoDataFrame(
+    ...     {"firm_id": ["power", "cement", "bricks", "brewery"], "sector": ["energy", "cement", "bricks", "food"],
+    ...      "inputs": ["", "fly_ash:60", "fly_ash:30", "steam:30"],
+    ...      "outputs": ["fly_ash:100;steam:50", "", "", "spent_grain:20"]},
+    ...     geometry=[Point(0, 0), Point(5_000, 0), Point(0, 3_000), Point(2_000, 0)], crs="EPSG:32647")
+    >>> links = match(firms)
+    >>> firms["cluster"] = [0, 0, 0, 1]
+    >>> table = cluster_metrics(firms, links)
+    >>> print(table[["cluster", "n_firms", "n_links", "anchor_firm", "internal_tonnes", "share_of_byproducts_used"]]
+    ...       .to_string(index=False))
+     cluster  n_firms  n_links anchor_firm  internal_tonnes  share_of_byproducts_used
+           0        3        2       power             90.0                       0.9
+           1        1        0                          0.0                       0.0
+    >>> table["tonnes_by_material"].tolist()
+    ['fly_ash:90', '']
     """
     check_columns(firms.columns, [column], "cluster_metrics: firms")
     rows = []
@@ -535,6 +609,21 @@ def potential(
     -------
     xarray.DataArray
         float32 t/yr on ``grid``, named ``symbiosis_potential``; 0 where nothing is in reach.
+
+    Examples
+    --------
+    40 t/yr of unused fly ash at the centre of a 3 x 3 grid of 100 m cells, with a reach of
+    0.2 km by road at a detour of 2 (100 m in a straight line): the cell and its four
+    neighbours can reach it, the corners (141 m) cannot; the steam (MWh) is left out:
+
+    >>> import geopandas as gpd
+    >>> from affine import Affine
+    >>> from shapely.geometry import Point
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 3))
+    >>> left = gpd.GeoDataFrame({"unit": ["t/yr", "MWh/yr"], "unmatched": [40.0, 20.0]},
+    ...                         geometry=[Point(150, 150), Point(150, 150)], crs=grid.crs)
+    >>> potential(left, grid, max_km=0.2, detour=2.0).values.round(1).tolist()
+    [[0.0, 40.0, 0.0], [40.0, 40.0, 40.0], [0.0, 40.0, 0.0]]
     """
     max_km = check_positive(max_km, "max_km")
     detour = check_positive(detour, "detour")

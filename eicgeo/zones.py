@@ -139,6 +139,31 @@ def locate(
         ``kind`` (``greenfield``), ``area_ha``, ``mean_suitability`` and one Polygon per zone,
         best mean suitability first. ``attrs["threshold"]`` is the suitability floor;
         ``attrs["note"]`` says why fewer than ``n`` zones were found.
+
+    Examples
+    --------
+    A 10 x 10 grid of 1 ha cells with two hot spots of 9 ha in opposite corners, their edges
+    566 m apart. With 9 ha zones above the 90 % quantile and 0.5 km spacing both are found:
+
+    >>> import numpy as np
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+    >>> s = np.full((10, 10), 0.2)
+    >>> s[:3, :3], s[7:, 7:] = 0.9, 0.8
+    >>> suitability = grid.wrap(s, "suitability")
+    >>> allowed = grid.wrap(np.ones((10, 10), dtype=bool), "allowed")
+    >>> kw = {"n": 2, "quantile": 0.9, "min_area_ha": 9, "max_area_ha": 9}
+    >>> zones = locate(suitability, allowed, min_spacing_km=0.5, **kw)
+    >>> zones[["kind", "area_ha", "mean_suitability"]].round(3).values.tolist()
+    [['greenfield', 9.0, 0.9], ['greenfield', 9.0, 0.8]]
+    >>> zones.geometry.bounds.values.tolist(), zones.attrs["threshold"]
+    ([[0.0, 700.0, 300.0, 1000.0], [700.0, 0.0, 1000.0, 300.0]], 0.8)
+
+    The default spacing (``ZONES.min_spacing_km``) leaves room for the better one only, and
+    the note says why:
+
+    >>> zones = locate(suitability, allowed, **kw)
+    >>> len(zones), zones.attrs["note"].startswith("1 of 2 zones found")
+    (1, True)
     """
     grid = Grid.from_dataarray(suitability)
     grid.check(allowed, "allowed mask")
@@ -346,6 +371,21 @@ def cluster_zones(
     The zone is the allowed land within ``buffer_m`` of the cluster's firms (when ``firms`` with
     a ``cluster`` column is given) or of its hull. With ``suitability`` and ``max_area_ha``, a
     larger zone keeps only its best ``max_area_ha``.
+
+    Examples
+    --------
+    A cluster at (500, 500) on 1 ha cells: the 16 cells whose centres lie within 250 m of it,
+    less the 4 in the excluded western columns:
+
+    >>> import geopandas as gpd, numpy as np
+    >>> from shapely.geometry import Point
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+    >>> ok = np.ones((10, 10), dtype=bool)
+    >>> ok[:, :4] = False
+    >>> clusters = gpd.GeoDataFrame({"cluster": [0]}, geometry=[Point(500, 500)], crs=grid.crs)
+    >>> zones = cluster_zones(clusters, grid.wrap(ok, "allowed"), buffer_m=250, min_area_ha=1)
+    >>> zones[["kind", "area_ha", "cluster"]].values.tolist(), zones.geometry.bounds.values.tolist()
+    ([['cluster', 12.0, 0]], [[400.0, 300.0, 700.0, 700.0]])
     """
     grid = Grid.from_dataarray(allowed)
     ok = np.asarray(allowed.values, dtype=bool)
@@ -440,6 +480,28 @@ def score(
         * ``score``: see :func:`score_formula`; ``p_top_k`` is NaN until :func:`stability`.
 
         ``attrs["score_note"]`` names weighted indicators left out because no zone has them.
+
+    Examples
+    --------
+    Two 9 ha zones; the more suitable one would clear 9 ha of forest. Weighing suitability
+    and green loss equally, the other ranks first: ``0.5 × 0.8 / 0.9 + 0.5 × 1 = 0.944``
+    against ``0.5 × 1 + 0.5 × (1 - 9 / 9) = 0.5``:
+
+    >>> import geopandas as gpd, numpy as np
+    >>> from shapely.geometry import box
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+    >>> s = np.full((10, 10), 0.2)
+    >>> s[:3, :3], s[7:, 7:] = 0.9, 0.8
+    >>> forest = np.zeros((10, 10), dtype=np.uint8)
+    >>> forest[:3, :3] = 1
+    >>> zones = gpd.GeoDataFrame({"kind": ["greenfield"] * 2}, crs=grid.crs,
+    ...                          geometry=[box(0, 700, 300, 1000), box(700, 0, 1000, 300)])
+    >>> ranked = score(zones, suitability=grid.wrap(s, "suitability"), green_space=grid.wrap(forest, "green"),
+    ...                weights={"suitability": 0.5, "green_loss": 0.5})
+    >>> print(ranked[["rank", "score", "mean_suitability", "green_loss_ha"]].round(3).to_string(index=False))
+     rank  score  mean_suitability  green_loss_ha
+        1  0.944               0.8            0.0
+        2  0.500               0.9            9.0
     """
     grid = Grid.from_dataarray(suitability)
     w = _score_weights(weights)
@@ -547,7 +609,20 @@ def _scaled(x: np.ndarray, direction: int) -> np.ndarray:
 
 
 def score_formula(weights: Mapping[str, float] | None = None, zones: pd.DataFrame | None = None) -> str:
-    """The zone score in words, for ``report.md``; with ``zones``, as applied to them."""
+    """The zone score in words, for ``report.md``; with ``zones``, as applied to them.
+
+    Weights are normalised to sum to 1; with ``zones``, indicators that no zone has are left
+    out first and the others rescaled.
+
+    Examples
+    --------
+    >>> print(score_formula({"suitability": 3, "market": 1}))
+    score = 0.75 × mean_suitability / max + 0.25 × (1 - market_minutes / max), each maximum taken over the zones ranked
+    >>> import pandas as pd
+    >>> zones = pd.DataFrame({"mean_suitability": [0.9, 0.8], "market_minutes": [float("nan")] * 2})
+    >>> score_formula({"suitability": 3, "market": 1}, zones).split(",")[0]
+    'score = 1 × mean_suitability / max'
+    """
     w = _score_weights(weights)
     if zones is not None and len(zones):
         w = {k: v for k, v in w.items() if zones[SCORE_INDICATORS[k][0]].notna().any()}
@@ -589,6 +664,35 @@ def stability(
     GeoDataFrame
         ``zones`` (as ranked by :func:`score`) with ``p_top_k``: the share of runs in which the
         zone ranks in the top ``top_k``. ``attrs`` keep ``top_k``, ``runs`` and ``concentration``.
+
+    Examples
+    --------
+    Zone A is best on roads, zone B on land; with roads weighted 0.7 their WLC suitability is
+    ``0.7 × 1 + 0.3 × 0.2 = 0.76`` and ``0.7 × 0.2 + 0.3 × 1 = 0.44``:
+
+    >>> import geopandas as gpd, numpy as np
+    >>> from shapely.geometry import box
+    >>> from eicgeo.mcda import combine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+    >>> a, b = np.full((10, 10), 0.2), np.full((10, 10), 0.2)
+    >>> a[:3, :3], b[7:, 7:] = 1.0, 1.0
+    >>> criteria = {"roads": grid.wrap(a, "roads"), "land": grid.wrap(b, "land")}
+    >>> weights = {"roads": 0.7, "land": 0.3}
+    >>> zones = gpd.GeoDataFrame({"kind": ["greenfield"] * 2}, crs=grid.crs,
+    ...                          geometry=[box(0, 700, 300, 1000), box(700, 0, 1000, 300)])
+    >>> ranked = score(zones, suitability=combine(criteria, weights), weights={"suitability": 1})
+    >>> ranked["mean_suitability"].round(3).tolist()
+    [0.76, 0.44]
+
+    Zone A wins whenever the roads weight stays above one half, as it does in every draw at
+    the default concentration (``ZONES.stability_concentration``); very uncertain weights
+    (``concentration=1``) let B win some runs:
+
+    >>> stability(ranked, criteria, weights, top_k=1)["p_top_k"].tolist()
+    [1.0, 0.0]
+    >>> p = stability(ranked, criteria, weights, top_k=1, concentration=1)["p_top_k"]
+    >>> bool(0 < p[1] < p[0] < 1), round(float(p.sum()), 6)
+    (True, 1.0)
     """
     if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
         msg = f"stability runs must be an integer >= 1, got {runs!r}"

@@ -44,7 +44,7 @@ def load_sample(name: str = "peri_urban_demo") -> Scenario:
     Examples
     --------
     >>> scenario = load_sample()
-    >>> scenario.legend
+    >>> scenario.inputs.legend
     'esa_worldcover'
     """
     return read_scenario(sample_path(name) / "scenario.toml")
