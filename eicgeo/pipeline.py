@@ -281,7 +281,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     with clock.stage("suitability"):
         suit = _suitability(s, grid, land, fr, built)
     with clock.stage("zones"):
-        ranked = _zones(s, grid, population, net, fr, found.vocab, sym, built, suit, notes, clock.track)
+        candidates = _candidates(s, grid, fr, sym, suit, notes)
+        context = (grid, population, net, fr, found.vocab)
+        ranked = _ranked(s, candidates, context, sym, built, suit, notes, clock.track)
     layers = {**land.layers, **({"population": population} if population is not None else {})}
     layers["green_space"] = fr.green
     layers.update(built.raw)
@@ -573,21 +575,11 @@ def _constraint_layers(s: Scenario, grid: Grid) -> tuple[dict[str, xr.DataArray]
     return made, masks
 
 
-def _zones(
-    s: Scenario,
-    grid: Grid,
-    population: xr.DataArray | None,
-    net: _Roads,
-    fr_: _Fringe,
-    vocab: materials.Vocabulary,
-    sym: _Symbiosis,
-    built: crit.Built,
-    suit: _Suitability,
-    notes: list[str],
-    track: Callable[..., Iterable],
+def _candidates(
+    s: Scenario, grid: Grid, fr_: _Fringe, sym: _Symbiosis, suit: _Suitability, notes: list[str]
 ) -> gpd.GeoDataFrame:
-    """Cluster zones around the firm clusters, greenfield zones on the rest of the allowed
-    fringe land, every zone scored and ranked, then its rank's stability."""
+    """Cluster zones around the firm clusters, then greenfield zones on the rest of the allowed
+    fringe land, ``min_spacing_km`` from the cluster zones as from each other."""
     z, suitability = s.zones, suit.suitability
     allowed = (fr_.fringe == 2) & (suit.excluded == 0) & suitability.notnull()
     around = zones.cluster_zones(
@@ -599,8 +591,6 @@ def _zones(
         min_area_ha=z.min_area_ha,
         max_area_ha=z.max_area_ha,
     )
-    # Greenfield zones are sought on the allowed land that no cluster zone already covers,
-    # min_spacing_km away from the cluster zones as from each other.
     free, taken = allowed, None
     if len(around):
         cells = rasterio.features.geometry_mask(list(around.geometry), grid.shape, grid.transform, invert=True)
@@ -620,13 +610,27 @@ def _zones(
     if "note" in greenfield.attrs:
         notes.append(greenfield.attrs["note"])
     candidates = pd.concat([around, greenfield], ignore_index=True) if len(around) else greenfield
-    candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
+    return gpd.GeoDataFrame(candidates, geometry="geometry", crs=grid.crs)
+
+
+def _ranked(
+    s: Scenario,
+    candidates: gpd.GeoDataFrame,
+    context: tuple[Grid, xr.DataArray | None, _Roads, _Fringe, materials.Vocabulary],
+    sym: _Symbiosis,
+    built: crit.Built,
+    suit: _Suitability,
+    notes: list[str],
+    track: Callable[..., Iterable],
+) -> gpd.GeoDataFrame:
+    """Every zone scored and ranked on the seed's criteria, then the stability of its rank."""
+    grid, population, net, fr_, vocab = context
     rural = _rural_population(candidates, net.network, grid, population, fr_.fringe, s, track=track)
     raw = built.raw
     per_material = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("material_access:")}
     ranked = zones.score(
         candidates,
-        suitability=suitability,
+        suitability=suit.suitability,
         firms=sym.firms,
         links=sym.links,
         market_minutes=raw.get("market_access"),
@@ -636,11 +640,12 @@ def _zones(
         rural_pop_30min=rural,
         green_space=fr_.green,
         reach_km=s.symbiosis.max_km / s.symbiosis.detour,
-        weights=z.score_table(),
+        weights=s.zones.score_table(),
         vocab=vocab,
     )
     if "score_note" in ranked.attrs:
         notes.append(ranked.attrs["score_note"])
+    z = s.zones
     if z.stability_runs > 0:
         ranked = zones.stability(
             ranked,
