@@ -9,6 +9,7 @@ the checks of a section that failed its schema are skipped.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ def domain(
         vocab = _vocabulary(s["inputs"], problems, check_files)
     if "roads" in s:
         _roads(s["roads"], problems)
+    if "fringe" in s and "inputs" in s and s["fringe"].method == "degurba" and s["inputs"].population is None:
+        problems.append(("fringe.method", "'degurba' needs inputs.population, a population raster (people per cell)"))
     if "fringe" in s:
         from eicgeo.fringe import DEGURBA_RULES
 
@@ -212,7 +215,7 @@ def _criteria(criteria: Mapping[str, Criterion], vocab: Any, problems: Problems,
 def _standardisation(name: str, c: Criterion, key: str, problems: Problems) -> None:
     """The criterion's standardisation, defaults and given parameters together, must run."""
     from eicgeo.criteria import REGISTRY, standardisation
-    from eicgeo.mcda import standardize
+    from eicgeo.mcda import STANDARDIZERS, standardize
 
     spec = REGISTRY.get(name.split(":")[0])
     if spec is not None and c.fn is None and not c.params():
@@ -222,14 +225,15 @@ def _standardisation(name: str, c: Criterion, key: str, problems: Problems) -> N
         if c.params():
             problems.append((key, f"{name} is built in as 0..1; parameters need fn, got {sorted(c.params())}"))
         return
+    accepted = [p for p in inspect.signature(STANDARDIZERS[fn]).parameters if p != "x"]
+    foreign = [p for p in params if p not in accepted]
+    if foreign:
+        problems.append((key, f"{fn} takes no parameter {foreign[0]!r}; it takes {', '.join(accepted)}"))
+        return
     try:
         standardize(xr.DataArray(np.zeros((1, 1))), fn, **params)
     except (EicgeoError, ValueError, TypeError) as err:
-        text = str(err)
-        if isinstance(err, TypeError) and "unexpected keyword argument" in text:
-            extra = text.rsplit("argument", 1)[-1].strip(" '")
-            text = f"{fn} takes no parameter {extra!r}"
-        problems.append((key, text))
+        problems.append((key, str(err)))
 
 
 def _weights(mcda: Any, criteria: Mapping[str, Criterion], problems: Problems) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CRSError",
+    "CoverageWarning",
     "EicgeoError",
     "EicgeoWarning",
     "GridMismatchError",
@@ -27,6 +28,10 @@ class EicgeoError(Exception):
 
 class EicgeoWarning(UserWarning):
     """Root of every eicgeo warning (for example a skipped criterion)."""
+
+
+class CoverageWarning(EicgeoWarning):
+    """An input layer covers only part of the study area (the warning says how much)."""
 
 
 class InputError(EicgeoError, ValueError):

@@ -19,6 +19,7 @@ from eicgeo._errors import CRSError, InputError, InputFileNotFoundError
 __all__ = [
     "check_columns",
     "check_crs",
+    "check_degrees",
     "check_file",
     "check_in",
     "check_positive",
@@ -62,6 +63,19 @@ def check_crs(crs: object, what: str) -> CRS:
     except (_PyprojCRSError, TypeError, ValueError) as err:
         msg = f"{what}: cannot parse CRS {crs!r}; expected an EPSG code, 'EPSG:XXXX' or WKT"
         raise CRSError(msg) from err
+
+
+def check_degrees(bounds: tuple[float, ...], crs: CRS, label: str) -> None:
+    """Raise if ``crs`` is geographic but ``bounds`` are not degrees (a wrong CRS label, or a
+    GeoJSON in metres, which GeoJSON defines as WGS 84): such data would fail far downstream."""
+    west, south, east, north = bounds
+    if crs.is_geographic and not (-181 <= west <= east <= 361 and -91 <= south <= north <= 91):
+        msg = (
+            f"{label} says its CRS is {crs.to_string()} (longitude/latitude degrees), but its bounds "
+            f"{', '.join(f'{v:g}' for v in bounds)} are not degrees; is its CRS label wrong? "
+            "Expected a CRS that matches its coordinates (for metres, a projected CRS such as a UTM zone)"
+        )
+        raise CRSError(msg)
 
 
 def check_columns(columns: Iterable[str], required: Iterable[str], what: str) -> None:

@@ -30,7 +30,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option(
     "--offline/--online",
     default=True,
@@ -67,7 +67,7 @@ def demo(out: Path, offline: bool, quiet: bool, overwrite: bool) -> None:
 @click.option("--resolution", type=float, help="Cell size in metres.")
 @click.option("--crs", help="Analysis CRS (projected) or 'auto' for local UTM.")
 @click.option("--preset", help="Preset under the file's keys (instead of the one it names); default balanced.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--offline", is_flag=True, help="Self-contained map.html (no CDN).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -104,7 +104,9 @@ def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, overwrite:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset", help="Preset under the file's keys (instead of the one it names).")
 def validate(scenario: Path, preset: str | None) -> None:
-    """Check a scenario file; list every problem with its key; exit 1 if any."""
+    """Check a scenario file and its inputs as `run` does before its heavy stages; list every
+    problem with its key; exit 1 if any."""
+    from eicgeo.pipeline import check
     from eicgeo.scenario import read_scenario
 
     try:
@@ -113,7 +115,18 @@ def validate(scenario: Path, preset: str | None) -> None:
         for key, message in err.problems:
             click.echo(f"{scenario}: {key}: {message}")
         sys.exit(1)
-    click.echo(f"{scenario}: ok ({len(s.weights())} weighted criteria, preset {s.preset})")
+    found = check(s)
+    for key, message in found.problems:
+        click.echo(f"{scenario}: {key}: {' '.join(message.split())}")
+    if not found.ok:
+        sys.exit(1)
+    skipped = dict(found.skipped)
+    used = [name for name in s.weights() if name not in skipped]
+    click.echo(f"{scenario}: ok ({len(used)} weighted criteria: {', '.join(used)}; preset {s.preset})")
+    for name, why in found.skipped:
+        click.echo(f"{scenario}: will skip {name}: {why}")
+    for note in found.notes:
+        click.echo(f"{scenario}: note: {note}")
 
 
 @cli.command()
@@ -121,7 +134,7 @@ def validate(scenario: Path, preset: str | None) -> None:
 @click.argument("scenario_b", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset-a", help="Preset under A's keys (instead of the one A names).")
 @click.option("--preset-b", help="Preset under B's keys (instead of the one B names).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--min-iou", type=float, default=0.1, show_default=True, help="Overlap for two zones to be the same.")
 @click.option("--offline", is_flag=True, help="Self-contained compare.html (no CDN).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -178,7 +191,7 @@ def compare(
 
 
 @cli.command("sample-data")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option(
     "--size",
     type=click.Choice(["S", "M", "L"]),

@@ -35,13 +35,14 @@ from rasterio.windows import Window, from_bounds
 
 from eicgeo._errors import CRSError, EicgeoWarning, InputError
 from eicgeo._outdir import folder_lock, inspect_folder, output_folder
-from eicgeo._validate import check_columns, check_crs, check_file, did_you_mean
+from eicgeo._validate import check_columns, check_crs, check_degrees, check_file, did_you_mean
 from eicgeo.grid import Grid
 from eicgeo.materials import BUILTIN, Vocabulary, check_material, parse_flows
 
 __all__ = [
     "RASTER_SUFFIXES",
     "VECTOR_SUFFIXES",
+    "check_raster",
     "folder_lock",
     "inspect_folder",
     "output_folder",
@@ -71,10 +72,28 @@ def raster_footprint(path: str | Path, what: str = "raster") -> tuple[tuple[floa
     """Bounds and CRS of a raster file, for building a Grid around it."""
     path = check_file(path, what, RASTER_SUFFIXES)
     with _open_raster(path, what) as src:
-        if src.crs is None:
-            msg = f"{what} {str(path)!r} has no CRS; expected a georeferenced raster"
-            raise CRSError(msg)
+        _check_georeferenced(src, path, what)
         return tuple(src.bounds), CRS.from_user_input(src.crs)
+
+
+def _check_georeferenced(src: rasterio.DatasetReader, path: Path, what: str) -> None:
+    """A CRS, and bounds that fit it: a geographic CRS with bounds beyond ±180/±90 is a wrong
+    label (a UTM raster tagged EPSG:4326, say), which would otherwise surface far downstream."""
+    if src.crs is None:
+        msg = f"{what} {str(path)!r} has no CRS; expected a georeferenced raster"
+        raise CRSError(msg)
+    check_degrees(tuple(src.bounds), CRS.from_user_input(src.crs), f"{what} {str(path)!r}")
+
+
+def check_raster(path: str | Path, grid: Grid, *, what: str = "raster") -> None:
+    """Cheap checks of a raster before it is read: it opens, has a CRS that fits its bounds, and
+    overlaps ``grid``."""
+    path = check_file(path, what, RASTER_SUFFIXES)
+    with _open_raster(path, what) as src:
+        _check_georeferenced(src, path, what)
+        if _window_over(src, grid) is None:
+            msg = f"{what} {str(path)!r} does not overlap the analysis grid {grid}"
+            raise InputError(msg)
 
 
 def read_raster(
@@ -111,10 +130,9 @@ def read_raster(
     if kind not in ("categorical", "quantity", "continuous"):
         msg = f"read_raster kind {kind!r} is not one of 'categorical', 'quantity', 'continuous'"
         raise InputError(msg)
+    label = f"{what} {str(path)!r}"
     with _open_raster(path, what) as src:
-        if src.crs is None:
-            msg = f"{what} {str(path)!r} has no CRS; expected a georeferenced raster"
-            raise CRSError(msg)
+        _check_georeferenced(src, path, what)
         if not 1 <= band <= src.count:
             msg = f"{what} {str(path)!r} has {src.count} band(s); band {band} does not exist"
             raise InputError(msg)
@@ -122,15 +140,19 @@ def read_raster(
         if window is None:
             msg = f"{what} {str(path)!r} does not overlap the analysis grid {grid}"
             raise InputError(msg)
-        data = src.read(band, window=window, masked=True)
+        try:
+            data = src.read(band, window=window, masked=True)
+        except rasterio.errors.RasterioError as err:
+            msg = f"{label} cannot be read as a raster (truncated or corrupt?): {' '.join(str(err).split())}"
+            raise InputError(msg) from err
         src_transform = src.window_transform(window)
         src_crs = src.crs
         method = Resampling[resampling] if resampling else None
         if kind == "categorical":
-            out = _warp_classes(data, src_transform, src_crs, grid, method or Resampling.nearest)
+            out = _warp_classes(data, src_transform, src_crs, grid, method or Resampling.nearest, label)
             attrs = {"kind": "categorical", "source": path.name}
         elif kind == "quantity":
-            out = _warp_quantity(data, src_transform, src_crs, grid, method or Resampling.average)
+            out = _warp_quantity(data, src_transform, src_crs, grid, method or Resampling.average, label)
             attrs = {"kind": "quantity", "units": "per cell", "source": path.name}
         else:
             out = _warp_float(data, src_transform, src_crs, grid, method or Resampling.bilinear)
@@ -142,8 +164,8 @@ def read_raster(
 def _open_raster(path: Path, what: str) -> Iterator[rasterio.DatasetReader]:
     try:
         src = rasterio.open(path)
-    except RasterioIOError as err:
-        msg = f"{what} {str(path)!r} cannot be read as a raster: {err}"
+    except (RasterioIOError, rasterio.errors.RasterioError) as err:
+        msg = f"{what} {str(path)!r} cannot be read as a raster: {' '.join(str(err).split())}"
         raise InputError(msg) from err
     with src:
         yield src
@@ -165,10 +187,20 @@ def _window_over(src: rasterio.DatasetReader, grid: Grid) -> Window | None:
     return window
 
 
-def _warp_classes(data, transform, crs, grid: Grid, resampling: Resampling) -> np.ndarray:
+def _warp_classes(data, transform, crs, grid: Grid, resampling: Resampling, label: str) -> np.ndarray:
     codes = np.ma.filled(data, 0)
+    if np.issubdtype(codes.dtype, np.floating):
+        fractional = np.isfinite(codes) & (codes != np.round(codes))
+        if fractional.any():
+            example = float(codes[fractional].flat[0])
+            msg = (
+                f"{label} has values that are not whole numbers ({example:g}, in {int(fractional.sum())} cells); "
+                "expected integer class codes (a land-cover classification, not a continuous field)"
+            )
+            raise InputError(msg)
+        codes = np.nan_to_num(codes, nan=0.0)
     if codes.size and (codes.min() < 0 or codes.max() > 65535):
-        msg = f"class raster values span {codes.min()}..{codes.max()}; expected class codes in 0..65535"
+        msg = f"{label} has values {codes.min():g}..{codes.max():g}; expected class codes in 0..65535"
         raise InputError(msg)
     dtype = np.uint8 if codes.max(initial=0) <= 255 else np.uint16
     out = np.zeros(grid.shape, dtype=dtype)
@@ -203,11 +235,14 @@ def _warp_float(data, transform, crs, grid: Grid, resampling: Resampling) -> np.
     return out
 
 
-def _warp_quantity(data, transform, crs, grid: Grid, resampling: Resampling) -> np.ndarray:
+def _warp_quantity(data, transform, crs, grid: Grid, resampling: Resampling, label: str) -> np.ndarray:
     """Warp counts per cell as a density per m², then back to counts per grid cell."""
     values = np.ma.filled(data.astype(np.float64), np.nan)
     if np.nanmin(values, initial=0) < 0:
-        msg = f"quantity raster has negative values (min {np.nanmin(values):g}); expected counts >= 0"
+        msg = (
+            f"{label} has negative values (min {np.nanmin(values):g}, in {int((values < 0).sum())} cells); "
+            "expected people (or another count) per cell >= 0, with negative nodata values declared as nodata"
+        )
         raise InputError(msg)
     density = values / _cell_areas_m2(transform, CRS.from_user_input(crs), values.shape)
     out = np.full(grid.shape, np.nan, dtype=np.float64)
@@ -273,6 +308,9 @@ def read_vector(
     if gdf.crs is None:
         msg = f"{what} {str(path)!r} has no CRS; expected a layer with a coordinate reference system"
         raise CRSError(msg)
+    # GeoJSON without a crs member is WGS 84 by definition: a layer in metres saved that way
+    # reads as degrees far outside their range.
+    check_degrees(tuple(gdf.total_bounds), CRS.from_user_input(gdf.crs), f"{what} {str(path)!r}")
     if gdf.geometry.isna().any():
         row = int(np.flatnonzero(gdf.geometry.isna().to_numpy())[0])
         msg = f"{what} {str(path)!r} feature {row + 1} has no geometry"
@@ -346,8 +384,17 @@ def read_firms(path: str | Path, *, crs: Any = None, vocab: Vocabulary = BUILTIN
         path = check_file(path, "firms", (".csv",))
         try:
             table = pd.read_csv(path, dtype={"firm_id": str}, keep_default_na=False, na_values=[""])
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            msg = f"{label} cannot be parsed as CSV: {err}"
+        except pd.errors.EmptyDataError as err:
+            msg = f"{label} is empty; expected a CSV with the header {','.join([*_FIRM_COLUMNS, 'lon', 'lat'])}"
+            raise InputError(msg) from err
+        except UnicodeDecodeError as err:
+            msg = (
+                f"{label} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start}); "
+                "expected a CSV saved as UTF-8"
+            )
+            raise InputError(msg) from err
+        except pd.errors.ParserError as err:
+            msg = f"{label} cannot be parsed as CSV: {' '.join(str(err).split())}"
             raise InputError(msg) from err
         check_columns(table.columns, [*_FIRM_COLUMNS, "lon", "lat"], label)
         lon = pd.to_numeric(table["lon"], errors="coerce")
@@ -357,7 +404,8 @@ def read_firms(path: str | Path, *, crs: Any = None, vocab: Vocabulary = BUILTIN
             row = int(bad[0])
             msg = (
                 f"{label} row {row + 2} (firm_id {table['firm_id'].iloc[row]!r}): lon/lat "
-                f"{table['lon'].iloc[row]!r}, {table['lat'].iloc[row]!r} are not valid WGS 84 degrees"
+                f"'{table['lon'].iloc[row]}', '{table['lat'].iloc[row]}' are not valid WGS 84 degrees "
+                "(expected lon in -180..180 and lat in -90..90)"
             )
             raise InputError(msg)
         firms = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")

@@ -40,12 +40,12 @@ import numpy as np
 import pandas as pd
 import rasterio.features
 import xarray as xr
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from eicgeo import constraints, io, materials, mcda, roads, symbiosis, zones
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
-from eicgeo._errors import EicgeoWarning, InputError
+from eicgeo._errors import CoverageWarning, EicgeoError, EicgeoWarning, InputError, NetworkError, ScenarioError
 from eicgeo.clustering import FirmClusterer
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
@@ -57,7 +57,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="IProgress not found")
     from tqdm.auto import tqdm
 
-__all__ = ["STAGES", "Result", "run"]
+__all__ = ["STAGES", "Check", "Result", "check", "run"]
 
 T = TypeVar("T")
 
@@ -65,9 +65,9 @@ STAGES = (
     "grid",
     "landcover",
     "population",
+    "sources_firms",
     "roads",
     "fringe",
-    "sources_firms",
     "symbiosis",
     "criteria",
     "suitability",
@@ -261,25 +261,20 @@ def run(
 
 def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list[str]) -> Result:
     """The stages, in order; each takes what it needs and returns what the next ones use."""
-    with clock.stage("grid"):
-        grid = _grid(s)
-    with clock.stage("landcover"):
-        land = _landcover(s, grid)
-    with clock.stage("population"):
-        population = _population(s, grid)
+    prepared, problems = _prepare(s, clock, notes)
+    _raise(problems, s)
+    grid, land, population, found = prepared.grid, prepared.land, prepared.population, prepared.found
     with clock.stage("roads"):
         net = _roads(s, grid, notes)
     with clock.stage("fringe"):
         fr = _fringe(s, land, population, net, notes)
-    with clock.stage("sources_firms"):
-        found = _sources_and_firms(s, grid, notes)
     with clock.stage("symbiosis"):
         sym = _symbiosis(s, found, net)
     with clock.stage("criteria"):
         built = _criteria(s, grid, land, fr, net, found, sym, clock.track)
         skipped.extend(built.skipped)
     with clock.stage("suitability"):
-        suit = _suitability(s, grid, land, fr, built)
+        suit = _suitability(s, grid, land, fr, built, notes)
     with clock.stage("zones"):
         candidates = _candidates(s, grid, fr, sym, suit, notes)
         context = (grid, population, net, fr, found.vocab)
@@ -318,13 +313,140 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
 # --------------------------------------------------------------------------------------------
 # the stages
 # --------------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    grid: Grid | None = None
+    land: _Land | None = None
+    population: xr.DataArray | None = None
+    found: _Found | None = None
+
+
+Problems = list[tuple[str, EicgeoError]]
+
+
+def _prepare(s: Scenario, clock: _Clock, notes: list[str]) -> tuple[_Prepared, Problems]:
+    """The stages that check every input before the heavy ones: grid, land cover, population,
+    the vocabulary, sources and firms, and the headers of the roads, elevation model and
+    constraint layers. Every problem found, with its key; ``eicgeo validate`` reports them all
+    and :func:`run` stops on them."""
+    problems: Problems = []
+    out = _Prepared()
+
+    def attempt(key: str, step: Callable[[], T]) -> T | None:
+        try:
+            return step()
+        except EicgeoError as err:
+            problems.append((key, err))
+            return None
+
+    where = "grid.bounds" if s.grid.bounds is not None else "inputs.landcover"
+    with clock.stage("grid"):
+        out.grid = attempt(where, lambda: _grid(s))
+    grid = out.grid
+    if grid is not None:
+        with clock.stage("landcover"):
+            out.land = attempt("inputs.landcover", lambda: _landcover(s, grid))
+        land = out.land
+        if land is not None:
+            with clock.stage("population"):
+                out.population = attempt("inputs.population", lambda: _population(s, grid, land, notes))
+    with clock.stage("sources_firms"):
+        vocab = attempt("inputs.materials", lambda: _vocabulary(s))
+        if vocab is not None and grid is not None:
+            sources = attempt("inputs.sources", lambda: _sources(s, grid, vocab, notes))
+            firms = attempt("inputs.firms", lambda: _firms(s, grid, vocab, notes))
+            if sources is not None and firms is not None:
+                out.found = _Found(vocab, sources, firms)
+    if s.inputs.roads is not None:
+        attempt("inputs.roads", lambda: roads.check_source(s.inputs.roads))
+    if grid is not None and s.constraints.slope_max_deg is not None and s.inputs.dem is not None:
+        attempt("inputs.dem", lambda: io.check_raster(s.inputs.dem, grid, what="inputs.dem"))
+    for i, layer in enumerate(s.constraints.layers):
+        what = f"constraints.layers[{i}]"
+        if grid is not None and layer.path.name.lower().endswith(io.RASTER_SUFFIXES):
+            attempt(what, lambda layer=layer, what=what: io.check_raster(layer.path, grid, what=what))
+        elif grid is not None:
+            attempt(what, lambda layer=layer, what=what: io.read_vector(layer.path, what=what, crs=grid.crs))
+    return out, problems
+
+
+def _raise(problems: Problems, s: Scenario) -> None:
+    """One problem raises its own error; several, one error listing them all."""
+    if len(problems) == 1:
+        raise problems[0][1]
+    if problems:
+        raise ScenarioError([(key, str(err)) for key, err in problems], str(s.source_file) if s.source_file else None)
+
+
+@dataclass
+class Check:
+    """What ``eicgeo validate`` finds: every input problem (key, message), the criteria the run
+    would skip (criterion, why) and the notes of the checked stages (coverage, dropped firms)."""
+
+    problems: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(scenario: Scenario | str | Path) -> Check:
+    """Check a scenario's inputs as :func:`run` does before its heavy stages, reporting every
+    problem at once instead of stopping at the first.
+
+    Examples
+    --------
+    >>> import eicgeo
+    >>> found = check(eicgeo.load_sample().replace(without=["roads"]))
+    >>> found.ok, [name for name, _ in found.skipped]
+    (True, ['road_access', 'market_access', 'material_access', 'equal_access'])
+    """
+    s = scenario if isinstance(scenario, Scenario) else read_scenario(scenario)
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EicgeoWarning)  # they are in the notes
+        _, problems = _prepare(s, _Clock(progress=False), notes)
+    return Check([(key, str(err)) for key, err in problems], _predicted_skips(s), notes)
+
+
+def _predicted_skips(s: Scenario) -> list[tuple[str, str]]:
+    """The weighted criteria whose inputs the scenario does not give."""
+    reasons = {
+        "roads": "no road network (inputs.roads)",
+        "sources": "no raw-material sources (inputs.sources)",
+        "firms": "no firm register (inputs.firms)",
+    }
+    out = []
+    for name in s.weights():
+        spec = crit.REGISTRY.get(name.split(":")[0])
+        missing = [need for need in (spec.needs if spec else ()) if getattr(s.inputs, need) is None]
+        if missing:
+            out.append((name, reasons[missing[0]]))
+    return out
+
+
 def _grid(s: Scenario) -> Grid:
-    """The analysis grid: the scenario's bounds, else the land cover's footprint."""
+    """The analysis grid: the scenario's bounds, else the land cover's footprint. It must be able
+    to hold a zone: a grid smaller than ``zones.min_area_ha`` could only give an empty ranking."""
     g = s.grid
     if g.bounds is not None:
-        return Grid.from_bounds(g.bounds, g.resolution, g.crs, bounds_crs=g.bounds_crs)
-    bounds, src_crs = io.raster_footprint(s.inputs.landcover, "landcover")
-    return Grid.from_bounds(bounds, g.resolution, g.crs, bounds_crs=src_crs)
+        grid = Grid.from_bounds(g.bounds, g.resolution, g.crs, bounds_crs=g.bounds_crs)
+        where = "grid.bounds"
+    else:
+        bounds, src_crs = io.raster_footprint(s.inputs.landcover, "landcover")
+        grid = Grid.from_bounds(bounds, g.resolution, g.crs, bounds_crs=src_crs)
+        where = f"landcover {str(s.inputs.landcover)!r}"
+    area_ha = grid.width * grid.height * grid.cell_area_m2 / 10_000
+    if grid.width < 2 or grid.height < 2 or area_ha < s.zones.min_area_ha:
+        msg = (
+            f"the study area ({where}) is {grid.height} x {grid.width} cells of {grid.resolution:g} m "
+            f"({area_ha:,.0f} ha); expected at least 2 x 2 cells and room for one zone of zones.min_area_ha "
+            f"({s.zones.min_area_ha:g} ha): give a larger area or a finer grid.resolution"
+        )
+        raise InputError(msg)
+    return grid
 
 
 @dataclass
@@ -343,6 +465,12 @@ def _landcover(s: Scenario, grid: Grid) -> _Land:
     legend = get_legend(s.inputs.legend)
     path = s.inputs.landcover
     classes = io.read_raster(path, grid, kind="categorical", name="landcover_class", what="landcover")
+    if not bool((classes > 0).any()):
+        msg = (
+            f"landcover {str(path)!r} has no data over the study area (every cell is nodata); "
+            "expected class codes, with 0 or the raster's nodata value only outside the region"
+        )
+        raise InputError(msg)
     unknown = legend.unknown_codes(np.asarray(classes.values))
     if unknown:
         msg = (
@@ -353,10 +481,31 @@ def _landcover(s: Scenario, grid: Grid) -> _Land:
     return _Land(legend, classes, crit.landcover(classes, legend))
 
 
-def _population(s: Scenario, grid: Grid) -> xr.DataArray | None:
+def _population(s: Scenario, grid: Grid, land: _Land, notes: list[str]) -> xr.DataArray | None:
     if s.inputs.population is None:
         return None
-    return io.read_raster(s.inputs.population, grid, kind="quantity", name="population", what="population")
+    path = s.inputs.population
+    population = io.read_raster(path, grid, kind="quantity", name="population", what="population")
+    _coverage(population, land, f"population {str(path)!r}", notes)
+    return population
+
+
+def _coverage(layer: xr.DataArray, land: _Land, label: str, notes: list[str]) -> None:
+    """A layer must have data where the land cover has; one that covers part of it is a named
+    warning (its cells outside are nodata, not zero), one that covers none an error."""
+    has_land = np.asarray(land.classes.values) > 0
+    covered = np.isfinite(np.asarray(layer.values)) & has_land
+    share = covered.sum() / max(int(has_land.sum()), 1)
+    if share == 0:
+        msg = f"{label} has no data over the study area (it is nodata wherever the land cover has data)"
+        raise InputError(msg)
+    if share < 0.99:
+        message = (
+            f"{label} covers {share:.0%} of the land-cover area; the rest is nodata (not zero), and the "
+            "criteria and zones there go without it"
+        )
+        warnings.warn(message, CoverageWarning, stacklevel=3)
+        notes.append(message)
 
 
 @dataclass
@@ -373,6 +522,20 @@ def _roads(s: Scenario, grid: Grid, notes: list[str]) -> _Roads:
         notes.append("no road network: travel-time criteria are skipped")
         return _Roads()
     graph = _load_network(s.inputs.roads, crs=grid.crs, speeds=dict(s.roads.speeds) or None, snap_m=s.roads.snap_m)
+    west, south, east, north = grid.bounds
+    xs = [d["x"] for _, d in graph.nodes(data=True)]
+    ys = [d["y"] for _, d in graph.nodes(data=True)]
+    node_crs = CRS.from_user_input(graph.graph["crs"])
+    if node_crs != grid.crs:  # pragma: no cover - the loader projects to the grid's CRS
+        xs, ys = Transformer.from_crs(node_crs, grid.crs, always_xy=True).transform(xs, ys)
+    if not (min(xs) <= east and max(xs) >= west and min(ys) <= north and max(ys) >= south):
+        msg = (
+            f"roads {str(s.inputs.roads)!r} does not overlap the study area: its roads span "
+            f"x {min(xs):,.0f}..{max(xs):,.0f}, y {min(ys):,.0f}..{max(ys):,.0f} and the study area "
+            f"x {west:,.0f}..{east:,.0f}, y {south:,.0f}..{north:,.0f} ({grid.crs.to_string()}); expected "
+            "an extract that covers the region"
+        )
+        raise NetworkError(msg)
     dropped = graph.graph.get("eicgeo_dropped", {})
     summary = {
         "nodes": graph.number_of_nodes(),
@@ -397,7 +560,7 @@ def _fringe(s: Scenario, land: _Land, population: xr.DataArray | None, net: _Roa
     the land-cover built-up gradient; and the residual green space next to the built-up edge."""
     f = s.fringe
     if f.method == "degurba" and population is None:
-        msg = "fringe.method is 'degurba' but inputs.population is not given"
+        msg = "fringe.method: 'degurba' needs inputs.population, a population raster (people per cell)"
         raise InputError(msg)
     smod = None
     if population is not None and f.method in ("auto", "degurba"):
@@ -433,20 +596,26 @@ class _Found:
     firms: gpd.GeoDataFrame
 
 
-def _sources_and_firms(s: Scenario, grid: Grid, notes: list[str]) -> _Found:
-    """The run's material vocabulary, then the sources and firms that name its materials (those
-    outside the study area are dropped with a warning)."""
+def _vocabulary(s: Scenario) -> materials.Vocabulary:
+    """The run's material vocabulary: the built-in one plus the scenario's own tables."""
     i = s.inputs
-    vocab = materials.BUILTIN
-    if i.materials is not None or i.synergies is not None or i.sectors is not None:
-        vocab = materials.vocabulary(materials=i.materials, synergies=i.synergies, sectors=i.sectors)
-    sources = _empty_points(grid, ["material", "tonnes_per_year"])
-    if i.sources is not None:
-        sources = _inside(io.read_sources(i.sources, crs=grid.crs, vocab=vocab), grid, "sources", notes)
-    firms = _empty_points(grid, ["firm_id", "name", "sector", "inputs", "outputs"])
-    if i.firms is not None:
-        firms = _inside(io.read_firms(i.firms, crs=grid.crs, vocab=vocab), grid, "firms", notes)
-    return _Found(vocab, sources, firms)
+    if i.materials is None and i.synergies is None and i.sectors is None:
+        return materials.BUILTIN
+    return materials.vocabulary(materials=i.materials, synergies=i.synergies, sectors=i.sectors)
+
+
+def _sources(s: Scenario, grid: Grid, vocab: materials.Vocabulary, notes: list[str]) -> gpd.GeoDataFrame:
+    """Raw-material sources naming the vocabulary's materials; those outside are dropped."""
+    if s.inputs.sources is None:
+        return _empty_points(grid, ["material", "tonnes_per_year"])
+    return _inside(io.read_sources(s.inputs.sources, crs=grid.crs, vocab=vocab), grid, "sources", notes)
+
+
+def _firms(s: Scenario, grid: Grid, vocab: materials.Vocabulary, notes: list[str]) -> gpd.GeoDataFrame:
+    """The firm register; firms outside the study area are dropped with a warning."""
+    if s.inputs.firms is None:
+        return _empty_points(grid, ["firm_id", "name", "sector", "inputs", "outputs"])
+    return _inside(io.read_firms(s.inputs.firms, crs=grid.crs, vocab=vocab), grid, "firms", notes)
 
 
 @dataclass
@@ -534,11 +703,13 @@ class _Suitability:
     layers: dict[str, xr.DataArray]
 
 
-def _suitability(s: Scenario, grid: Grid, land: _Land, fr_: _Fringe, built: crit.Built) -> _Suitability:
+def _suitability(
+    s: Scenario, grid: Grid, land: _Land, fr_: _Fringe, built: crit.Built, notes: list[str]
+) -> _Suitability:
     """The criteria combined as ``[mcda]`` says, the constraints applied (excluded cells are NaN),
     and the Monte Carlo layers when asked."""
     combined = mcda.combine(built.standard, built.weights, **s.mcda.combine_args())
-    made, masks = _constraint_layers(s, grid)
+    made, masks = _constraint_layers(s, grid, land, notes)
     excluded = constraints.exclusions(
         s.constraints, grid, land.roles, combined, green=fr_.green, slope=made.get("slope"), layers=masks
     )
@@ -561,17 +732,25 @@ def _suitability(s: Scenario, grid: Grid, land: _Land, fr_: _Fringe, built: crit
     return _Suitability(suitability, excluded, made)
 
 
-def _constraint_layers(s: Scenario, grid: Grid) -> tuple[dict[str, xr.DataArray], list[xr.DataArray]]:
+def _constraint_layers(
+    s: Scenario, grid: Grid, land: _Land | None = None, notes: list[str] | None = None
+) -> tuple[dict[str, xr.DataArray], list[xr.DataArray]]:
     """What the constraints read: the slope (degrees, from ``inputs.dem``) when a slope limit is
-    set, and the mask of each user layer."""
+    set, and the mask of each user layer. With ``land``, a DEM or raster layer that covers part
+    of the land cover is a named warning (in ``notes`` too)."""
     made = {}
     if s.constraints.slope_max_deg is not None:
         dem = io.read_raster(s.inputs.dem, grid, kind="continuous", name="dem", what="inputs.dem")
+        if land is not None:
+            _coverage(dem, land, f"inputs.dem {str(s.inputs.dem)!r}", notes if notes is not None else [])
         made["slope"] = mcda.slope_degrees(dem, cell_m=grid.resolution)
-    masks = [
-        io.read_mask(layer.path, grid, all_touched=layer.all_touched, what=f"constraints.layers[{i}]")
-        for i, layer in enumerate(s.constraints.layers)
-    ]
+    masks = []
+    for i, layer in enumerate(s.constraints.layers):
+        what = f"constraints.layers[{i}]"
+        if land is not None and layer.path.name.lower().endswith(io.RASTER_SUFFIXES):
+            values = io.read_raster(layer.path, grid, kind="continuous", resampling="nearest", what=what)
+            _coverage(values, land, f"{what} {str(layer.path)!r}", notes if notes is not None else [])
+        masks.append(io.read_mask(layer.path, grid, all_touched=layer.all_touched, what=what))
     return made, masks
 
 

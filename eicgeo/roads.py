@@ -35,12 +35,13 @@ import osmnx as ox
 import pandas as pd
 import shapely
 import xarray as xr
+from pyproj import CRS
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from eicgeo._errors import CRSError, InputError, NetworkError
-from eicgeo._validate import check_crs, check_file, check_positive, did_you_mean
+from eicgeo._validate import check_crs, check_degrees, check_file, check_positive, did_you_mean
 from eicgeo.grid import Grid
 from eicgeo.settings import ROADS
 
@@ -49,6 +50,7 @@ __all__ = [
     "DRIVABLE",
     "MAJOR_ROADS",
     "CompiledNetwork",
+    "check_source",
     "compile_network",
     "load_network",
     "main_roads",
@@ -192,6 +194,66 @@ def load_network(
     return graph
 
 
+def check_source(path: str | Path) -> tuple[float, float, float, float, Any] | None:
+    """Cheap checks of a road file before it is loaded, as ``eicgeo validate`` makes them.
+
+    The extension, then for OSM PBF and XML (plain or bzip2) and GraphML the file's first bytes;
+    for a line layer its ``highway`` column, its CRS and that it has features. Returns a line
+    layer's bounds and CRS (for an overlap check), else None. Loading can still find a file
+    truncated after its header.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "roads.osm.pbf"
+    >>> _ = bad.write_bytes(b"<html>not a PBF</html>")
+    >>> try:
+    ...     check_source(bad)
+    ... except NetworkError as err:
+    ...     print(str(err).split("(", 1)[1])
+    it does not start with an OSM PBF header)
+    """
+    path = check_file(path, "roads", _XML_SUFFIXES + _PBF_SUFFIXES + _GRAPHML_SUFFIXES + _LINE_SUFFIXES)
+    name = path.name.lower()
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    expected = None
+    if name.endswith(_PBF_SUFFIXES) and b"OSMHeader" not in head:
+        expected = "an OSM PBF header"
+    elif name.endswith(".bz2") and not head.startswith(b"BZh"):
+        expected = "the bzip2 signature"
+    elif name.endswith((".osm", ".graphml")) and not head.lstrip().startswith(b"<"):
+        expected = "XML"
+    if expected is not None:
+        msg = f"roads {str(path)!r} is truncated or not valid OSM (it does not start with {expected})"
+        raise NetworkError(msg)
+    if not name.endswith(_LINE_SUFFIXES) or name.endswith((".parquet", ".geoparquet")):
+        return None
+    import pyogrio
+
+    try:
+        info = pyogrio.read_info(path, force_total_bounds=True)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
+        msg = f"roads {str(path)!r} cannot be read as a line layer ({' '.join(str(err).split())})"
+        raise NetworkError(msg) from err
+    fields = [str(f) for f in info["fields"]]
+    if "highway" not in fields:
+        msg = (
+            f"roads {str(path)!r} has no 'highway' column{did_you_mean('highway', fields)}; it has "
+            f"{', '.join(fields) or 'no attribute columns'}; expected OSM road classes such as primary, residential"
+        )
+        raise InputError(msg)
+    if info["crs"] is None:
+        msg = f"roads {str(path)!r} has no CRS; expected a line layer with a coordinate reference system"
+        raise CRSError(msg)
+    if not info["features"]:
+        msg = f"roads {str(path)!r} has no drivable roads; expected lines with a highway class such as primary"
+        raise NetworkError(msg)
+    bounds = tuple(float(v) for v in info["total_bounds"])
+    check_degrees(bounds, CRS.from_user_input(info["crs"]), f"roads {str(path)!r}")
+    return (*bounds, info["crs"])
+
+
 def main_roads(graph: nx.MultiDiGraph, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
     """The edges of the given ``highway`` classes as lines (``highway``, geometry), for maps.
 
@@ -292,6 +354,8 @@ def _read_lines(path: Path, target: Any, snap_m: float) -> nx.MultiDiGraph:
     if layer.crs is None:
         msg = f"roads {str(path)!r} has no CRS; expected a line layer with a coordinate reference system"
         raise CRSError(msg)
+    if len(layer):
+        check_degrees(tuple(layer.total_bounds), CRS.from_user_input(layer.crs), f"roads {str(path)!r}")
     lines = layer[layer.geom_type.isin(["LineString", "MultiLineString"])].explode(index_parts=False)
     lines = lines[~lines.geometry.is_empty & lines["highway"].notna()]
     if lines.empty:

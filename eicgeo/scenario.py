@@ -466,6 +466,12 @@ def _translate(err: ValidationError, prefix: str, model: type[BaseModel]) -> lis
             known = _known_keys(model, loc)
             hint = did_you_mean(str(loc[-1]), known) or (f"; expected one of {', '.join(known)}" if known else "")
             message = f"unknown key{hint}"
+        elif kind == "missing" and loc and isinstance(loc[-1], int):
+            key = _key(prefix, loc[:-1])
+            size = _tuple_size(info.annotation) if info is not None else None
+            message = f"expected {size} values" if size else "a value is missing"
+            if info is not None:
+                message += f": {info.description}"
         elif kind == "missing":
             message = "missing" + (f"; {info.description[0].lower()}{info.description[1:]}" if info is not None else "")
             if key == "inputs.landcover":
@@ -498,5 +504,16 @@ def _translate(err: ValidationError, prefix: str, model: type[BaseModel]) -> lis
                 message = f"expected {_EXPECTED[kind]}, got {value!r}"
         else:  # pragma: no cover - every type eicgeo's declarations use is listed above
             message = f"{e['msg']}, got {value!r}"
-        out.append((key, message))
+        if (key, message) not in out:
+            out.append((key, message))
     return out
+
+
+def _tuple_size(annotation: Any) -> int | None:
+    """The length of a fixed-length tuple annotation (``bounds``), else None."""
+    import typing
+
+    for arg in typing.get_args(annotation) or (annotation,):
+        if typing.get_origin(arg) is tuple and Ellipsis not in typing.get_args(arg):
+            return len(typing.get_args(arg))
+    return None

@@ -94,7 +94,8 @@ EXPECT: dict[str, Expect] = {
             "Non-irrigated arable land",
             "code 15 is now: forest",
             # the scenario validates, then runs without roads and says so
-            "ok (5 weighted criteria",
+            "weighted criteria: landcover",
+            "will skip road_access: no road network (inputs.roads)",
             "skipped road_access: no road network (inputs.roads)",
             "the fringe comes from the land-cover built-up gradient",
             "peri-urban fringe",
