@@ -19,7 +19,7 @@ import xarray as xr
 
 from eicgeo._errors import CRSError, EicgeoError
 from eicgeo._validate import check_crs, did_you_mean
-from eicgeo.settings import Criterion, Settings
+from eicgeo.settings import Criterion, Settings, percentile_of
 
 __all__ = ["domain"]
 
@@ -229,6 +229,12 @@ def _standardisation(name: str, c: Criterion, key: str, problems: Problems) -> N
     foreign = [p for p in params if p not in accepted]
     if foreign:
         problems.append((key, f"{fn} takes no parameter {foreign[0]!r}; it takes {', '.join(accepted)}"))
+        return
+    relative = {k: percentile_of(v) for k, v in params.items() if percentile_of(v) is not None}
+    if relative:
+        # Percentiles resolve on the region's data; only two of them can be ordered here.
+        if {"low", "high"} <= set(relative) and not relative["low"] < relative["high"]:
+            problems.append((key, f"low ({params['low']}) must be a lower percentile than high ({params['high']})"))
         return
     try:
         standardize(xr.DataArray(np.zeros((1, 1))), fn, **params)

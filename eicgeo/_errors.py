@@ -18,6 +18,7 @@ __all__ = [
     "MaterialError",
     "NetworkError",
     "OutputFolderError",
+    "RankingWarning",
     "ScenarioError",
 ]
 
@@ -32,6 +33,11 @@ class EicgeoWarning(UserWarning):
 
 class CoverageWarning(EicgeoWarning):
     """An input layer covers only part of the study area (the warning says how much)."""
+
+
+class RankingWarning(EicgeoWarning):
+    """The ranking is weak: zones tie, the suitability barely varies, or a criterion is saturated
+    or constant over the allowed land (the warning says which, and why)."""
 
 
 class InputError(EicgeoError, ValueError):

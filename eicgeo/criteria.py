@@ -27,8 +27,8 @@ from eicgeo import mcda, symbiosis
 from eicgeo._errors import InputError
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
-from eicgeo.roads import MAJOR_ROADS, CompiledNetwork, travel_time_surface
-from eicgeo.settings import ROADS, SYMBIOSIS, Criterion, RoadSettings, SymbiosisSettings
+from eicgeo.roads import MAJOR_ROADS, CompiledNetwork, straight_line_minutes, travel_time_surface
+from eicgeo.settings import ROADS, SYMBIOSIS, Criterion, RoadSettings, SymbiosisSettings, percentile_of
 
 __all__ = [
     "REGISTRY",
@@ -208,16 +208,34 @@ class Context:
     track: Callable[..., Iterable] = lambda items, desc, **kwargs: items
     raw: dict[str, xr.DataArray] = field(default_factory=dict)
 
-    def need_network(self) -> CompiledNetwork:
-        if self.network is None:
-            raise Unavailable("no road network (inputs.roads)")
-        return self.network
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    reference: xr.DataArray | None = None  # the allowed fringe land: where percentile thresholds are taken
 
     def surface(self, key: str, make: Callable[[], xr.DataArray]) -> xr.DataArray:
         """The raw layer ``key``, made once."""
         if key not in self.raw:
             self.raw[key] = make()
         return self.raw[key]
+
+    def minutes(
+        self,
+        key: str,
+        sources: Any,
+        described: str,
+        on_network: Callable[[CompiledNetwork, float], xr.DataArray],
+    ) -> xr.DataArray:
+        """Minutes to (or from) ``sources``: over the road network, or without one as the
+        straight line × ``roads.detour`` at ``roads.fallback_kph`` (noted in :attr:`fallbacks`)."""
+        if self.network is not None:
+            network = self.network
+            return self.surface(key, lambda: on_network(network, self.roads.last_mile_kph()))
+        r = self.roads
+        self.fallbacks[key] = (
+            f"no road network: straight-line distance to {described} x {r.detour:g} at {r.fallback_kph:g} km/h"
+        )
+        return self.surface(
+            key, lambda: straight_line_minutes(sources, self.grid, kph=r.fallback_kph, detour=r.detour, name=key)
+        )
 
     def materials(self, c: Criterion | None = None) -> list[str]:
         """The materials averaged by ``material_access`` that have a source in this run."""
@@ -228,25 +246,29 @@ class Context:
         return [m for m in wanted if m in have]
 
     def material_minutes(self, material: str) -> xr.DataArray:
-        network = self.need_network()
-        return self.surface(
+        chosen = self.sources[self.sources["material"] == material]
+        return self.minutes(
             f"material_access:{material}",
-            lambda: material_access(network, self.grid, self.sources, material, offroad_kph=self.roads.offroad_kph),
+            chosen,
+            f"the nearest source of {material}",
+            lambda net, kph: material_access(net, self.grid, self.sources, material, offroad_kph=kph),
         )
 
     def market_minutes(self) -> xr.DataArray:
-        network = self.need_network()
         where = centres(self.smod, self.fringe)
         if where is None:
             raise Unavailable("no urban centre in the population grid or land cover")
-        return self.surface(
-            "market_access", lambda: market_access(network, self.grid, where, offroad_kph=self.roads.offroad_kph)
+        return self.minutes(
+            "market_access",
+            where,
+            "the nearest urban centre",
+            lambda net, kph: market_access(net, self.grid, where, offroad_kph=kph),
         )
 
     def mean_material_minutes(self) -> xr.DataArray | None:
         """Mean over the materials of the minutes to their nearest source (None without any)."""
         present = self.materials()
-        if not present or self.network is None:
+        if not present:
             return None
         layers = [self.material_minutes(m) for m in self.track(present, "material access", unit="material")]
         mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
@@ -283,11 +305,17 @@ def _landcover(ctx: Context, name: str, c: Criterion) -> Layers:
 
 
 def _road_access(ctx: Context, name: str, c: Criterion) -> Layers:
-    network = ctx.need_network()
+    """Minutes to the nearest main road; without a road network, to the nearest built-up land
+    (where a road certainly is), in a straight line."""
     classes = list(ctx.roads.main_roads)
-    layer = ctx.surface(
+    built = ctx.roles == ROLE_CODE["built_up"]
+    if ctx.network is None and not bool(built.any()):
+        raise Unavailable("no road network (inputs.roads) and no built-up land to stand in for it")
+    layer = ctx.minutes(
         "road_access",
-        lambda: road_access(network, ctx.grid, classes=classes, offroad_kph=ctx.roads.offroad_kph),
+        built,
+        "the nearest built-up land (no main roads known)",
+        lambda net, kph: road_access(net, ctx.grid, classes=classes, offroad_kph=kph),
     )
     return [(name, layer)]
 
@@ -297,18 +325,19 @@ def _market_access(ctx: Context, name: str, c: Criterion) -> Layers:
 
 
 def _labour_access(ctx: Context, name: str, c: Criterion) -> Layers:
-    network = ctx.need_network()
     where = settlements(ctx.smod, ctx.fringe)
     if where is None:
         raise Unavailable("no settlement in the population grid or land cover")
-    layer = ctx.surface(
-        "labour_access", lambda: labour_access(network, ctx.grid, where, offroad_kph=ctx.roads.offroad_kph)
+    layer = ctx.minutes(
+        "labour_access",
+        where,
+        "the nearest village, town or city",
+        lambda net, kph: labour_access(net, ctx.grid, where, offroad_kph=kph),
     )
     return [(name, layer)]
 
 
 def _material_access(ctx: Context, name: str, c: Criterion) -> Layers:
-    ctx.need_network()
     _, _, one = name.partition(":")
     present = ctx.materials(Criterion(materials=(one,)) if one else c)
     if not present:
@@ -317,7 +346,6 @@ def _material_access(ctx: Context, name: str, c: Criterion) -> Layers:
 
 
 def _equal_access(ctx: Context, name: str, c: Criterion) -> Layers:
-    ctx.need_network()
     try:
         market = ctx.market_minutes()
     except Unavailable as why:
@@ -336,8 +364,15 @@ def _symbiosis_potential(ctx: Context, name: str, c: Criterion) -> Layers:
     return [(name, layer)]
 
 
-def _decreasing(high: float) -> dict[str, Any]:
+def _decreasing(high: float | str) -> dict[str, Any]:
     return {"low": 0.0, "high": high, "increasing": False}
+
+
+#: The upper threshold of the travel-time criteria: the 95th percentile of their minutes over the
+#: region's allowed fringe land. Fixed minutes do not travel between regions: 30 minutes to a main
+#: road leaves every cell near 1 in a dense delta, and near 0 where only straight-line times are
+#: known; relative to the region, the criterion always tells its places apart (docs/mcda.md).
+TRAVEL_TIME_HIGH = "p95"
 
 
 #: The built-in criteria, by name (``material_access:MATERIAL`` is ``material_access`` for one
@@ -369,45 +404,44 @@ REGISTRY: dict[str, CriterionSpec] = {
         CriterionSpec(
             "road_access",
             "travel time (min) to the nearest main road",
-            "minutes to the nearest `roads.main_roads` road",
-            ("roads",),
+            "minutes to the nearest `roads.main_roads` road (without roads: to built-up land, straight line)",
+            (),
             _road_access,
             "linear",
-            _decreasing(30.0),
+            _decreasing(TRAVEL_TIME_HIGH),
         ),
         CriterionSpec(
             "market_access",
             "travel time (min) to the nearest urban centre",
             "minutes to the nearest urban centre",
-            ("roads",),
+            (),
             _market_access,
             "linear",
-            _decreasing(60.0),
+            _decreasing(TRAVEL_TIME_HIGH),
         ),
         CriterionSpec(
             "labour_access",
             "travel time (min) from the nearest village, town or city, where workers live",
             "minutes of the commute from the nearest village, town or city (GHS-SMOD 13, 22, 23, 30)",
-            ("roads",),
+            (),
             _labour_access,
             "linear",
-            # A commute of 45 minutes each way is about the most factory workers accept.
-            _decreasing(45.0),
+            _decreasing(TRAVEL_TIME_HIGH),
         ),
         CriterionSpec(
             "material_access",
             "travel time (min) to the nearest source of each raw material, averaged",
             "minutes to the nearest source of each material, averaged",
-            ("roads", "sources"),
+            ("sources",),
             _material_access,
             "linear",
-            _decreasing(60.0),
+            _decreasing(TRAVEL_TIME_HIGH),
         ),
         CriterionSpec(
             "equal_access",
             "markets and raw materials both near and at similar times",
             "0..1: markets and materials both near and about equally near",
-            ("roads", "sources"),
+            ("sources",),
             _equal_access,
             standardised=True,
             default_text="built in: `(1 - max(tm, tr)/60) * (1 - abs(tm - tr)/(tm + tr + 1))`",
@@ -433,7 +467,8 @@ def registry_table() -> str:
             how = spec.default_text
         elif spec.fn == "linear":
             p = spec.params
-            how = f"`linear`, low {p['low']:g}, high {p['high']:g}, {'increasing' if p['increasing'] else 'decreasing'}"
+            high = f"`{p['high']}`" if isinstance(p["high"], str) else f"{p['high']:g}"
+            how = f"`linear`, low {p['low']:g}, high {high}, {'increasing' if p['increasing'] else 'decreasing'}"
         else:
             how = f"`{spec.fn}`, " + ", ".join(f"{k} {v:g}" for k, v in spec.params.get("scores", {}).items())
         needs = ", ".join(f"`inputs.{n}`" for n in spec.needs) or "land cover only"
@@ -470,16 +505,47 @@ def standardisation(name: str, c: Criterion, layer: xr.DataArray | None = None) 
     return spec.fn if not (spec.standardised and c.fn is None) else None, {**params, **given}
 
 
-def _standardise(name: str, layer: xr.DataArray, c: Criterion) -> xr.DataArray:
+def _standardise(name: str, layer: xr.DataArray, c: Criterion, reference: xr.DataArray | None) -> xr.DataArray:
     fn, params = standardisation(name, c, layer)
     if fn is None:
         return layer.astype(np.float32)
+    resolved, given = {}, dict(params)
+    for key, value in given.items():
+        pct = percentile_of(value)
+        if pct is not None:
+            params[key] = resolved[key] = _percentile(layer, reference, pct)
+    if (
+        resolved
+        and params.get("low") is not None
+        and params.get("high") is not None
+        and not params["low"] < params["high"]
+    ):
+        msg = (
+            f"{name}'s thresholds resolve to low {params['low']:g} and high {params['high']:g} over the allowed land "
+            "(its raw values barely vary there)"
+        )
+        raise Unavailable(msg)
     if name == "landcover":
         scores = params["scores"]
         out = mcda.standardize(layer, "categorical", scores={ROLE_CODE[r]: v for r, v in scores.items()})
         out.attrs["parameters"] = repr({"scores by land-cover role": scores})
         return out
-    return mcda.standardize(layer, fn, **params)
+    out = mcda.standardize(layer, fn, **params)
+    if resolved:
+        text = ", ".join(f"{k} {given[k]} = {v:.4g}" for k, v in resolved.items())
+        out.attrs["parameters"] = f"{out.attrs.get('parameters', '')} ({text} over the allowed land)"
+    return out
+
+
+def _percentile(layer: xr.DataArray, reference: xr.DataArray | None, pct: float) -> float:
+    """The ``pct`` percentile of ``layer``'s finite values over ``reference`` (all cells without)."""
+    values = np.asarray(layer.values, dtype=float)
+    if reference is not None and bool(reference.any()):
+        values = values[np.asarray(reference.values, dtype=bool)]
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise Unavailable("it has no value over the allowed land to take a percentile of")
+    return float(np.percentile(values, pct))
 
 
 @dataclass
@@ -491,6 +557,7 @@ class Built:
     standard: dict[str, xr.DataArray]
     weights: dict[str, float]
     skipped: list[tuple[str, str]]
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
 
 def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: Context) -> Built:
@@ -521,7 +588,11 @@ def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: 
         for key, layer in layers:
             if not (spec is not None and spec.standardised) and name != "landcover":
                 ctx.raw[key] = layer
-            standard[key] = _standardise(key, layer, c)
+            try:
+                standard[key] = _standardise(key, layer, c, ctx.reference)
+            except Unavailable as why:
+                skipped.append((key, str(why)))
+                continue
             used[key] = weight / len(layers)
     mean = ctx.mean_material_minutes()
     if mean is not None:
@@ -529,4 +600,4 @@ def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: 
     if not used:
         msg = "no criterion could be computed: " + "; ".join(f"{k}: {why}" for k, why in skipped)
         raise InputError(msg)
-    return Built(ctx.raw, standard, used, skipped)
+    return Built(ctx.raw, standard, used, skipped, dict(ctx.fallbacks))

@@ -750,6 +750,9 @@ def parse_flows(text: object, *, what: str = "flows", vocab: Vocabulary = BUILTI
             msg = f"{what}: amount {amount.strip()!r} for {material!r} must be a number >= 0"
             raise MaterialError(msg)
         flows[material] = flows.get(material, 0.0) + tonnes
+        if not math.isfinite(flows[material]):
+            msg = f"{what}: the amounts of {material!r} add up to more than a number can hold"
+            raise MaterialError(msg)
     return flows
 
 

@@ -195,6 +195,10 @@ def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
 
 def _ordered(fn: str, **params: float | None) -> None:
     given = [(k, v) for k, v in params.items() if v is not None]
+    values = [float(v) for _, v in given]
+    if values and not np.isfinite(max(values) - min(values)):
+        msg = f"{fn} parameters span more than a float can hold: {', '.join(f'{k}={v}' for k, v in given)}"
+        raise InputError(msg)
     for (k1, v1), (k2, v2) in itertools.pairwise(given):
         if v1 > v2 or (fn == "linear" and v1 == v2):
             msg = f"{fn} parameters out of order: {k1}={v1} must be {'<' if fn == 'linear' else '<='} {k2}={v2}"

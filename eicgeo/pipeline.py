@@ -9,18 +9,18 @@ skip the criteria that need them; the result (and ``report.md``) says what was s
 
 Examples
 --------
-The sample region on 2 km cells without its road network: the travel-time criteria are
-skipped (and say why), and the zones rank on land cover alone.
+The sample region on 2 km cells without its road network: the travel times are straight-line
+estimates, and the result says so.
 
 >>> import eicgeo
 >>> scenario = eicgeo.load_sample().replace(resolution=2000, without=["roads"])
 >>> result = eicgeo.run(scenario, progress=False)
->>> sorted(name for name, _ in result.skipped)
-['equal_access', 'market_access', 'material_access', 'road_access']
->>> result.grid.shape, list(result.weights)
-((25, 26), ['landcover'])
+>>> result.skipped, sorted(result.fallbacks)[:2]
+([], ['market_access', 'material_access:bagasse'])
+>>> result.grid.shape, len(result.weights)
+((25, 26), 12)
 >>> result.zones["kind"].value_counts().to_dict()
-{'greenfield': 10, 'cluster': 8}
+{'cluster': 8, 'greenfield': 5}
 """
 
 from __future__ import annotations
@@ -45,7 +45,15 @@ from pyproj import CRS, Transformer
 from eicgeo import constraints, io, materials, mcda, roads, symbiosis, zones
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
-from eicgeo._errors import CoverageWarning, EicgeoError, EicgeoWarning, InputError, NetworkError, ScenarioError
+from eicgeo._errors import (
+    CoverageWarning,
+    EicgeoError,
+    EicgeoWarning,
+    InputError,
+    NetworkError,
+    RankingWarning,
+    ScenarioError,
+)
 from eicgeo.clustering import FirmClusterer
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
@@ -112,6 +120,9 @@ class Result:
     cluster_metrics: pd.DataFrame | None = None
     main_roads: gpd.GeoDataFrame | None = None
     vocabulary: materials.Vocabulary = materials.BUILTIN
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    criteria_diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
+    cautions: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """The ranked zones as a table (no geometry)."""
@@ -271,14 +282,18 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     with clock.stage("symbiosis"):
         sym = _symbiosis(s, found, net)
     with clock.stage("criteria"):
-        built = _criteria(s, grid, land, fr, net, found, sym, clock.track)
+        made, masks = _constraint_layers(s, grid, land, notes)
+        reference = _allowed_land(s, grid, land, fr, made, masks)
+        built = _criteria(s, grid, land, fr, net, found, sym, reference, clock.track)
+        diagnostics = _diagnose(built, reference, notes)
         skipped.extend(built.skipped)
     with clock.stage("suitability"):
-        suit = _suitability(s, grid, land, fr, built, notes)
+        suit = _suitability(s, grid, land, fr, built, made, masks)
     with clock.stage("zones"):
         candidates = _candidates(s, grid, fr, sym, suit, notes)
         context = (grid, population, net, fr, found.vocab)
         ranked = _ranked(s, candidates, context, sym, built, suit, notes, clock.track)
+        cautions = _cautions(s, ranked, suit, built, diagnostics, reference, notes)
     layers = {**land.layers, **({"population": population} if population is not None else {})}
     layers["green_space"] = fr.green
     layers.update(built.raw)
@@ -307,6 +322,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         cluster_metrics=sym.cluster_table,
         main_roads=net.main,
         vocabulary=found.vocab,
+        fallbacks=built.fallbacks,
+        criteria_diagnostics=diagnostics,
+        cautions=cautions,
     )
 
 
@@ -399,9 +417,9 @@ def check(scenario: Scenario | str | Path) -> Check:
     Examples
     --------
     >>> import eicgeo
-    >>> found = check(eicgeo.load_sample().replace(without=["roads"]))
+    >>> found = check(eicgeo.load_sample().replace(without=["sources"]))
     >>> found.ok, [name for name, _ in found.skipped]
-    (True, ['road_access', 'market_access', 'material_access', 'equal_access'])
+    (True, ['material_access', 'equal_access'])
     """
     s = scenario if isinstance(scenario, Scenario) else read_scenario(scenario)
     notes: list[str] = []
@@ -519,7 +537,11 @@ class _Roads:
 def _roads(s: Scenario, grid: Grid, notes: list[str]) -> _Roads:
     """The road graph, compiled for travel times on the grid, and its main roads for the maps."""
     if s.inputs.roads is None:
-        notes.append("no road network: travel-time criteria are skipped")
+        r = s.roads
+        notes.append(
+            f"no road network: travel times are straight-line distances x {r.detour:g} at {r.fallback_kph:g} km/h "
+            "(roads.detour, roads.fallback_kph)"
+        )
         return _Roads()
     graph = _load_network(s.inputs.roads, crs=grid.crs, speeds=dict(s.roads.speeds) or None, snap_m=s.roads.snap_m)
     west, south, east, north = grid.bounds
@@ -571,7 +593,11 @@ def _fringe(s: Scenario, land: _Land, population: xr.DataArray | None, net: _Roa
             notes.append("fringe.band_minutes needs a road network: the fringe band is fringe.band_km instead")
             band_minutes = None
         fringe = fr.classes(
-            smod, band_km=f.band_km, band_minutes=band_minutes, network=net.network, offroad_kph=s.roads.offroad_kph
+            smod,
+            band_km=f.band_km,
+            band_minutes=band_minutes,
+            network=net.network,
+            offroad_kph=s.roads.last_mile_kph(),
         )
     else:
         if population is None:
@@ -669,10 +695,11 @@ def _criteria(
     net: _Roads,
     found: _Found,
     sym: _Symbiosis,
+    reference: xr.DataArray,
     track: Callable[..., Iterable],
 ) -> crit.Built:
     """Every weighted criterion of the registry (:data:`eicgeo.criteria.REGISTRY`), and the user
-    rasters, read here."""
+    rasters, read here; percentile thresholds are taken over ``reference``, the allowed land."""
     weights = s.weights()
     rasters = {
         name: io.read_raster(c.raster, grid, kind="continuous", name=name, what=f"criteria.{name}.raster")
@@ -692,8 +719,76 @@ def _criteria(
         symbiosis=s.symbiosis,
         criteria=s.criteria,
         track=track,
+        reference=reference,
     )
     return crit.build(s.criteria, weights, context)
+
+
+def _allowed_land(
+    s: Scenario, grid: Grid, land: _Land, fr_: _Fringe, made: dict[str, xr.DataArray], masks: list[xr.DataArray]
+) -> xr.DataArray:
+    """The fringe land no constraint excludes (all allowed land where the fringe has none): where
+    zones are sought, so where percentile thresholds and the criteria's diagnostics are taken."""
+    blank = grid.wrap(np.zeros(grid.shape, dtype=np.float32), "blank")
+    excluded = constraints.exclusions(
+        s.constraints, grid, land.roles, blank, green=fr_.green, slope=made.get("slope"), layers=masks
+    )
+    allowed = (excluded == 0) & (fr_.fringe == 2)
+    return allowed if bool(allowed.any()) else excluded == 0
+
+
+#: Share of the allowed land at exactly 0 or exactly 1 from which a criterion counts as saturated.
+_SATURATED = 0.5
+
+
+def _diagnose(built: crit.Built, reference: xr.DataArray, notes: list[str]) -> dict[str, dict[str, float]]:
+    """Each standardised criterion over the allowed land: the shares at exactly 0 and 1 and its raw
+    range. A criterion NaN or constant there cannot rank anything: it is dropped from the
+    weighting with a warning. One at 0 or 1 over most of the land is a warning too."""
+    where = np.asarray(reference.values, dtype=bool)
+    table: dict[str, dict[str, float]] = {}
+    for name in list(built.standard):
+        values = np.asarray(built.standard[name].values, dtype=float)[where]
+        finite = values[np.isfinite(values)]
+        raw = built.raw.get(name)
+        raw_values = np.asarray(raw.values, dtype=float)[where] if raw is not None else finite
+        raw_values = raw_values[np.isfinite(raw_values)]
+        problem = None
+        if finite.size == 0:
+            problem = "has no value over the allowed land"
+        elif float(finite.max() - finite.min()) < 1e-6:
+            problem = f"is {finite[0]:.3g} everywhere on the allowed land"
+        if problem is not None:
+            message = (
+                f"criterion {name} {problem}: it cannot rank one place above another and is left out of the weighting"
+            )
+            warnings.warn(message, RankingWarning, stacklevel=3)
+            notes.append(message)
+            built.skipped.append((name, problem))
+            del built.standard[name], built.weights[name]
+            continue
+        row = {
+            "share_0": float((finite == 0).mean()),
+            "share_1": float((finite == 1).mean()),
+            "raw_min": float(raw_values.min()) if raw_values.size else float("nan"),
+            "raw_max": float(raw_values.max()) if raw_values.size else float("nan"),
+        }
+        table[name] = row
+        thresholds = raw is not None and built.standard[name].attrs.get("standardisation") not in ("categorical", None)
+        for value, share in ((0, row["share_0"]), (1, row["share_1"])) if thresholds else ():
+            if share > _SATURATED:
+                message = (
+                    f"criterion {name} is {value} over {share:.0%} of the allowed land (raw values "
+                    f"{row['raw_min']:.3g}..{row['raw_max']:.3g} there; standardised by "
+                    f"{built.standard[name].attrs.get('parameters', '')}): it hardly tells places apart; thresholds "
+                    'relative to the region (high = "p90") would'
+                )
+                warnings.warn(message, RankingWarning, stacklevel=3)
+                notes.append(message)
+    if not built.weights:
+        msg = "no criterion can rank the allowed land: " + "; ".join(f"{k}: {why}" for k, why in built.skipped)
+        raise InputError(msg)
+    return table
 
 
 @dataclass
@@ -704,12 +799,18 @@ class _Suitability:
 
 
 def _suitability(
-    s: Scenario, grid: Grid, land: _Land, fr_: _Fringe, built: crit.Built, notes: list[str]
+    s: Scenario,
+    grid: Grid,
+    land: _Land,
+    fr_: _Fringe,
+    built: crit.Built,
+    made: dict[str, xr.DataArray],
+    masks: list[xr.DataArray],
 ) -> _Suitability:
     """The criteria combined as ``[mcda]`` says, the constraints applied (excluded cells are NaN),
     and the Monte Carlo layers when asked."""
     combined = mcda.combine(built.standard, built.weights, **s.mcda.combine_args())
-    made, masks = _constraint_layers(s, grid, land, notes)
+    made = dict(made)
     excluded = constraints.exclusions(
         s.constraints, grid, land.roles, combined, green=fr_.green, slope=made.get("slope"), layers=masks
     )
@@ -839,6 +940,65 @@ def _ranked(
     return ranked
 
 
+#: The 5th-95th percentile range of the suitability over the allowed fringe land below which the
+#: ranking is called weak.
+_MIN_SPREAD = 0.05
+
+
+def _cautions(
+    s: Scenario,
+    ranked: gpd.GeoDataFrame,
+    suit: _Suitability,
+    built: crit.Built,
+    diagnostics: dict[str, dict[str, float]],
+    reference: xr.DataArray,
+    notes: list[str],
+) -> list[str]:
+    """What makes the ranking weak, each as a warning: zones tied to the precision shown, and a
+    suitability with almost no spread over the allowed fringe land, with why (missing inputs,
+    straight-line travel times, constant or saturated criteria)."""
+    why = []
+    missing = [k for k in ("population", "roads", "sources", "firms") if getattr(s.inputs, k) is None]
+    if missing:
+        why.append("inputs not given: " + ", ".join(f"inputs.{k}" for k in missing))
+    if built.fallbacks:
+        why.append(f"{len(built.fallbacks)} travel-time criteria are straight-line estimates")
+    saturated = [
+        k
+        for k, d in diagnostics.items()
+        if max(d["share_0"], d["share_1"]) > _SATURATED
+        and built.standard[k].attrs.get("standardisation") != "categorical"
+    ]
+    if saturated:
+        why.append("saturated over most of the allowed land: " + ", ".join(saturated))
+    dropped = [k for k, reason in built.skipped if "allowed land" in reason]
+    if dropped:
+        why.append("constant over the allowed land: " + ", ".join(dropped))
+    because = f" ({'; '.join(why)})" if why else ""
+    out = []
+    tied = ranked[ranked["tied"]] if "tied" in ranked else ranked.iloc[:0]
+    for score, group in tied.groupby(ranked["score"].round(zones.SCORE_DECIMALS), sort=False):
+        ranks = group["rank"].tolist()
+        out.append(
+            f"zones ranked {', '.join(map(str, ranks))} tie at score {score:.{zones.SCORE_DECIMALS}f}: their order "
+            f"follows the tie-breaks (mean suitability, area, nearness to the study area's centre), not the "
+            f"evidence{because}"
+        )
+    values = np.asarray(suit.suitability.values)[np.asarray(reference.values, dtype=bool)]
+    values = values[np.isfinite(values)]
+    if values.size:
+        low, high = np.percentile(values, [5, 95])
+        if high - low < _MIN_SPREAD:
+            out.append(
+                f"the suitability over the allowed fringe land has almost no spread (5th-95th percentile "
+                f"{low:.3f}-{high:.3f}): the criteria hardly tell places apart{because}"
+            )
+    for message in out:
+        warnings.warn(message, RankingWarning, stacklevel=3)
+        notes.append(message)
+    return out
+
+
 def _rural_population(
     candidates: gpd.GeoDataFrame,
     network: roads.CompiledNetwork | None,
@@ -849,20 +1009,23 @@ def _rural_population(
     *,
     track: Callable[..., Iterable] = _untracked,
 ) -> np.ndarray | None:
-    """People in rural and fringe cells within 30 minutes of each zone."""
-    if network is None or population is None or candidates.empty:
+    """People in rural and fringe cells within 30 minutes of each zone: over the road network,
+    or without one within the straight-line reach of 30 minutes (× ``roads.detour`` at
+    ``roads.fallback_kph``)."""
+    if population is None or candidates.empty:
         return None
     people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
     out = []
     for geom in track(candidates.geometry, "rural population within 30 min", unit="zone"):
-        minutes = roads.travel_time_surface(
-            network,
-            gpd.GeoSeries([geom], crs=grid.crs),
-            grid,
-            max_minutes=30.0,
-            offroad_kph=s.roads.offroad_kph,
-        )
-        out.append(float(people[np.isfinite(minutes.values)].sum()))
+        zone = gpd.GeoSeries([geom], crs=grid.crs)
+        if network is not None:
+            minutes = roads.travel_time_surface(
+                network, zone, grid, max_minutes=30.0, offroad_kph=s.roads.last_mile_kph()
+            ).values
+        else:
+            minutes = roads.straight_line_minutes(zone, grid, kph=s.roads.fallback_kph, detour=s.roads.detour).values
+            minutes = np.where(minutes <= 30.0, minutes, np.nan)
+        out.append(float(people[np.isfinite(minutes)].sum()))
     return np.array(out)
 
 

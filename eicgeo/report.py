@@ -207,7 +207,10 @@ def write_manifest(result: Result, folder: Path) -> None:
         "inputs": inputs,
         "weights": result.weights,
         "skipped": [{"criterion": k, "reason": why} for k, why in result.skipped],
+        "fallbacks": result.fallbacks,
         "notes": result.notes,
+        "cautions": result.cautions,
+        "criteria_over_allowed_land": result.criteria_diagnostics,
         "network": result.network,
         "stage_seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "total_seconds": round(sum(result.timings.values()), 3),
@@ -229,9 +232,12 @@ def report_markdown(result: Result) -> str:
         f"Preset `{s.preset}`; grid {g.crs.to_string()}, {g.resolution:g} m cells, {g.width} x {g.height} "
         f"({g.width * g.height * g.cell_area_m2 / 1e6:,.0f} km²).",
         "",
-        "## Ranked candidate zones",
-        "",
     ]
+    if result.cautions:
+        lines += ["## Caution: a weak ranking", ""]
+        lines += [f"- {c[0].upper()}{c[1:]}." for c in result.cautions]
+        lines.append("")
+    lines += ["## Ranked candidate zones", ""]
     if result.zones.empty:
         lines += ["No zone was found. " + " ".join(result.notes), ""]
     else:
@@ -245,6 +251,10 @@ def report_markdown(result: Result) -> str:
     if result.skipped:
         lines += ["### Skipped criteria", ""]
         lines += [f"- `{k}`: {why}" for k, why in result.skipped]
+        lines.append("")
+    if result.fallbacks:
+        lines += ["### Travel times without a road network", ""]
+        lines += [f"- `{k}`: {how}" for k, how in result.fallbacks.items()]
         lines.append("")
     lines += ["## Exclusions", "", "| code | reason | area (ha) |", "| ---: | --- | ---: |"]
     reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
@@ -336,9 +346,21 @@ def _zones_section(result: Result) -> list[str]:
             f"{settings.stability_concentration:g}) in which the zone ranks in the top {top_k}.",
             "",
         ]
-        unstable = table[(table["rank"] <= top_k) & (table["p_top_k"] < 0.5)]
-        rising = table[(table["rank"] > top_k) & (table["p_top_k"] >= 0.5)]
-        if unstable.empty and rising.empty:
+        tied = table["tied"] if "tied" in table else pd.Series(False, index=table.index)
+        # A tie across the top-k boundary is no ranking at all: those ranks are unresolved.
+        boundary = tied & table["score"].round(zones.SCORE_DECIMALS).isin(
+            table.loc[tied & (table["rank"] <= top_k), "score"].round(zones.SCORE_DECIMALS)
+        )
+        across = boundary & (table["rank"] > top_k)
+        unresolved = table[boundary] if across.any() else table.iloc[:0]
+        unstable = table[(table["rank"] <= top_k) & (table["p_top_k"] < 0.5) & ~table.index.isin(unresolved.index)]
+        rising = table[(table["rank"] > top_k) & (table["p_top_k"] >= 0.5) & ~table.index.isin(unresolved.index)]
+        if not unresolved.empty:
+            lines.append(
+                f"- **Unresolved**: zones ranked {', '.join(map(str, unresolved['rank']))} tie at the precision shown, "
+                f"across the top {top_k}: which of them belong in it is not decided by the evidence."
+            )
+        elif unstable.empty and rising.empty:
             lines.append(f"The top {top_k} are stable: each stays in the top {top_k} in at least half of the draws.")
         for row in unstable.itertuples():
             lines.append(

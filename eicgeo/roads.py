@@ -33,6 +33,7 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 import pandas as pd
+import rasterio.features
 import shapely
 import xarray as xr
 from pyproj import CRS
@@ -54,6 +55,7 @@ __all__ = [
     "compile_network",
     "load_network",
     "main_roads",
+    "straight_line_minutes",
     "travel_time_surface",
 ]
 
@@ -612,6 +614,9 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     (2, 31, [216.0, 216.0])
     """
     spacing_m = check_positive(spacing_m, "spacing_m")
+    if graph.number_of_edges() == 0:
+        msg = "road graph has no edges; expected a network from eicgeo.roads.load_network"
+        raise NetworkError(msg)
     crs = graph.graph.get("crs")
     if crs is None:
         msg = "road graph has no CRS (graph.graph['crs']); load it with eicgeo.roads.load_network"
@@ -696,6 +701,56 @@ Sources = gpd.GeoDataFrame | gpd.GeoSeries | xr.DataArray | str | Sequence[str]
 _PAD_CELLS = 64
 #: Rows of cells per step of the in-memory per-cell stage (bounds its temporaries).
 _BLOCK_ROWS = 512
+
+
+def straight_line_minutes(
+    sources: gpd.GeoDataFrame | gpd.GeoSeries | xr.DataArray,
+    grid: Grid,
+    *,
+    kph: float = ROADS.fallback_kph,
+    detour: float = ROADS.detour,
+    name: str = "travel_time",
+) -> xr.DataArray:
+    """Travel time (minutes) without a road network: the straight-line distance from each cell to
+    the nearest source, times ``detour``, at ``kph``.
+
+    ``sources`` are a boolean layer on ``grid`` (urban-centre cells, say) or points, lines and
+    polygons (any CRS), which stand for the cells they touch. Distances run between cell centres
+    (an exact Euclidean distance transform), so cells holding a source are 0.
+
+    Examples
+    --------
+    A source in the middle cell of a 1 x 5 strip of 1 km cells: 2 km away, times 1.3, at 30 km/h
+    is 5.2 minutes.
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(1000, 0, 0, 0, -1000, 1000), (1, 5))
+    >>> here = grid.wrap(np.array([[False, False, True, False, False]]), "source")
+    >>> [round(float(v), 2) for v in straight_line_minutes(here, grid, kph=30, detour=1.3).values[0]]
+    [5.2, 2.6, 0.0, 2.6, 5.2]
+    """
+    from scipy import ndimage
+
+    kph = check_positive(kph, "kph")
+    detour = check_positive(detour, "detour")
+    if isinstance(sources, xr.DataArray):
+        mask = np.asarray(sources.values).astype(bool)
+    else:
+        geoms = sources.to_crs(grid.crs).geometry if sources.crs is not None else sources.geometry
+        geoms = [g for g in geoms if g is not None and not g.is_empty]
+        mask = (
+            rasterio.features.geometry_mask(geoms, grid.shape, grid.transform, invert=True, all_touched=True)
+            if geoms
+            else np.zeros(grid.shape, dtype=bool)
+        )
+    if not mask.any():
+        minutes = np.full(grid.shape, np.nan, dtype=np.float32)
+    else:
+        metres = ndimage.distance_transform_edt(~mask, sampling=grid.resolution)
+        minutes = (metres * detour / (kph * 1000.0 / 60.0)).astype(np.float32)
+    attrs = {"units": "minutes", "method": "straight line x detour", "kph": kph, "detour": detour}
+    return grid.wrap(minutes, name, attrs=attrs)
 
 
 def travel_time_surface(

@@ -454,10 +454,52 @@ def _interval(info: Any) -> str:
     return ""
 
 
+def _is_union(annotation: Any) -> bool:
+    """A union of two or more types besides None (``float | str | None``)."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return False
+    return len([a for a in typing.get_args(annotation) if a is not type(None)]) > 1
+
+
+def _without_union_tags(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the member tags pydantic puts after a union field (``high.float``)."""
+    out: list[Any] = []
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if isinstance(part, str) and part in current.model_fields:
+                out.append(part)
+                info = current.model_fields[part]
+                inner = [a for a in _flat_args(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+                union = _is_union(info.annotation)
+                current = inner[0] if inner else ("union" if union else None)
+                continue
+            if isinstance(part, int):
+                out.append(part)
+                continue
+        if current == "union" and isinstance(part, str):
+            continue  # a member tag: float, constrained-str, ...
+        out.append(part)
+    return tuple(out)
+
+
 def _translate(err: ValidationError, prefix: str, model: type[BaseModel]) -> list[tuple[str, str]]:
     out = []
-    for e in err.errors(include_url=False):
-        loc, kind, value = tuple(e["loc"]), e["type"], e.get("input")
+    errors = err.errors(include_url=False)
+    by_loc: dict[tuple[Any, ...], set[str]] = {}
+    for e in errors:
+        by_loc.setdefault(_without_union_tags(model, tuple(e["loc"])), set()).add(e["type"])
+    for e in errors:
+        loc, kind, value = _without_union_tags(model, tuple(e["loc"])), e["type"], e.get("input")
+        if by_loc.get(loc, set()) >= {"float_type", "string_pattern_mismatch"}:
+            out.append((_key(prefix, loc), f"expected a number or a percentile such as 'p90', got {value!r}"))
+            by_loc[loc] = set()  # once
+            continue
+        if not by_loc.get(loc, {kind}):
+            continue
         key = _key(prefix, loc)
         info, leaf = _field(model, loc)
         unit = (info.json_schema_extra or {}).get("unit", "–") if info is not None else "–"

@@ -46,6 +46,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -79,6 +80,7 @@ __all__ = [
     "SymbiosisSettings",
     "ZoneSettings",
     "markdown_table",
+    "percentile_of",
 ]
 
 #: Combination methods of :func:`eicgeo.mcda.combine` (a test keeps mcda in step).
@@ -98,6 +100,9 @@ STANDARDIZER_NAMES: tuple[str, ...] = (
 SCORE_WEIGHTS: dict[str, float] = {"suitability": 0.5, "symbiosis": 0.2, "rural_pop": 0.2, "green_loss": 0.1}
 
 Number = Annotated[float, Strict(), AllowInfNan(False)]
+#: A threshold relative to the region: "p90" is the 90th percentile of a criterion's raw values
+#: over the allowed fringe land (see :func:`percentile_of`).
+Percentile = Annotated[StrictStr, StringConstraints(pattern=r"^p(100|[1-9]?[0-9])(\.[0-9]+)?$")]
 Names = tuple[StrictStr, ...]
 
 
@@ -110,7 +115,11 @@ def _input_path(value: Any, info: ValidationInfo) -> Path:
     else:
         msg = f"expected the path of a file (a string), got {value!r}"
         raise ValueError(msg)
-    path = path.expanduser()
+    try:
+        path = path.expanduser()
+    except RuntimeError as err:  # "~someone" with no such user or home folder
+        msg = f"cannot expand {str(value)!r}: {err}"
+        raise ValueError(msg) from err
     base = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
@@ -118,6 +127,11 @@ def _input_path(value: Any, info: ValidationInfo) -> Path:
 
 
 InputPath = Annotated[Path, BeforeValidator(_input_path)]
+
+
+def percentile_of(value: Any) -> float | None:
+    """The percentile a ``"pNN"`` threshold names (``"p90"`` → 90.0), or None for a number."""
+    return float(value[1:]) if isinstance(value, str) and value.startswith("p") else None
 
 
 def setting(default: Any = ..., *, doc: str, unit: str = "–", default_text: str | None = None, **bounds: Any) -> Any:
@@ -249,6 +263,29 @@ class RoadSettings(Settings):
     snap_m: Number = setting(
         1.0, ge=0, unit="m", doc="Line layers (`.gpkg`, `.shp`, ...) only: line ends closer than this are joined."
     )
+    coverage: Literal["all", "main"] = setting(
+        "all",
+        doc="`all`: `inputs.roads` holds the local roads too, and a cell reaches the network at `offroad_kph`. "
+        "`main`: it holds only the main roads, and the last mile to them is the straight line × `detour` at "
+        "`fallback_kph`.",
+    )
+    # Without road data a trip is the straight line times a circuity factor at a nominal speed:
+    # road distance runs about 1.2-1.4 times the straight line in most national networks
+    # (Ballou et al. 2002), and 30 km/h is a truck's average on peri-urban district roads.
+    fallback_kph: Number = setting(
+        30.0,
+        gt=0,
+        unit="km/h",
+        doc='Without `inputs.roads` (or for the last mile with `coverage = "main"`), travel times are the '
+        "straight-line distance × `detour` at this speed.",
+    )
+    detour: Number = setting(
+        1.3, ge=1, doc="Road distance per straight-line distance, for the travel times without road data."
+    )
+
+    def last_mile_kph(self) -> float:
+        """The speed (km/h, over the straight line) from a cell to the road network."""
+        return self.offroad_kph if self.coverage == "all" else self.fallback_kph / self.detour
 
 
 class FringeSettings(Settings):
@@ -326,8 +363,17 @@ class Criterion(Settings):
         default_text="all materials of `inputs.sources`",
         doc="`material_access` only: the materials averaged.",
     )
-    low: Number | None = setting(None, unit="raw units", doc="`linear`: value scored 0 (`increasing`) or 1.")
-    high: Number | None = setting(None, unit="raw units", doc="`linear`: value scored 1 (`increasing`) or 0.")
+    low: Number | Percentile | None = setting(
+        None,
+        unit="raw units",
+        doc='`linear`: value scored 0 (`increasing`) or 1; or `"pNN"`, the NNth percentile of the raw values '
+        "over the allowed fringe land of this region.",
+    )
+    high: Number | Percentile | None = setting(
+        None,
+        unit="raw units",
+        doc='`linear`: value scored 1 (`increasing`) or 0; or `"pNN"` as for `low`.',
+    )
     increasing: StrictBool | None = setting(
         None, default_text="`true`", doc="`linear`, `logistic`, `sigmoid`: whether larger raw values are better."
     )

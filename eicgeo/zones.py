@@ -35,6 +35,7 @@ from eicgeo.materials import BUILTIN, Vocabulary
 from eicgeo.settings import MCDA, SCORE_WEIGHTS, ZONES, MCDASettings
 
 __all__ = [
+    "SCORE_DECIMALS",
     "SCORE_INDICATORS",
     "SCORE_WEIGHTS",
     "ZONE_COLUMNS",
@@ -76,6 +77,7 @@ ZONE_COLUMNS = [
     "rural_pop_30min",
     "kind",
     "p_top_k",
+    "tied",
     "symbiosis_reach_tonnes",
     "equal_access",
     "green_loss_ha",
@@ -345,14 +347,16 @@ def _polygon(cells: np.ndarray, grid: Grid) -> Polygon | MultiPolygon:
 
 
 def _cap_area(labels: np.ndarray, count: int, suit: np.ndarray, max_cells: float) -> tuple[np.ndarray, int]:
-    """Shrink every labelled area larger than ``max_cells`` to its best cells, then relabel."""
+    """Shrink every labelled area larger than ``max_cells`` to its ``max_cells`` best cells (equal
+    suitability goes to the cells nearer the area's centre), then relabel."""
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     keep = labels > 0
     for label in np.flatnonzero(sizes[1:] > max_cells) + 1:
-        cells = labels == label
-        values = np.sort(suit[cells])[::-1]
-        cut = values[int(max_cells) - 1]
-        keep[cells & (suit < cut)] = False
+        rows, cols = np.nonzero(labels == label)
+        near = np.hypot(rows - rows.mean(), cols - cols.mean())
+        order = np.lexsort((near, -suit[rows, cols]))
+        drop = order[int(max_cells) :]
+        keep[rows[drop], cols[drop]] = False
     return ndimage.label(keep, structure=_ROOK)
 
 
@@ -550,9 +554,11 @@ def score(
     out["p_top_k"] = np.nan
     value, note = _score_values(out, w)
     out["score"] = value
-    out = out.sort_values(["score", "mean_suitability"], ascending=False, kind="stable").reset_index(drop=True)
+    out = _ordered(out, grid)
     out["rank"] = np.arange(1, len(out) + 1)
     out["zone_id"] = out["rank"]
+    shown = out["score"].round(SCORE_DECIMALS)
+    out["tied"] = shown.duplicated(keep=False).to_numpy()
     extra = [c for c in out.columns if c not in (*ZONE_COLUMNS, *material_columns, "geometry")]
     ranked = gpd.GeoDataFrame(
         out[[*ZONE_COLUMNS, *material_columns, *extra, "geometry"]], geometry="geometry", crs=zones.crs
@@ -561,6 +567,29 @@ def score(
     if note:
         ranked.attrs["score_note"] = note
     return ranked
+
+
+#: Decimals of the zone score as shown (report, map, table): zones equal to these are tied.
+SCORE_DECIMALS = 3
+
+
+def _ordered(zones: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """Zones best first: by score, then mean suitability, then area (larger first), then nearness
+    to the study area's centre. The later keys only order zones the earlier ones tie; none of
+    them is the zones' raster order."""
+    west, south, east, north = grid.bounds
+    points = gpd.GeoSeries(zones["geometry"], crs=grid.crs).representative_point()
+    centre = np.hypot(points.x.to_numpy() - (west + east) / 2, points.y.to_numpy() - (south + north) / 2)
+    keys = zones.assign(_centre=centre)
+    order = np.lexsort(
+        (
+            keys["_centre"].to_numpy(),
+            -keys["area_ha"].to_numpy(dtype=float),
+            -np.nan_to_num(keys["mean_suitability"].to_numpy(dtype=float), nan=-1.0),
+            -keys["score"].to_numpy(dtype=float),
+        )
+    )
+    return zones.iloc[order].reset_index(drop=True)
 
 
 def _score_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -742,10 +771,22 @@ def stability(
     for row in suit:
         frame["mean_suitability"] = row
         value, _ = _score_values(frame, w)
-        order = np.lexsort((-row, -value))  # score first, then mean suitability, as score() ranks
-        in_top[order[:top_k]] += 1
+        in_top += _top_share(value, row, top_k)
     out["p_top_k"] = in_top / runs
     return out
+
+
+def _top_share(score: np.ndarray, suitability: np.ndarray, k: int, eps: float = 1e-9) -> np.ndarray:
+    """Each zone's share of the top ``k`` places in one draw: 1 above the k-th zone (by score,
+    then mean suitability), 0 below, and the places left shared equally among the zones tied
+    with the k-th, so identical zones never look more stable than one another."""
+    if len(score) <= k:
+        return np.ones(len(score))
+    order = np.lexsort((-suitability, -score))
+    v, r = score[order[k - 1]], suitability[order[k - 1]]
+    better = (score > v + eps) | ((np.abs(score - v) <= eps) & (suitability > r + eps))
+    equal = (np.abs(score - v) <= eps) & (np.abs(suitability - r) <= eps)
+    return better.astype(float) + equal * (k - better.sum()) / equal.sum()
 
 
 def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
@@ -765,10 +806,13 @@ def _firm_columns(
 ) -> None:
     """``n_firms``, ``symbiosis_tonnes`` and ``symbiosis_reach_tonnes`` of each zone (in place)."""
     out["n_firms"] = 0
+    if firms is None or not len(firms):
+        # Without a firm register the exchange is unknown, not zero: the score leaves it out.
+        out["symbiosis_tonnes"] = np.nan
+        out["symbiosis_reach_tonnes"] = np.nan
+        return
     out["symbiosis_tonnes"] = 0.0
     out["symbiosis_reach_tonnes"] = np.nan if reach_km is None else 0.0
-    if firms is None or not len(firms):
-        return
     points = firms.to_crs(grid.crs)
     members = _within(points, out, firm_reach_m, grid)
     out["n_firms"] = [len(s) for s in members]

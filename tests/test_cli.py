@@ -160,7 +160,8 @@ def test_run_prints_stage_timings_and_quiet_silences_the_bars(sample_dir, tmp_pa
     assert "eicgeo: " in loud.err and "stage" in loud.err, "the stage bar is drawn on stderr"
     assert main([*args, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
     quiet = capsys.readouterr()
-    assert quiet.err == ""
+    # no bars; eicgeo's warnings (a land-cover-only run ranks weakly) are one line each
+    assert all(line.startswith("eicgeo: warning: ") for line in quiet.err.splitlines()), quiet.err
     assert any(line.startswith("stage seconds: ") for line in quiet.out.splitlines())
 
 

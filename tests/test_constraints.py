@@ -280,7 +280,9 @@ def test_run_with_owa_monte_carlo_and_a_slope_limit(tmp_path, data_dir):
     with rasterio.open(lc) as src:
         grid = Grid.from_bounds(tuple(src.bounds), 100, "EPSG:2056", bounds_crs=src.crs)
     half = grid.width // 2
-    east = np.maximum(np.arange(grid.width) - half, 0) * 100.0  # metres: 100 m up per 100 m cell
+    # metres: a gentle 1 m per 100 m cell in the west (so the elevation criterion varies on the
+    # allowed land), then 100 m up per 100 m cell east of the middle
+    east = np.arange(grid.width) * 1.0 + np.maximum(np.arange(grid.width) - half, 0) * 99.0
     write_tif(tmp_path / "dem.tif", np.tile(east.astype(np.float32), (grid.height, 1)), grid=grid)
     s = Scenario.from_dict(
         {
@@ -294,6 +296,9 @@ def test_run_with_owa_monte_carlo_and_a_slope_limit(tmp_path, data_dir):
                     "high": 20000,
                     "weight": 1,
                 },
+                # two criteria only: the straight-line travel times are switched off
+                "road_access": {"enabled": False},
+                "market_access": {"enabled": False},
             },
             "constraints": {"slope_max_deg": 30},
             "mcda": {"method": "owa", "alpha": 0.5, "monte_carlo": 20, "monte_carlo_spread": 0.3},

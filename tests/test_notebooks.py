@@ -94,9 +94,8 @@ EXPECT: dict[str, Expect] = {
             "Non-irrigated arable land",
             "code 15 is now: forest",
             # the scenario validates, then runs without roads and says so
-            "weighted criteria: landcover",
-            "will skip road_access: no road network (inputs.roads)",
-            "skipped road_access: no road network (inputs.roads)",
+            "weighted criteria: landcover, road_access",
+            "road_access: no road network: straight-line distance to the nearest built-up land",
             "the fringe comes from the land-cover built-up gradient",
             "peri-urban fringe",
             "mean_suitability",

@@ -95,14 +95,10 @@ def test_overwrite_writes_beside_the_users_files_and_replaces_only_its_own(proje
     assert set(manifest["outputs"]).isdisjoint(before)
     assert set(after) == set(before) | set(manifest["outputs"]) | {MANIFEST}
     # A second run replaces its own outputs, and removes those it no longer writes.
-    stale = project / "criteria" / "road_access.tif"
+    stale = project / "criteria" / "material_access-clay.tif"
     assert stale.is_file()
-    no_roads = scenario.replace(name="no roads")
-    no_roads = eicgeo.Scenario.from_dict(
-        {**no_roads.overrides, "inputs": {k: v for k, v in no_roads.overrides["inputs"].items() if k != "roads"}},
-        base_dir=project,
-    )
-    eicgeo.run(no_roads, out=project, overwrite=True, progress=False)
+    no_sources = scenario.replace(name="no sources", without=["sources"])
+    eicgeo.run(no_sources, out=project, overwrite=True, progress=False)
     assert not stale.exists()
     assert {k: snapshot(project)[k] for k in before} == before
     assert sorted(p.name for p in project.parent.iterdir()) == ["my_project"]

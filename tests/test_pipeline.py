@@ -148,8 +148,9 @@ def test_a_failed_save_leaves_no_folder(demo, tmp_path, monkeypatch):
 
 
 def test_missing_inputs_skip_their_criteria(sample_dir, data_dir):
-    # Land cover only (real CORINE): every travel-time criterion is skipped, with its reason, and the
-    # fringe comes from the land-cover gradient.
+    # Land cover only (real CORINE): the travel times are straight-line estimates (to built-up land for
+    # roads, to the urban land for markets), the material criteria are skipped, with their reasons, and
+    # the fringe comes from the land-cover gradient.
     s = eicgeo.Scenario.from_dict(
         {
             "name": "lausanne",
@@ -159,12 +160,13 @@ def test_missing_inputs_skip_their_criteria(sample_dir, data_dir):
     )
     result = eicgeo.run(s, progress=False)
     assert dict(result.skipped) == {
-        "road_access": "no road network (inputs.roads)",
-        "market_access": "no road network (inputs.roads)",
-        "material_access": "no road network (inputs.roads)",
-        "equal_access": "no road network (inputs.roads)",
+        "material_access": "no source of the material(s) in inputs.sources",
+        "equal_access": "no raw-material sources (inputs.sources)",
     }
-    assert result.weights == {"landcover": 1.0}
+    assert set(result.fallbacks) == {"road_access", "market_access"}
+    assert "x 1.3 at 30 km/h" in result.fallbacks["market_access"]
+    assert set(result.weights) == {"landcover", "road_access", "market_access"}
+    assert result.zones["market_minutes"].notna().all()
     assert result.degurba is None and "land-cover built-up gradient" in " ".join(result.notes)
     assert len(result.zones) > 0 and set(np.unique(result.fringe.values)) <= {0, 1, 2, 3}
 

@@ -245,7 +245,7 @@ def test_the_manifest_reruns_the_demo_to_the_same_result(tmp_path, sample_result
         "enabled": True,
         "fn": "linear",
         "low": 0.0,
-        "high": 30.0,
+        "high": "p95",
         "increasing": False,
     }
     rerun = eicgeo.run(eicgeo.read_scenario(tmp_path / "first" / "manifest.json"), progress=False)

@@ -644,7 +644,7 @@ def test_pipeline_symbiosis_stage(tmp_path):
     assert here >= float(left.loc[near, "unmatched"].sum()) - 1e-3 * here
     standard = result.criteria["symbiosis_potential"]
     assert float(standard.max()) == pytest.approx(1.0)  # linear from 0 to the regional maximum
-    assert "road_access" in dict(result.skipped)  # no roads: the travel-time criteria are skipped
+    assert "road_access" in result.fallbacks  # no roads: straight-line travel times, said so
 
     m = result.symbiosis_metrics
     assert m["n_firms"] == 239 and m["n_links"] > 0 and m["anchor_firms"]
