@@ -147,6 +147,7 @@ def read_raster(
             raise InputError(msg) from err
         src_transform = src.window_transform(window)
         src_crs = src.crs
+        source_m = _cell_size_m(src)
         method = Resampling[resampling] if resampling else None
         if kind == "categorical":
             out = _warp_classes(data, src_transform, src_crs, grid, method or Resampling.nearest, label)
@@ -157,7 +158,19 @@ def read_raster(
         else:
             out = _warp_float(data, src_transform, src_crs, grid, method or Resampling.bilinear)
             attrs = {"kind": "continuous", "source": path.name}
+    attrs["source_resolution_m"] = source_m
     return grid.wrap(out, name, attrs=attrs)
+
+
+def _cell_size_m(src: rasterio.DatasetReader) -> float:
+    """The source's cell width in metres (at its centre latitude for a geographic CRS)."""
+    crs = CRS.from_user_input(src.crs)
+    width = abs(src.transform.a)
+    if crs.is_geographic:
+        lat = (src.bounds.bottom + src.bounds.top) / 2
+        return float(width * 111_320.0 * np.cos(np.radians(lat)))
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return float(width * unit)
 
 
 @contextlib.contextmanager

@@ -1,14 +1,18 @@
 """Land-cover legends: class codes mapped to names, colours and land-cover roles.
 
 A role is what the rest of eicgeo needs to know about a class: built-up land, cropland,
-grass/shrub, forest, water, wetland, bare land, or nodata. Two legends are built in (ESA
-WorldCover and CORINE Land Cover as the CLC grid index 1..44); any other is a CSV with columns
-``code,name,role`` (and optionally ``color``).
+grass/shrub, forest, water, wetland, bare land, or nodata. Five legends are built in: ESA
+WorldCover, CORINE Land Cover (the CLC grid index 1..44), NLCD, ESA CCI LC and MODIS IGBP (the
+last three as CSV files in ``eicgeo/data/legends``, each explaining its role mapping at the top);
+any other is a CSV with columns ``code,name,role`` (and optionally ``color``), where lines
+starting with ``#`` above the header are comments.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +21,17 @@ import pandas as pd
 from eicgeo._errors import InputError
 from eicgeo._validate import check_columns, check_file, did_you_mean
 
-__all__ = ["CORINE", "ESA_WORLDCOVER", "ROLES", "Legend", "LegendClass", "get_legend"]
+__all__ = [
+    "CORINE",
+    "ESA_CCI_LC",
+    "ESA_WORLDCOVER",
+    "MODIS_IGBP",
+    "NLCD",
+    "ROLES",
+    "Legend",
+    "LegendClass",
+    "get_legend",
+]
 
 #: Land-cover roles; a role's code is its position (0 is nodata).
 ROLES: tuple[str, ...] = (
@@ -107,7 +121,12 @@ class Legend:
     def from_csv(cls, path: str | Path, name: str | None = None) -> Legend:
         """Read a custom legend from a CSV with columns ``code,name,role[,color]``."""
         path = check_file(path, "legend", (".csv",))
-        table = pd.read_csv(path)
+        text = Path(path).read_text(encoding="utf-8")
+        # Lines starting with "#" above the header explain the table (how classes map to roles).
+        lines = text.splitlines(keepends=True)
+        while lines and lines[0].lstrip().startswith("#"):
+            lines.pop(0)
+        table = pd.read_csv(io.StringIO("".join(lines)))
         check_columns(table.columns, ["code", "name", "role"], f"legend {str(path)!r}")
         codes = pd.to_numeric(table["code"], errors="coerce")
         bad = table.index[codes.isna() | (codes % 1 != 0)]
@@ -205,12 +224,36 @@ CORINE = _legend(
     ],
 )
 
-_BUILT_IN = {legend.name: legend for legend in (ESA_WORLDCOVER, CORINE)}
-_ALIASES = {"worldcover": "esa_worldcover", "esa": "esa_worldcover", "clc": "corine"}
+
+def _packaged(name: str) -> Legend:
+    """A legend shipped as a CSV in ``eicgeo/data/legends`` (with its mapping explained on top)."""
+    with resources.as_file(resources.files("eicgeo.data").joinpath("legends", f"{name}.csv")) as path:
+        return Legend.from_csv(path, name=name)
+
+
+#: USGS National Land Cover Database (NLCD 2001-2021), 30 m.
+NLCD = _packaged("nlcd")
+#: ESA Climate Change Initiative Land Cover (CCI LC, C3S), 300 m: the 37 LCCS classes.
+ESA_CCI_LC = _packaged("esa_cci_lc")
+#: MODIS MCD12Q1 land cover type 1 (IGBP), 500 m: the 17 classes.
+MODIS_IGBP = _packaged("modis_igbp")
+
+_BUILT_IN = {legend.name: legend for legend in (ESA_WORLDCOVER, CORINE, NLCD, ESA_CCI_LC, MODIS_IGBP)}
+_ALIASES = {
+    "worldcover": "esa_worldcover",
+    "esa": "esa_worldcover",
+    "clc": "corine",
+    "esa_cci": "esa_cci_lc",
+    "cci": "esa_cci_lc",
+    "c3s": "esa_cci_lc",
+    "modis": "modis_igbp",
+    "igbp": "modis_igbp",
+}
 
 
 def get_legend(legend: str | Path | Legend) -> Legend:
-    """Return a built-in legend by name (``esa_worldcover``, ``corine``) or read a CSV legend."""
+    """Return a built-in legend by name (``esa_worldcover``, ``corine``, ``nlcd``, ``esa_cci_lc``,
+    ``modis_igbp``) or read a CSV legend."""
     if isinstance(legend, Legend):
         return legend
     key = str(legend).lower()

@@ -608,6 +608,8 @@ def _fringe(s: Scenario, land: _Land, population: xr.DataArray | None, net: _Roa
             radius_m=f.radius_m,
             urban_share=f.urban_share,
             fringe_share=f.fringe_share,
+            green_m=f.green_m,
+            min_core_km2=f.min_core_km2,
             breakpoint=f.breakpoint,
         )
     fringe = fringe.where(land.classes > 0, 0).astype(np.uint8).rio.write_nodata(0, encoded=False)

@@ -201,7 +201,8 @@ class InputSettings(Settings):
     )
     legend: StrictStr = setting(
         "esa_worldcover",
-        doc="`esa_worldcover`, `corine` (CLC grid index 1..44), or a CSV `code,name,role`.",
+        doc="`esa_worldcover`, `corine` (CLC grid index 1..44), `nlcd`, `esa_cci_lc`, `modis_igbp`, or a CSV "
+        "`code,name,role`.",
     )
     population: InputPath | None = setting(
         None,
@@ -316,7 +317,28 @@ class FringeSettings(Settings):
         doc="Degree-of-Urbanisation thresholds by name (`eicgeo.fringe.DEGURBA_RULES`, see `docs/fringe.md`), "
         "e.g. `rules = { semi_dense_density = 900 }`.",
     )
-    radius_m: Number = setting(1000.0, gt=0, unit="m", doc="Radius of the built-up share window (landcover method).")
+    radius_m: Number | None = setting(
+        None,
+        gt=0,
+        unit="m",
+        default_text="1 km on maps of 33 m cells or finer, 1.5 km on coarser ones",
+        doc="Radius of the built-up share window (landcover method; see `docs/fringe.md`).",
+    )
+    green_m: Number = setting(
+        100.0,
+        ge=0,
+        unit="m",
+        doc="Landcover method, maps of cells up to a third of this: grass, shrub and tree cells count as "
+        "built up as much as the built-up share within this distance (urban green: gardens, parks); 0: off.",
+    )
+    min_core_km2: Number | None = setting(
+        None,
+        ge=0,
+        unit="km²",
+        default_text="one disc, π `radius_m`²",
+        doc="Landcover method: urban cores smaller than this are fringe (a small town's dense core, as the "
+        "Degree of Urbanisation's urban centre needs 50,000 people).",
+    )
     urban_share: Number = setting(
         0.5, ge=0, le=1, unit="0..1", doc="Built-up share from which a cell is urban (landcover method)."
     )

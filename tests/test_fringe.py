@@ -17,6 +17,7 @@ from eicgeo.constraints import EXCLUSION_REASONS, exclusions
 from eicgeo.fringe import _majority_smooth, smod_codes
 from eicgeo.grid import Grid
 from eicgeo.io import raster_footprint, read_raster
+from eicgeo.legends import get_legend
 from eicgeo.scenario import Scenario
 from eicgeo.settings import ConstraintSettings
 
@@ -782,7 +783,8 @@ def test_pipeline_writes_green_space_and_protects_it(tmp_path):
 
 def test_lausanne_gradient_breakpoint(lausanne):
     grid, lc, _ = lausanne
-    got = fringe.from_landcover(lc, "corine", breakpoint=True)
+    # the gradient algorithm on the first design's share (1 km disc, every urban core kept)
+    got = fringe.from_landcover(lc, "corine", breakpoint=True, radius_m=1000, min_core_km2=0)
     cores, n = ndimage.label(got.values == 3, structure=np.ones((3, 3)))
     to_lv95 = Transformer.from_crs("EPSG:4326", "EPSG:2056", always_xy=True)
 
@@ -802,3 +804,45 @@ def test_lausanne_gradient_breakpoint(lausanne):
     fringe_cells = got.values == 2
     from_core = ndimage.distance_transform_edt(got.values != 3) * grid.resolution
     assert fringe_cells.any() and from_core[fringe_cells].max() <= 1000
+
+
+def test_lausanne_with_the_calibrated_defaults(lausanne):
+    """CORINE 100 m is a coarse map: 1.5 km disc, no urban green, cores of at least 7.1 km²."""
+    grid, lc, _ = lausanne
+    got = fringe.from_landcover(lc, "corine")
+    assert got.attrs["radius_m"] == 1500 and got.attrs["min_core_km2"] == pytest.approx(7.069, abs=1e-3)
+    assert got.attrs["urban_green"].startswith("not counted")
+    cores, n = ndimage.label(got.values == 3, structure=np.ones((3, 3)))
+    assert n == 1 and np.bincount(cores.ravel())[1] == 6013  # Lausanne, Renens, Epalinges: 60.1 km²
+    to_lv95 = Transformer.from_crs("EPSG:4326", "EPSG:2056", always_xy=True)
+
+    def at(lon, lat):
+        row, col = grid.rowcol(*to_lv95.transform(lon, lat))
+        return int(got.values[row, col])
+
+    assert at(6.6323, 46.5197) == 3 and at(6.5880, 46.5395) == 3  # Place Saint-François, Renens
+    # Echallens, 12 km north, is a small town: its core is too small for an urban centre, fringe
+    assert at(6.6333, 46.6410) == 2
+
+
+def test_urban_green_counts_on_fine_maps_only():
+    """A 2 km block of rows of houses (2 in 5 rows) and gardens (3 in 5) on 10 m cells. Counted
+    as urban green (each garden as much as the built-up share within 100 m of it, 0.41) the
+    block is built up 0.64 on average, urban; counting built-up cells only (0.4) it is fringe,
+    and so it is when the same block comes from a map of 100 m cells."""
+    grid = Grid("EPSG:32647", Affine(10, 0, 0, 0, -10, 3000), (300, 300))
+    lc = np.full(grid.shape, 40, dtype=np.uint8)
+    block = np.zeros(grid.shape, dtype=bool)
+    block[50:250, 50:250] = True
+    houses = np.broadcast_to(np.arange(300)[:, None] % 5 < 2, grid.shape)
+    lc[block & houses] = 50
+    lc[block & ~houses] = 30  # gardens (grass)
+    layer = grid.wrap(lc, "landcover")
+    roles = get_legend("esa_worldcover").role_codes(lc)
+    estimate = fringe.built_estimate(roles, grid, green_m=100)
+    assert estimate[block].mean() == pytest.approx(0.6365, abs=1e-3)
+    assert fringe.from_landcover(layer, "esa_worldcover", radius_m=500, min_core_km2=0).values[150, 150] == 3
+    plain = fringe.from_landcover(layer, "esa_worldcover", radius_m=500, min_core_km2=0, green_m=0)
+    assert plain.values[150, 150] == 2
+    coarse = fringe.from_landcover(layer, "esa_worldcover", radius_m=500, min_core_km2=0, source_resolution_m=100)
+    assert coarse.values[150, 150] == 2 and coarse.attrs["urban_green"].startswith("not counted")

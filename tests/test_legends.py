@@ -221,9 +221,41 @@ def test_get_legend_passes_a_legend_through():
 def test_get_legend_unknown_name():
     with pytest.raises(
         InputError,
-        match=r"legend 'corrine' is neither a built-in legend \(esa_worldcover, corine\) "
+        match=r"legend 'corrine' is neither a built-in legend \(esa_worldcover, corine, nlcd, esa_cci_lc, modis_igbp\) "
         r"nor a CSV file \(did you mean 'corine'\?\)",
     ):
         get_legend("corrine")
-    with pytest.raises(InputError, match=r"legend 'modis' is neither a built-in legend"):
-        get_legend("modis")
+    with pytest.raises(InputError, match=r"legend 'modus' is neither a built-in legend"):
+        get_legend("modus")
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "role"),
+    [
+        ("nlcd", 21, "grass_shrub"),  # developed, open space: lawns and verges, counted green
+        ("nlcd", 23, "built_up"),
+        ("nlcd", 82, "cropland"),
+        ("esa_cci_lc", 190, "built_up"),
+        ("esa_cci_lc", 10, "cropland"),
+        ("esa_cci_lc", 210, "water"),
+        ("modis_igbp", 13, "built_up"),
+        ("modis_igbp", 12, "cropland"),
+        ("modis_igbp", 255, "nodata"),
+    ],
+)
+def test_the_packaged_legends_map_their_products_classes(name, code, role):
+    from eicgeo.legends import get_legend
+
+    legend = get_legend(name)
+    assert legend.roles(np.array([[code]]))[0, 0] == role
+
+
+def test_a_csv_legend_may_explain_itself_in_comment_lines(tmp_path):
+    from eicgeo.legends import get_legend
+
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        '# built-up is sealed land only\ncode,name,role,color\n1,town,built_up,"#ff0000"\n2,fields,cropland,"#ffff00"\n'
+    )
+    legend = get_legend(str(path))
+    assert legend.codes == [1, 2] and legend.classes[0].color == "#ff0000"

@@ -55,7 +55,8 @@ def _run(region, **sections):
         "name": "constructed",
         "inputs": {"landcover": str(region / "lc.tif")},
         "grid": {"crs": "EPSG:32647", "resolution": 100},
-        "fringe": {"method": "landcover"},
+        # a 2 km town: every urban core counts, on a 1 km disc
+        "fringe": {"method": "landcover", "radius_m": 1000, "min_core_km2": 0},
         "zones": {"n": 4, "min_area_ha": 4, "max_area_ha": 20, "stability_runs": 20},
         **sections,
     }
