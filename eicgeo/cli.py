@@ -125,6 +125,10 @@ def validate(scenario: Path, preset: str | None) -> None:
     click.echo(f"{scenario}: ok ({len(used)} weighted criteria: {', '.join(used)}; preset {s.preset})")
     for name, why in found.skipped:
         click.echo(f"{scenario}: will skip {name}: {why}")
+    hows = dict.fromkeys(how for _, how in found.estimated)
+    for how in hows:
+        names = ", ".join(name for name, h in found.estimated if h == how)
+        click.echo(f"{scenario}: will estimate {names}: {how}")
     for note in found.notes:
         click.echo(f"{scenario}: note: {note}")
 

@@ -25,6 +25,7 @@ from shapely.geometry import shape
 
 from eicgeo import mcda, symbiosis
 from eicgeo._errors import InputError
+from eicgeo.fringe import built_share
 from eicgeo.grid import Grid
 from eicgeo.legends import ROLE_CODE, Legend, get_legend
 from eicgeo.roads import MAJOR_ROADS, CompiledNetwork, straight_line_minutes, travel_time_surface
@@ -165,6 +166,44 @@ def centres(smod: xr.DataArray | None, fringe: xr.DataArray) -> xr.DataArray | N
     return None
 
 
+#: Without an urban centre the market is the region's densest built-up land: the built-up
+#: cells whose built-up share within the fringe's disc is in this top share of the built-up cells.
+DENSEST_SHARE = 0.05
+
+#: The disc of :func:`densest_built_up` when the fringe stage names none (the Degree of
+#: Urbanisation's 1 km cell).
+DENSEST_DISC_M = 1000.0
+
+
+def densest_built_up(roles: xr.DataArray, fringe: xr.DataArray, grid: Grid) -> xr.DataArray | None:
+    """Boolean layer of the densest built-up land (:data:`DENSEST_SHARE`), or None without any
+    built-up land. The disc is the fringe stage's ``radius_m`` (the Degree of Urbanisation's
+    1 km cell where the fringe came from population).
+
+    Examples
+    --------
+    A town of 3 x 3 built-up cells and a hamlet of one, on 100 m cells and a 100 m disc: the
+    densest built-up cell is the town's middle one.
+
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 700), (7, 7))
+    >>> roles = np.full((7, 7), ROLE_CODE["cropland"])
+    >>> roles[1:4, 1:4] = roles[6, 6] = ROLE_CODE["built_up"]
+    >>> fringe = grid.wrap(np.ones((7, 7), dtype=np.uint8), "fringe", attrs={"radius_m": 100})
+    >>> densest = densest_built_up(grid.wrap(roles, "roles"), fringe, grid)
+    >>> np.argwhere(densest.values).tolist()
+    [[2, 2]]
+    """
+    built = np.asarray(roles.values) == ROLE_CODE["built_up"]
+    if not built.any():
+        return None
+    radius_m = float(fringe.attrs.get("radius_m", DENSEST_DISC_M))
+    share = built_share(np.asarray(roles.values), grid, radius_m=radius_m)
+    floor = np.quantile(share[built], 1 - DENSEST_SHARE)
+    return grid.wrap(built & (share >= floor), "densest_built_up")
+
+
 #: GHS-SMOD codes of the settlements labour commutes from: rural clusters (villages), semi-dense
 #: and dense urban clusters (towns) and urban centres. Suburban cells (21) are left out: they are
 #: the diffuse fringe itself, where zones are sought, not a labour pool of their own.
@@ -226,10 +265,15 @@ class Context:
     ) -> xr.DataArray:
         """Minutes to (or from) ``sources``: over the road network, or without one as the
         straight line × ``roads.detour`` at ``roads.fallback_kph`` (noted in :attr:`fallbacks`)."""
+        r = self.roads
         if self.network is not None:
             network = self.network
-            return self.surface(key, lambda: on_network(network, self.roads.last_mile_kph()))
-        r = self.roads
+            if r.coverage == "main":
+                self.fallbacks[key] = (
+                    f"main roads only (roads.coverage = main): the last mile to them is the straight line x "
+                    f"{r.detour:g} at {r.fallback_kph:g} km/h"
+                )
+            return self.surface(key, lambda: on_network(network, r.last_mile_kph()))
         self.fallbacks[key] = (
             f"no road network: straight-line distance to {described} x {r.detour:g} at {r.fallback_kph:g} km/h"
         )
@@ -255,15 +299,25 @@ class Context:
         )
 
     def market_minutes(self) -> xr.DataArray:
-        where = centres(self.smod, self.fringe)
+        where, described = centres(self.smod, self.fringe), "the nearest urban centre"
         if where is None:
-            raise Unavailable("no urban centre in the population grid or land cover")
-        return self.minutes(
+            where, described = densest_built_up(self.roles, self.fringe, self.grid), "the densest built-up land"
+            if where is None:
+                raise Unavailable("no urban centre and no built-up land in the land cover")
+        minutes = self.minutes(
             "market_access",
             where,
-            "the nearest urban centre",
+            described,
             lambda net, kph: market_access(net, self.grid, where, offroad_kph=kph),
         )
+        if described != "the nearest urban centre":
+            stand_in = (
+                f"no urban centre in the study area: minutes to its densest built-up land (the top "
+                f"{DENSEST_SHARE:.0%} of built-up cells by built-up share within "
+                f"{float(self.fringe.attrs.get('radius_m', DENSEST_DISC_M)):g} m) stand in for the market"
+            )
+            self.fallbacks["market_access"] = "; ".join(filter(None, [stand_in, self.fallbacks.get("market_access")]))
+        return minutes
 
     def mean_material_minutes(self) -> xr.DataArray | None:
         """Mean over the materials of the minutes to their nearest source (None without any)."""
@@ -298,6 +352,7 @@ class CriterionSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     standardised: bool = False
     default_text: str = ""
+    travel_time: bool = False  # minutes over the roads, or straight-line estimates without them
 
 
 def _landcover(ctx: Context, name: str, c: Criterion) -> Layers:
@@ -409,15 +464,17 @@ REGISTRY: dict[str, CriterionSpec] = {
             _road_access,
             "linear",
             _decreasing(TRAVEL_TIME_HIGH),
+            travel_time=True,
         ),
         CriterionSpec(
             "market_access",
             "travel time (min) to the nearest urban centre",
-            "minutes to the nearest urban centre",
+            "minutes to the nearest urban centre (without one: to the region's densest built-up land)",
             (),
             _market_access,
             "linear",
             _decreasing(TRAVEL_TIME_HIGH),
+            travel_time=True,
         ),
         CriterionSpec(
             "labour_access",
@@ -427,6 +484,7 @@ REGISTRY: dict[str, CriterionSpec] = {
             _labour_access,
             "linear",
             _decreasing(TRAVEL_TIME_HIGH),
+            travel_time=True,
         ),
         CriterionSpec(
             "material_access",
@@ -436,6 +494,7 @@ REGISTRY: dict[str, CriterionSpec] = {
             _material_access,
             "linear",
             _decreasing(TRAVEL_TIME_HIGH),
+            travel_time=True,
         ),
         CriterionSpec(
             "equal_access",

@@ -507,8 +507,7 @@ def from_landcover(
     fine = green_m > 0 and float(source_m) <= green_m / 3
     radius_m = check_positive(radius_m, "radius_m") if radius_m is not None else (1000.0 if fine else 1500.0)
     valid = roles != ROLE_CODE["nodata"]
-    estimate = built_estimate(roles, grid, green_m=green_m if fine else 0.0)
-    share = _disc_mean(estimate, valid, grid, radius_m)
+    share = built_share(roles, grid, radius_m=radius_m, green_m=green_m if fine else 0.0)
     attrs: dict[str, Any] = {
         "long_name": "urban-rural fringe (land-cover gradient)",
         "radius_m": radius_m,
@@ -685,8 +684,9 @@ def green_space(
     return grid.wrap(out, "green_space", attrs=attrs)
 
 
-def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> np.ndarray:
-    """Share of built-up land among the cells with data within ``radius_m`` (a disc).
+def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float, green_m: float = 0.0) -> np.ndarray:
+    """Share of built-up land among the cells with data within ``radius_m`` (a disc); with
+    ``green_m`` > 0, urban green counts by :func:`built_estimate`.
 
     ``roles`` are the land-cover role codes (:data:`eicgeo.legends.ROLE_CODE`, e.g. from
     :meth:`Legend.role_codes`); cells of role ``nodata`` are left out of the share.
@@ -706,19 +706,10 @@ def built_share(roles: np.ndarray, grid: Grid, *, radius_m: float = 1000.0) -> n
     [[0.333, 0.25, 0.0], [0.25, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
     radius_m = check_positive(radius_m, "radius_m")
-    r = max(1, round(radius_m / grid.resolution))
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = ((xx**2 + yy**2) <= r * r).astype(float)
-    has_data = (roles != ROLE_CODE["nodata"]).astype(float)
-    built = (roles == ROLE_CODE["built_up"]).astype(float)
-    num = fftconvolve(built, disc, mode="same")
-    den = fftconvolve(has_data, disc, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(den > 0.5, num / np.maximum(den, 1e-9), 0.0)
-    return np.clip(share, 0.0, 1.0)
+    valid = roles != ROLE_CODE["nodata"]
+    return _disc_mean(built_estimate(roles, grid, green_m=green_m), valid, grid, radius_m)
 
 
-# --------------------------------------------------------------------------------------------
 def _block_people(values: Any, f: int) -> tuple[np.ndarray, np.ndarray]:
     """People and cells with data in each ``f`` x ``f`` block (NaN = nodata), strip by strip.
 

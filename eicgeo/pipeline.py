@@ -20,7 +20,7 @@ estimates, and the result says so.
 >>> result.grid.shape, len(result.weights)
 ((25, 26), 12)
 >>> result.zones["kind"].value_counts().to_dict()
-{'cluster': 8, 'greenfield': 5}
+{'greenfield': 9, 'cluster': 8}
 """
 
 from __future__ import annotations
@@ -399,11 +399,14 @@ def _raise(problems: Problems, s: Scenario) -> None:
 @dataclass
 class Check:
     """What ``eicgeo validate`` finds: every input problem (key, message), the criteria the run
-    would skip (criterion, why) and the notes of the checked stages (coverage, dropped firms)."""
+    would skip (criterion, why), the notes of the checked stages (coverage, dropped firms), and
+    the travel-time criteria that will be straight-line estimates, in whole or for the last mile
+    (criterion, how)."""
 
     problems: list[tuple[str, str]]
     skipped: list[tuple[str, str]]
     notes: list[str]
+    estimated: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -426,7 +429,25 @@ def check(scenario: Scenario | str | Path) -> Check:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EicgeoWarning)  # they are in the notes
         _, problems = _prepare(s, _Clock(progress=False), notes)
-    return Check([(key, str(err)) for key, err in problems], _predicted_skips(s), notes)
+    skipped = _predicted_skips(s)
+    return Check([(key, str(err)) for key, err in problems], skipped, notes, _predicted_estimates(s, skipped))
+
+
+def _predicted_estimates(s: Scenario, skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The weighted travel-time criteria that will be straight-line estimates, and how."""
+    r = s.roads
+    if s.inputs.roads is None:
+        how = f"no road network (inputs.roads): straight-line distance x {r.detour:g} at {r.fallback_kph:g} km/h"
+    elif r.coverage == "main":
+        how = (
+            f"main roads only (roads.coverage = main): the last mile is the straight line x {r.detour:g} "
+            f"at {r.fallback_kph:g} km/h"
+        )
+    else:
+        return []
+    dropped = {name for name, _ in skipped}
+    names = dict.fromkeys(name.split(":")[0] for name in s.weights() if name not in dropped)
+    return [(name, how) for name in names if (spec := crit.REGISTRY.get(name)) is not None and spec.travel_time]
 
 
 def _predicted_skips(s: Scenario) -> list[tuple[str, str]]:
@@ -888,6 +909,7 @@ def _candidates(
         min_spacing_km=z.min_spacing_km,
         compactness=z.compactness,
         avoid=taken,
+        lowest_quantile=z.lowest_quantile,
     )
     if "note" in greenfield.attrs:
         notes.append(greenfield.attrs["note"])
@@ -964,7 +986,7 @@ def _cautions(
     if missing:
         why.append("inputs not given: " + ", ".join(f"inputs.{k}" for k in missing))
     if built.fallbacks:
-        why.append(f"{len(built.fallbacks)} travel-time criteria are straight-line estimates")
+        why.append(f"{len(built.fallbacks)} travel-time criteria are in part straight-line estimates")
     saturated = [
         k
         for k, d in diagnostics.items()

@@ -253,7 +253,7 @@ def report_markdown(result: Result) -> str:
         lines += [f"- `{k}`: {why}" for k, why in result.skipped]
         lines.append("")
     if result.fallbacks:
-        lines += ["### Travel times without a road network", ""]
+        lines += ["### Travel times in part straight-line estimates", ""]
         lines += [f"- `{k}`: {how}" for k, how in result.fallbacks.items()]
         lines.append("")
     lines += ["## Exclusions", "", "| code | reason | area (ha) |", "| ---: | --- | ---: |"]

@@ -611,6 +611,14 @@ class ZoneSettings(Settings):
         unit="0..1",
         doc="Greenfield candidates are cells above this quantile of the allowed land's suitability.",
     )
+    lowest_quantile: Number = setting(
+        0.5,
+        ge=0,
+        lt=1,
+        unit="0..1",
+        doc="When fewer than `n` greenfield zones fit above `quantile`, the floor is lowered in steps of "
+        "0.05 down to this quantile, keeping the zones already found (at or above `quantile`: never lowered).",
+    )
     min_area_ha: Number = setting(50.0, gt=0, unit="ha", doc="Smallest zone.")
     max_area_ha: Number = setting(1000.0, gt=0, unit="ha", doc="Largest zone (a larger area keeps its best cells).")
     cluster_buffer_m: Number = setting(

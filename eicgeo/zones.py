@@ -84,6 +84,10 @@ ZONE_COLUMNS = [
 ]
 _ROOK = ndimage.generate_binary_structure(2, 1)
 
+#: How far :func:`locate` lowers its suitability floor at a time, in quantiles, when fewer than
+#: ``n`` zones fit above it.
+FLOOR_STEP = 0.05
+
 
 def locate(
     suitability: xr.DataArray,
@@ -96,6 +100,7 @@ def locate(
     min_spacing_km: float = ZONES.min_spacing_km,
     compactness: float = ZONES.compactness,
     avoid: xr.DataArray | None = None,
+    lowest_quantile: float | None = ZONES.lowest_quantile,
 ) -> gpd.GeoDataFrame:
     """Greenfield candidate zones grown from seeds of high suitability (see ``docs/zones.md``).
 
@@ -112,6 +117,10 @@ def locate(
        than ``min_spacing_km`` to it, are no longer free. A smaller region cannot grow from any
        of its cells later (land is only ever taken away), so its cells are dropped.
     4. Repeat from the next free seed until ``n`` zones are found or no seed is left.
+    5. If fewer than ``n`` zones were found, lower the floor by :data:`FLOOR_STEP` (in
+       quantiles, down to ``lowest_quantile``) and search again from step 1 on the land the
+       zones found so far leave free (outside them and their spacing). The zones found at a
+       higher floor are kept: a lower floor only adds zones, on poorer land.
 
     Parameters
     ----------
@@ -134,13 +143,17 @@ def locate(
     avoid : DataArray, optional
         Boolean: existing zones (e.g. cluster zones) that greenfield zones keep
         ``min_spacing_km`` away from.
+    lowest_quantile : float or None
+        In [0, 1): the lowest floor step 5 may reach (``None``, or a value at or above
+        ``quantile``: the floor is never lowered).
 
     Returns
     -------
     GeoDataFrame
         ``kind`` (``greenfield``), ``area_ha``, ``mean_suitability`` and one Polygon per zone,
-        best mean suitability first. ``attrs["threshold"]`` is the suitability floor;
-        ``attrs["note"]`` says why fewer than ``n`` zones were found.
+        best mean suitability first. ``attrs["threshold"]`` is the lowest suitability floor
+        used; ``attrs["note"]`` says when the floor was lowered, and why fewer than ``n`` zones
+        were found.
 
     Examples
     --------
@@ -172,13 +185,15 @@ def locate(
     if avoid is not None:
         grid.check(avoid, "avoid mask")
     _check_locate(n, quantile, min_area_ha, max_area_ha, min_spacing_km, compactness)
+    if lowest_quantile is not None and not 0 <= lowest_quantile < 1:
+        raise InputError(f"lowest_quantile must be in [0, 1), got {lowest_quantile}")
+    lowest = quantile if lowest_quantile is None else min(lowest_quantile, quantile)
     suit = np.asarray(suitability.values, dtype=np.float64)
     ok = np.asarray(allowed.values, dtype=bool) & np.isfinite(suit)
     empty = gpd.GeoDataFrame({"kind": [], "area_ha": [], "mean_suitability": []}, geometry=[], crs=grid.crs)
     if not ok.any():
         empty.attrs["note"] = "no allowed cells: the fringe is empty or wholly excluded"
         return empty
-    threshold = float(np.quantile(suit[ok], quantile))
     cell_ha = grid.cell_area_m2 / 1e4
     # A hair of tolerance so that 50 ha on 1 ha cells is exactly 50 cells.
     min_cells = max(1, math.ceil(min_area_ha / cell_ha - 1e-9))
@@ -188,35 +203,21 @@ def locate(
             f"max_area_ha {max_area_ha:g} holds no whole number of {cell_ha:g} ha cells >= min_area_ha {min_area_ha:g}"
         )
         raise InputError(msg)
-    candidate = ok & (suit >= threshold)
-    labels, _ = ndimage.label(candidate, structure=_ROOK)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    n_big = int((sizes >= min_cells).sum())
-    free = (sizes >= min_cells)[labels]
     spacing_m = min_spacing_km * 1000.0
-    spaced = 0  # free candidate cells taken out by the spacing
+    # Land still open to a zone: not in one, not within the spacing of one or of `avoid`.
+    open_ = ok.copy()
     if avoid is not None and np.asarray(avoid.values, dtype=bool).any():
-        near = _near(np.asarray(avoid.values, dtype=bool), grid, spacing_m)
-        spaced += int((free & near).sum())
-        free &= ~near
+        open_ &= ~_near(np.asarray(avoid.values, dtype=bool), grid, spacing_m)
     # The radius of the target disc, in cells: distances are scaled by it.
     radius = math.sqrt((max_cells if max_area_ha is not None else min_cells) / math.pi)
     flat_suit = suit.ravel()
-    flat_free = free.ravel()
-    seeds = np.flatnonzero(flat_free)
-    seeds = seeds[np.argsort(-flat_suit[seeds], kind="stable")]
     found: list[np.ndarray] = []
-    for seed in seeds.tolist():
-        if not flat_free[seed]:
-            continue
-        cells = _grow(seed, flat_free, flat_suit, grid.width, max_cells, compactness / radius)
-        flat_free[cells] = False
-        if len(cells) < min_cells:
-            continue
-        found.append(cells)
-        if spacing_m > 0:
-            spaced += _block(cells, free, grid, spacing_m)
+    for floor in _floors(quantile, lowest):
+        threshold = float(np.quantile(suit[ok], floor))
+        n_big, spaced = _search(
+            ok & (suit >= threshold), open_, flat_suit, grid, n - len(found), min_cells, max_cells,
+            compactness / radius, spacing_m, found,
+        )  # fmt: skip
         if len(found) == n:
             break
     means = np.array([flat_suit[c].mean() for c in found])
@@ -232,6 +233,13 @@ def locate(
         crs=grid.crs,
     )
     zones.attrs["threshold"] = threshold
+    lowered = floor < quantile - 1e-9
+    if lowered:
+        zones.attrs["note"] = (
+            f"{len(zones)} of {n} zones found with the suitability floor lowered from the {quantile:.0%} "
+            f"to the {floor:.0%} quantile of the allowed land ({threshold:.3f}; zones.lowest_quantile): too "
+            f"few zones of >= {min_area_ha:g} ha fit {min_spacing_km:g} km apart above the {quantile:.0%} quantile"
+        )
     if len(zones) < n:
         why = f"that land has only {n_big} contiguous area(s) of >= {min_area_ha:g} ha"
         if spaced:
@@ -243,9 +251,61 @@ def locate(
         zones.attrs["note"] = (
             f"{len(zones)} of {n} zones found: only {len(zones)} zone(s) of >= {min_area_ha:g} ha fit "
             f"{min_spacing_km:g} km apart on the allowed land of suitability >= {threshold:.3f} "
-            f"(the {quantile:.0%} quantile); {why}"
+            f"(the {floor:.0%} quantile{', the lowest allowed' if lowest < quantile else ''}); "
+            f"{why}"
         )
     return zones
+
+
+def _floors(quantile: float, lowest: float) -> list[float]:
+    """The quantile floors tried in turn: ``quantile``, then down by :data:`FLOOR_STEP` to ``lowest``."""
+    steps = max(0, math.ceil((quantile - lowest) / FLOOR_STEP - 1e-9))
+    return [max(quantile - i * FLOOR_STEP, lowest) for i in range(steps + 1)]
+
+
+def _search(
+    above: np.ndarray,
+    open_: np.ndarray,
+    flat_suit: np.ndarray,
+    grid: Grid,
+    n: int,
+    min_cells: int,
+    max_cells: int,
+    penalty: float,
+    spacing_m: float,
+    found: list[np.ndarray],
+) -> tuple[int, int]:
+    """One pass of :func:`locate` at one floor: up to ``n`` zones grown over the open land
+    ``above`` the floor (allowed cells at or above it), appended to ``found``; each takes its
+    cells and its spacing out of ``open_`` (in place). Returns the count of candidate areas
+    that reach ``min_cells`` and how many candidate cells the spacing took out."""
+    candidate = open_ & above
+    spaced = int((above & ~open_).sum()) - sum(len(c) for c in found)
+    labels, _ = ndimage.label(candidate, structure=_ROOK)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    n_big = int((sizes >= min_cells).sum())
+    free = (sizes >= min_cells)[labels]
+    flat_free = free.ravel()
+    seeds = np.flatnonzero(flat_free)
+    seeds = seeds[np.argsort(-flat_suit[seeds], kind="stable")]
+    added = 0
+    for seed in seeds.tolist():
+        if not flat_free[seed]:
+            continue
+        cells = _grow(seed, flat_free, flat_suit, grid.width, max_cells, penalty)
+        flat_free[cells] = False
+        if len(cells) < min_cells:
+            continue
+        found.append(cells)
+        added += 1
+        open_.ravel()[cells] = False
+        if spacing_m > 0:
+            spaced += _block(cells, free, grid, spacing_m)
+            _block(cells, open_, grid, spacing_m)
+        if added == n:
+            break
+    return n_big, spaced
 
 
 def _check_locate(

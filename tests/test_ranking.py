@@ -176,6 +176,37 @@ def test_nothing_left_to_rank_is_an_error(region):
             eicgeo.run(eicgeo.Scenario.from_dict(data, base_dir=region), progress=False)
 
 
+def test_market_access_without_built_up_land_is_skipped_with_its_reason(region):
+    # cropland only: no urban centre and no built-up land to stand in for the market
+    _tif(region / "fields.tif", np.full(GRID.shape, 40, dtype=np.uint8))
+    data = {"inputs": {"landcover": str(region / "fields.tif")}, "grid": {"crs": "EPSG:32647"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(eicgeo.InputError, match="no criterion can rank") as err:
+            eicgeo.run(eicgeo.Scenario.from_dict(data, base_dir=region), progress=False)
+    assert "market_access: no urban centre and no built-up land in the land cover" in str(err.value)
+
+
+def test_densest_built_up_land_is_the_top_share_of_built_up_cells_by_density():
+    from eicgeo.criteria import densest_built_up
+    from eicgeo.legends import ROLE_CODE
+
+    # a 1 km town of 10 x 10 built-up cells and 20 scattered houses: on a 300 m disc (29 cells)
+    # only the town's 4 x 4 inner cells, 3 cells or more from its edge, are wholly built-up
+    # (share 1); a house is alone among fields (share 1/29). The top 5 % of the 120 built-up
+    # cells are at least 6 cells, all of them inner town cells.
+    roles = np.full(GRID.shape, ROLE_CODE["cropland"])
+    roles[5:15, 5:15] = ROLE_CODE["built_up"]
+    houses = [(30 + 2 * i % 18, 25 + (7 * i) % 20) for i in range(20)]
+    for r, c in houses:
+        roles[r, c] = ROLE_CODE["built_up"]
+    fringe = GRID.wrap(np.ones(GRID.shape, dtype=np.uint8), "fringe", attrs={"radius_m": 300})
+    densest = densest_built_up(GRID.wrap(roles, "roles"), fringe, GRID).values
+    inner = np.zeros(GRID.shape, dtype=bool)
+    inner[8:12, 8:12] = True
+    assert densest.sum() >= 6 and not (densest & ~inner).any()
+
+
 # --------------------------------------------------------------------------------------------
 # thresholds relative to the region
 # --------------------------------------------------------------------------------------------
@@ -221,4 +252,4 @@ def test_without_roads_the_minutes_are_straight_lines_and_the_run_says_so(region
     assert "x 1.5 at 30 km/h" in result.fallbacks["road_access"]
     assert result.zones["market_minutes"].notna().all()
     text = report_markdown(result)
-    assert "### Travel times without a road network" in text
+    assert "### Travel times in part straight-line estimates" in text

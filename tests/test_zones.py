@@ -42,7 +42,7 @@ def test_locate_two_blobs():
     suit, allowed = two_blobs()
     # 388 allowed cells: 344 at 0.2, 24 at 0.8, 16 at 0.9, 4 at 0.95. The 90 % quantile sits at
     # position 0.9 x 387 = 348.3 of the sorted values, inside the 0.8 run: threshold 0.8.
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
+    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0, lowest_quantile=None)
     assert found.attrs["threshold"] == pytest.approx(0.8)
     # blob C (4 ha) is too small to hold a zone; A and B grow whole (below 1000 ha)
     assert len(found) == 2
@@ -60,12 +60,12 @@ def test_locate_spacing_is_exact():
     suit, allowed = two_blobs()
     # A ends at row 5 / column 5 and B starts at row 10 / column 10: four empty rows and columns
     # between them, so their nearest corners are sqrt(400^2 + 400^2) = 565.7 m apart.
-    near = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.56)
+    near = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.56, lowest_quantile=None)
     assert near["area_ha"].tolist() == [16.0, 24.0]
     assert near.geometry.iloc[0].distance(near.geometry.iloc[1]) == pytest.approx(565.685, abs=1e-3)
     # 570 m: only B's corner cell (row 10, column 10) is too close; B keeps its other 23 cells,
     # whose nearest is 100 m further down or right: sqrt(400^2 + 500^2) = 640.3 m.
-    apart = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.57)
+    apart = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0.57, lowest_quantile=None)
     assert apart["area_ha"].tolist() == [16.0, 23.0]
     assert apart.geometry.iloc[0].distance(apart.geometry.iloc[1]) == pytest.approx(640.312, abs=1e-3)
     assert "note" in apart.attrs  # 2 of 5
@@ -103,6 +103,7 @@ def test_locate_keeps_away_from_zones_to_avoid():
         min_area_ha=10,
         min_spacing_km=0.25,
         avoid=GRID.wrap(avoid, "avoid"),
+        lowest_quantile=None,
     )
     assert found["area_ha"].tolist() == [16.0, 18.0]
     assert found.geometry.iloc[1].equals(box(1000, 400, 1300, 1000))
@@ -143,25 +144,63 @@ def test_located_zones_keep_every_guarantee(seed):
 
 def test_locate_says_why_fewer_zones_fit():
     suit, allowed = two_blobs()
-    few = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
+    few = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0, lowest_quantile=None)
     assert few.attrs["note"] == (
         "2 of 5 zones found: only 2 zone(s) of >= 10 ha fit 0 km apart on the allowed land of suitability "
         ">= 0.800 (the 90% quantile); that land has only 2 contiguous area(s) of >= 10 ha"
     )
     # every cell of B is within 1.5 km of A (at most sqrt(9^2 + 7^2) = 11.4 cells of gap)
-    spaced = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=1.5)
+    spaced = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=1.5, lowest_quantile=None)
     assert spaced["area_ha"].tolist() == [16.0]
     assert spaced.attrs["note"] == (
         "1 of 5 zones found: only 1 zone(s) of >= 10 ha fit 1.5 km apart on the allowed land of suitability "
         ">= 0.800 (the 90% quantile); that land has 2 contiguous area(s) of >= 10 ha, and keeping zones "
         "1.5 km apart leaves no room for more"
     )
-    one = zones.locate(suit, allowed, n=1, quantile=0.9, min_area_ha=10)
+    one = zones.locate(suit, allowed, n=1, quantile=0.9, min_area_ha=10, lowest_quantile=None)
     assert len(one) == 1 and one["mean_suitability"].iloc[0] == pytest.approx(0.9)
     assert "note" not in one.attrs
     # with a smaller minimum the 4 ha blob C comes first (0.95)
-    small = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=4, min_spacing_km=0)
+    small = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=4, min_spacing_km=0, lowest_quantile=None)
     assert small["area_ha"].tolist() == [4.0, 16.0, 24.0]
+
+
+def test_locate_lowers_its_floor_until_n_zones_fit_and_keeps_the_zones_above_it():
+    # 10 x 10 ha: A (3 x 3 at 0.9) and B (3 x 3 at 0.6) in opposite corners, 0.2 elsewhere. Of the
+    # 100 sorted values 82 are 0.2 (positions 0-81), 9 are 0.6 (82-90) and 9 are 0.9 (91-99): the
+    # 95 % quantile (position 94.05) is 0.9, so only A is candidate land; the 90 % quantile
+    # (position 89.1) is 0.6, and B becomes candidate land too.
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+    s = np.full((10, 10), 0.2, dtype=np.float32)
+    s[:3, :3], s[7:, 7:] = 0.9, 0.6
+    suit, allowed = grid.wrap(s, "suitability"), grid.wrap(np.ones((10, 10), dtype=bool), "allowed")
+    kw = {"n": 2, "quantile": 0.95, "min_area_ha": 9, "max_area_ha": 9, "min_spacing_km": 0.5}
+    fixed = zones.locate(suit, allowed, lowest_quantile=None, **kw)
+    assert fixed["mean_suitability"].round(3).tolist() == [0.9]
+    assert fixed.attrs["threshold"] == pytest.approx(0.9)
+    assert fixed.attrs["note"].startswith("1 of 2 zones found")
+    lowered = zones.locate(suit, allowed, lowest_quantile=0.5, **kw)
+    assert lowered["mean_suitability"].round(3).tolist() == [0.9, 0.6]
+    assert lowered.geometry.iloc[0].equals(fixed.geometry.iloc[0])  # A is kept as found above 0.9
+    assert lowered.geometry.iloc[1].equals(box(700, 0, 1000, 300))
+    assert lowered.attrs["threshold"] == pytest.approx(0.6)
+    assert lowered.attrs["note"] == (
+        "2 of 2 zones found with the suitability floor lowered from the 95% to the 90% quantile of the "
+        "allowed land (0.600; zones.lowest_quantile): too few zones of >= 9 ha fit 0.5 km apart above the "
+        "95% quantile"
+    )
+    # a floor that may not go below the 92 % quantile (position 91.08: 0.9) finds A only
+    stuck = zones.locate(suit, allowed, lowest_quantile=0.92, **kw)
+    assert len(stuck) == 1 and stuck.attrs["threshold"] == pytest.approx(0.9)
+    assert "(the 92% quantile, the lowest allowed)" in stuck.attrs["note"]
+    # n = 1 is met above the first floor: nothing is lowered
+    assert "note" not in zones.locate(suit, allowed, lowest_quantile=0.0, **{**kw, "n": 1}).attrs
+
+
+def test_locate_lowest_quantile_must_be_a_quantile():
+    suit, allowed = two_blobs()
+    with pytest.raises(InputError, match=r"lowest_quantile must be in \[0, 1\), got 1.5"):
+        zones.locate(suit, allowed, lowest_quantile=1.5)
 
 
 def test_locate_is_four_connected():
@@ -170,7 +209,15 @@ def test_locate_is_four_connected():
     suit[3:6, 3:6] = 1.0  # touches the first block at one corner only
     allowed = GRID.wrap(np.ones(GRID.shape, dtype=bool), "allowed")
     # 18 of 400 cells are 1: the 99 % quantile (position 395.01 of 0..399) is 1
-    found = zones.locate(GRID.wrap(suit, "suitability"), allowed, n=5, quantile=0.99, min_area_ha=9, min_spacing_km=0)
+    found = zones.locate(
+        GRID.wrap(suit, "suitability"),
+        allowed,
+        n=5,
+        quantile=0.99,
+        min_area_ha=9,
+        min_spacing_km=0,
+        lowest_quantile=None,
+    )
     assert found["area_ha"].tolist() == [9.0, 9.0]
     assert all(isinstance(g, Polygon) for g in found.geometry)
 
@@ -186,7 +233,7 @@ def test_locate_ignores_nan_suitability():
 def test_locate_all_disallowed():
     suit, _ = two_blobs()
     none = GRID.wrap(np.zeros(GRID.shape, dtype=bool), "allowed")
-    found = zones.locate(suit, none)
+    found = zones.locate(suit, none, lowest_quantile=None)
     assert len(found) == 0
     assert found.attrs["note"] == "no allowed cells: the fringe is empty or wholly excluded"
     assert {"kind", "area_ha", "mean_suitability"} <= set(found.columns)
@@ -210,18 +257,18 @@ def test_locate_all_disallowed():
 def test_locate_bad_settings(kwargs, message):
     suit, allowed = two_blobs()
     with pytest.raises(InputError, match=message):
-        zones.locate(suit, allowed, **kwargs)
+        zones.locate(suit, allowed, **kwargs, lowest_quantile=None)
 
 
 def test_locate_grid_errors():
     suit, allowed = two_blobs()
     other = Grid("EPSG:32647", Affine(100, 0, 500, 0, -100, 2000), (20, 20))
     with pytest.raises(GridMismatchError, match=r"allowed mask is on another grid"):
-        zones.locate(suit, other.wrap(allowed.values, "allowed"))
+        zones.locate(suit, other.wrap(allowed.values, "allowed"), lowest_quantile=None)
     with pytest.raises(GridMismatchError, match=r"allowed mask has shape \(2, 2\), expected the grid shape \(20, 20\)"):
-        zones.locate(suit, allowed[:2, :2])
+        zones.locate(suit, allowed[:2, :2], lowest_quantile=None)
     with pytest.raises(GridMismatchError, match=r"avoid mask is on another grid"):
-        zones.locate(suit, allowed, avoid=other.wrap(allowed.values, "avoid"))
+        zones.locate(suit, allowed, avoid=other.wrap(allowed.values, "avoid"), lowest_quantile=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,7 +558,7 @@ def test_score_empty_zones_have_every_column():
 
 def test_locate_then_score():
     suit, allowed = two_blobs()
-    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0)
+    found = zones.locate(suit, allowed, n=5, quantile=0.9, min_area_ha=10, min_spacing_km=0, lowest_quantile=None)
     ranked = zones.score(found, suitability=suit, weights={"suitability": 1})
     assert ranked["score"].tolist() == pytest.approx([1.0, 0.8 / 0.9])
     assert ranked["area_ha"].tolist() == [16.0, 24.0]
