@@ -25,8 +25,9 @@ Agreement
     weighs one, spread over its cells). Sites labelled 0 are ambiguous (e.g. whether Cayambe,
     about 50,000 people, is an urban centre): they are listed, not scored.
 
-The candidate rules are prototyped here, not in the package: :func:`classify_calibrated` is the
-recommended rule, written so that it can move into ``eicgeo/fringe.py`` as is.
+The candidate rules are written here, on the package's built-up share
+(:func:`eicgeo.fringe.built_share`): :func:`classify_calibrated` is the recommended rule, which
+``eicgeo.fringe.from_landcover`` now implements (the study scores both, and they agree).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ import pandas as pd
 import rasterio
 from pyproj import Geod, Transformer
 from scipy import ndimage
-from scipy.signal import fftconvolve
 
 from eicgeo import fringe
 from eicgeo.grid import Grid
@@ -60,41 +60,6 @@ ZONE_M = 250.0  # a site is scored on the cells within this distance of it
 # ---------------------------------------------------------------------------------------------
 # The recommended rule (candidate for eicgeo/fringe.py)
 # ---------------------------------------------------------------------------------------------
-#: Roles that count as urban green (parks, gardens, street trees) next to built-up land.
-URBAN_GREEN_ROLES: tuple[str, ...] = ("grass_shrub", "forest")
-
-
-def _disc_mean(values: np.ndarray, valid: np.ndarray, grid: Grid, radius_m: float) -> np.ndarray:
-    """Mean of ``values`` over the cells with data within ``radius_m`` (a disc), 0 where none."""
-    r = max(1, round(radius_m / grid.resolution))
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = ((xx**2 + yy**2) <= r * r).astype(float)
-    num = fftconvolve(np.where(valid, values, 0.0), disc, mode="same")
-    den = fftconvolve(valid.astype(float), disc, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(den > 0.5, num / np.maximum(den, 1e-9), 0.0)
-    return np.clip(share, 0.0, 1.0)
-
-
-def built_estimate(roles: np.ndarray, grid: Grid, *, green_m: float = 100.0) -> np.ndarray:
-    """Built-up land per cell (0..1), with the urban green of maps that resolve it.
-
-    A built-up cell counts 1. On a map fine enough to resolve gardens and parks (cells of at
-    most ``green_m / 3``: WorldCover 10 m, NLCD 30 m), a grass/shrub or tree cell counts as
-    much as the share of built-up cells within ``green_m`` of it: a garden between houses
-    counts almost fully, a park edge partly, a field or forest outside town not at all. On
-    coarser maps (CORINE 100 m, CCI 300 m, MODIS 500 m) the built-up class already spans whole
-    urban blocks with their green, and nothing is added.
-    """
-    valid = roles != ROLE_CODE["nodata"]
-    built = (roles == ROLE_CODE["built_up"]).astype(float)
-    if green_m > 0 and grid.resolution <= green_m / 3:
-        near = _disc_mean(built, valid, grid, green_m)
-        green = np.isin(roles, [ROLE_CODE[r] for r in URBAN_GREEN_ROLES])
-        built = np.where(green, near, built)
-    return built
-
-
 def classify_calibrated(
     roles: np.ndarray,
     grid: Grid,
@@ -107,8 +72,8 @@ def classify_calibrated(
 ) -> np.ndarray:
     """Fringe classes (3 urban, 2 fringe, 1 rural, 0 nodata) by the calibrated rule.
 
-    1. built-up estimate: :func:`built_estimate` (urban green counted on maps of cells up to
-       ``green_m / 3``);
+    1. built-up estimate: :func:`eicgeo.fringe.built_estimate` (urban green counted on maps of
+       cells up to ``green_m / 3``);
     2. its mean within a disc of ``radius_m``: 1,000 m on those fine maps, 1,500 m on coarser
        ones (a village that is one solid block of urban fabric on a 100-300 m map would
        otherwise reach the fringe share);
@@ -122,7 +87,7 @@ def classify_calibrated(
     if radius_m is None:
         radius_m = 1000.0 if fine else 1500.0
     valid = roles != ROLE_CODE["nodata"]
-    share = _disc_mean(built_estimate(roles, grid, green_m=green_m), valid, grid, radius_m)
+    share = fringe.built_share(roles, grid, radius_m=radius_m, green_m=green_m if fine else 0.0)
     urban = (share >= urban_share) & valid
     if min_core_km2 is None:
         min_core_km2 = np.pi * (radius_m / 1000.0) ** 2
@@ -156,7 +121,7 @@ def _relative(roles, grid, *, urban=0.5, fringe_=0.1, q=0.99):
     """Thresholds relative to the product and region: fractions of the 99th percentile of the
     built-up share (1 km disc) at the built-up cells of the map."""
     valid = roles != 0
-    share = _disc_mean((roles == ROLE_CODE["built_up"]).astype(float), valid, grid, 1000.0)
+    share = fringe.built_share(roles, grid, radius_m=1000.0)
     top = (
         float(np.quantile(share[roles == ROLE_CODE["built_up"]], q)) if (roles == ROLE_CODE["built_up"]).any() else 1.0
     )
