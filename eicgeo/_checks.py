@@ -88,7 +88,9 @@ def _grid(grid: Any, problems: Problems) -> None:
 
 
 def _exists(path: Path, key: str, problems: Problems) -> None:
-    if not path.is_file():
+    if path.is_dir():
+        problems.append((key, f"{str(path)!r} is a folder; expected a file"))
+    elif not path.is_file():
         problems.append((key, f"file {str(path)!r} does not exist"))
 
 

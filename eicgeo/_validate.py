@@ -84,6 +84,8 @@ def check_columns(columns: Iterable[str], required: Iterable[str], what: str) ->
     missing = [c for c in required if c not in have]
     if missing:
         msg = f"{what} is missing column(s) {', '.join(missing)}; it has {', '.join(map(str, have))}"
+        if len(have) == 1 and any(sep in str(have[0]) for sep in ("\t", ";")):
+            msg += "; is it separated by tabs or semicolons? Expected commas"
         raise InputError(msg)
 
 

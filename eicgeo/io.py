@@ -92,7 +92,7 @@ def check_raster(path: str | Path, grid: Grid, *, what: str = "raster") -> None:
     with _open_raster(path, what) as src:
         _check_georeferenced(src, path, what)
         if _window_over(src, grid) is None:
-            msg = f"{what} {str(path)!r} does not overlap the analysis grid {grid}"
+            msg = f"{what} {str(path)!r} does not overlap the analysis grid ({_extent(grid)})"
             raise InputError(msg)
 
 
@@ -138,7 +138,7 @@ def read_raster(
             raise InputError(msg)
         window = _window_over(src, grid)
         if window is None:
-            msg = f"{what} {str(path)!r} does not overlap the analysis grid {grid}"
+            msg = f"{what} {str(path)!r} does not overlap the analysis grid ({_extent(grid)})"
             raise InputError(msg)
         try:
             data = src.read(band, window=window, masked=True)
@@ -294,6 +294,12 @@ def _cell_areas_m2(transform, crs: CRS, shape: tuple[int, int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # vectors in
 # --------------------------------------------------------------------------------------------
+def _extent(grid: Grid) -> str:
+    """The grid's extent in words, for messages."""
+    west, south, east, north = grid.bounds
+    return f"{grid.crs.to_string()}, x {west:,.0f}..{east:,.0f}, y {south:,.0f}..{north:,.0f}"
+
+
 def read_vector(
     path: str | Path,
     *,
@@ -313,7 +319,8 @@ def read_vector(
         else:
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError, OSError) as err:
-        msg = f"{what} {str(path)!r} cannot be read as a vector layer: {err}"
+        detail = str(err).split("; It might help to specify the correct driver")[0]
+        msg = f"{what} {str(path)!r} cannot be read as a vector layer: {detail}"
         raise InputError(msg) from err
     if gdf.empty:
         msg = f"{what} {str(path)!r} has no features"

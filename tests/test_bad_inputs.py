@@ -352,10 +352,10 @@ case("landcover-one-cell", "study area", "1 x 1 cells", "zones.min_area_ha")(
 case("landcover-extension", "landcover", "lc.png", "unsupported extension")(
     lambda c: c.run(inputs={"landcover": str(c.file("lc.png", b"\x89PNG"))})
 )
-case("landcover-is-a-folder", "inputs.landcover", "does not exist")(
+case("landcover-is-a-folder", "inputs.landcover", "lc.tif' is a folder; expected a file")(
     lambda c: ((c.folder / "lc.tif").mkdir(), c.run(inputs={"landcover": str(c.folder / "lc.tif")}))[1]
 )
-case("landcover-bounds-outside", "landcover", "does not overlap")(
+case("landcover-bounds-outside", "landcover", "does not overlap the analysis grid (EPSG:32632, x 584,000..611,000")(
     lambda c: c.run(grid={"bounds": [10.0, 40.0, 10.3, 40.3], "bounds_crs": "EPSG:4326"})
 )
 
@@ -486,7 +486,7 @@ case("sources-geojson-in-metres", "sources", "src.geojson", "are not degrees")(
     lambda c: c.run(inputs={"sources": str(c.file("src.geojson", _geojson_without_crs(655797, 1630000)))})
 )
 case("sources-empty", "sources", "src.gpkg", "no features")(lambda c: c.run(inputs={"sources": str(_empty_sources(c))}))
-case("sources-corrupt", "sources", "src.gpkg", "cannot be read as a vector layer")(
+case("sources-corrupt", "sources", "src.gpkg", "cannot be read as a vector layer", "format.")(
     lambda c: c.run(inputs={"sources": str(c.file("src.gpkg", "not a geopackage"))})
 )
 
@@ -543,9 +543,9 @@ case("firms-not-utf8", "firms", "firms.csv", "UTF-8")(
 case("firms-shapefile-without-crs", "firms", "firms.shp", "has no CRS")(
     lambda c: c.run(inputs={"firms": str(_firms_shapefile(c))})
 )
-case("firms-tab-separated", "firms", "firms.csv", "missing column(s)")(
-    lambda c: c.run(inputs={"firms": str(c.firms(HEADER.replace(",", "\t") + GOOD_ROWS.replace(",", "\t")))})
-)
+case(
+    "firms-tab-separated", "firms", "firms.csv", "missing column(s)", "separated by tabs or semicolons? Expected commas"
+)(lambda c: c.run(inputs={"firms": str(c.firms(HEADER.replace(",", "\t") + GOOD_ROWS.replace(",", "\t")))}))
 
 
 def _firms_shapefile(c: Case) -> Path:
