@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import json
+import re
 import shutil
 import textwrap
 import warnings
@@ -713,6 +714,25 @@ def test_a_population_covering_part_of_the_area_is_a_named_coverage_warning(tmp_
     assert len(coverage) == 1 and "the rest is nodata (not zero)" in str(coverage[0].message)
     # cells outside it are nodata, not zero people
     assert np.isnan(result.layers["population"].values[0]).all()
+
+
+@pytest.mark.parametrize("kind", ["dem", "constraint"])
+def test_a_dem_or_constraint_raster_covering_part_of_the_area_is_a_named_coverage_warning(tmp_path, base, kind):
+    c = Case(tmp_path, base)
+    with rasterio.open(base / "landcover.tif") as src:
+        rows, cols = src.shape
+    values = np.full((rows, cols), 5.0, dtype="float32")  # flat land 5 m up, or a flood depth of 5
+    values[:, : cols // 4] = -9999.0  # the western quarter has no data
+    path = c.raster(f"{kind}.tif", values, nodata=-9999.0)
+    if kind == "dem":
+        sections = {"inputs": {"dem": str(path)}, "constraints": {"slope_max_deg": 15}}
+    else:
+        sections = {"constraints": {"layers": [{"path": str(path), "reason": "flood zone"}]}}
+    s = eicgeo.Scenario.from_dict(c.scenario(**sections), base_dir=tmp_path)
+    label = "inputs.dem" if kind == "dem" else "constraints.layers[0]"
+    with pytest.warns(CoverageWarning, match=rf"{re.escape(label)} '.*{kind}.tif' covers 7\d% of the land-cover area"):
+        result = eicgeo.run(s, progress=False)
+    assert any(f"{kind}.tif" in note and "the rest is nodata (not zero)" in note for note in result.notes)
 
 
 def test_firms_outside_the_area_are_a_warning_and_the_result_lists_them(tmp_path, base):
