@@ -255,7 +255,7 @@ class Comparison:
                     max_pixels=max_pixels,
                     show=False,
                 ).add_to(m)
-            maps._zones_layer(result.zones, result.grid.resolution).add_to(m)
+            maps._zones_layer(result).add_to(m)
             folium.LayerControl(collapsed=False).add_to(m)
         dual.fit_bounds([[south, west], [north, east]])
         root = dual.m1.get_root()

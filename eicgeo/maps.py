@@ -25,7 +25,10 @@ import folium
 import folium.plugins
 import geopandas as gpd
 import matplotlib
+import matplotlib.figure
+import matplotlib.patheffects
 import numpy as np
+import pandas as pd
 import rasterio.features
 import xarray as xr
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
@@ -73,16 +76,10 @@ _SMOD_COLOURS = {
 }
 _PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["tab20"].colors + colormaps["tab20b"].colors]
 _ZONE_EDGE = "#b30000"
-#: Units of the zone columns shown in popups.
-_ZONE_UNITS = {
-    "area_ha": "ha",
-    "symbiosis_tonnes": "t/yr",
-    "market_minutes": "min",
-    "material_minutes": "min",
-    "rural_pop_30min": "people",
-    "score": "0–1",
-    "mean_suitability": "0–1",
-}
+#: A region at least this many times wider than tall gets its legend and table below the map.
+WIDE_ASPECT = 1.9
+#: The order in which places are labelled: cities first.
+_PLACE_RANK = {"city": 0, "town": 1, "suburb": 2, "village": 3, "hamlet": 4}
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,9 +95,10 @@ def explore(
     """An interactive map of a result, with every layer switchable in a layer control.
 
     Layers: suitability (with a colour-bar legend), fringe classes, excluded land by reason,
-    main roads, ranked zones (popup: the zone's score columns), firms by sector (popup: inputs
-    and outputs), symbiosis links (width by tonnes, colour by material) and raw-material
-    sources. Controls: a title, full screen, a measure tool (km, ha), a minimap and a legend.
+    main roads, ranked zones (popup: where the zone is, its figures, a bar per criterion and
+    its stability), firms by sector (popup: inputs and outputs), symbiosis links (width by
+    tonnes, colour by material) and raw-material sources. Controls: a title, full screen, a
+    measure tool (km, ha), a minimap and a legend.
 
     Parameters
     ----------
@@ -146,7 +144,7 @@ def explore(
     ).add_to(m)
     if result.main_roads is not None and len(result.main_roads):
         _roads_layer(result.main_roads, result.grid.resolution).add_to(m)
-    _zones_layer(result.zones, result.grid.resolution).add_to(m)
+    _zones_layer(result).add_to(m)
     materials = _material_colours(result.links, result.sources)
     if len(result.links):
         _links_layer(result.links, materials, result.vocabulary).add_to(m)
@@ -309,19 +307,22 @@ def _rank_colour(rank: int, n: int) -> str:
     return matplotlib.colors.to_hex(colormaps["autumn"](0.85 * (rank - 1) / max(n - 1, 1)))
 
 
-def _zones_layer(zones: gpd.GeoDataFrame, resolution_m: float) -> folium.FeatureGroup:
+def _zones_layer(result: Result) -> folium.FeatureGroup:
+    """The ranked zones; each popup says where the zone is, its figures in words and units, what
+    each criterion adds to its suitability (bars) and how stable its rank is."""
+    from eicgeo import brief
+
     group = folium.FeatureGroup(name="Candidate EIC zones (by rank)")
+    zones = result.zones
     if zones.empty:
         return group
-    shown = _simplified(zones, resolution_m / 4)
+    ordered = zones.sort_values("rank")
+    shown = _simplified(ordered, result.grid.resolution / 4)
     n = len(shown)
-    columns = [c for c in zones.columns if c != zones.geometry.name]
-    for (_, row), centre in zip(shown.iterrows(), zones.geometry.representative_point().to_crs(4326), strict=True):
-        colour = _rank_colour(int(row["rank"]), n)
-        table = _popup_table(
-            {f"{c} ({_ZONE_UNITS[c]})" if c in _ZONE_UNITS else c: row[c] for c in columns},
-            title=f"Zone {row['zone_id']}: rank {row['rank']} of {n}",
-        )
+    cards = brief.zone_cards(result, charts=False)
+    centres = ordered.geometry.representative_point().to_crs(4326)
+    for (_, row), centre, card in zip(shown.iterrows(), centres, cards, strict=True):
+        colour = _rank_colour(card.rank, n)
         folium.GeoJson(
             row.geometry.__geo_interface__,
             style_function=lambda _f, c=colour: {
@@ -331,17 +332,42 @@ def _zones_layer(zones: gpd.GeoDataFrame, resolution_m: float) -> folium.Feature
                 "fillOpacity": 0.55,
                 "className": "eicgeo-zone",
             },
-            tooltip=f"Zone {row['zone_id']}: rank {row['rank']}, {row['kind']}, score {row['score']:.3f}",
-            popup=folium.Popup(table, max_width=420),
+            tooltip=f"Rank {card.rank}: zone {card.zone_id}, {card.kind}, score {card.score:.2f}",
+            popup=folium.Popup(_zone_popup(card, n), max_width=440),
         ).add_to(group)
         folium.Marker(
             [centre.y, centre.x],
             icon=folium.DivIcon(
-                html=f'<div class="eicgeo-rank">{int(row["rank"])}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
+                html=f'<div class="eicgeo-rank">{card.rank}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
             ),
-            tooltip=f"Zone {row['zone_id']}",
+            tooltip=f"Zone {card.zone_id}",
         ).add_to(group)
     return group
+
+
+def _zone_popup(card: Any, n: int) -> str:
+    """A zone card as popup HTML: the facts, a bar per criterion, the stability and green space."""
+    e = html.escape
+    facts = "".join(
+        f"<tr><th style='text-align:left;padding-right:8px;vertical-align:top'>{e(k)}</th><td>{e(v)}</td></tr>"
+        for k, v in card.facts
+    )
+    top = max([w for _, _, w in card.parts] + [1e-9])
+    bars = "".join(
+        "<tr><td style='padding-right:6px;white-space:nowrap'>"
+        f"{e(name)}</td><td style='width:130px'><div style='background:#ddd;width:{100 * w / top:.0f}%;height:9px'>"
+        f"<div style='background:#0072b2;width:{100 * (a / w if w and np.isfinite(a) else 0):.0f}%;height:9px'></div>"
+        f"</div></td><td style='text-align:right'>{(a if np.isfinite(a) else 0):.2f}</td></tr>"
+        for name, a, w in card.parts
+    )
+    return (
+        f"<b>Rank {card.rank} of {n}: zone {card.zone_id}</b><br><span style='color:#555'>{e(card.where)}</span>"
+        f"<table style='font-size:12px;margin-top:4px'>{facts}</table>"
+        "<div style='font-size:12px;margin-top:6px'><b>What each criterion adds to its suitability</b>"
+        f"<table style='font-size:11px'>{bars}</table>"
+        "<span style='color:#555;font-size:10px'>blue: weight × the criterion's 0–1 score; grey: its weight</span>"
+        f"</div><p style='font-size:12px;margin:6px 0 0'>{e(card.stability)} {e(card.green)}</p>"
+    )
 
 
 def _sector_colours(firms: gpd.GeoDataFrame) -> dict[str, str]:
@@ -635,17 +661,37 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
     if not 50 <= dpi <= 1200:
         msg = f"static dpi must be between 50 and 1200 dots per inch, got {dpi}"
         raise InputError(msg)
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    fig = static_figure(result, dpi=dpi)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+    return path
+
+
+def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure:
+    """The figure :func:`static` saves: the map axes, a side (or bottom) panel with the legend
+    and the ranked zones, the colour bar and the footer caption (a matplotlib Figure, not
+    attached to pyplot)."""
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     grid = result.grid
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
-    fig = plt.figure(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
-    # The region is about square and the page landscape: the legend and the ranked zones fill a
-    # side panel instead of covering the map.
-    side, ax = fig.subplots(1, 2, width_ratios=[1.0, 2.7])
+    fig = Figure(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
+    # The footer caption sits in a strip the layout keeps free, whatever the region's shape.
+    fig.get_layout_engine().set(rect=(0.0, 0.03, 1.0, 0.97))
+    aspect = (xmax - xmin) / (ymax - ymin)
+    wide = aspect >= WIDE_ASPECT
+    if wide:
+        # A wide region fills the page's width: the legend, colour bar and ranked zones go below.
+        ax, side = fig.subplots(2, 1, height_ratios=[2.4, 1.0])
+    else:
+        # A square or tall region: the map takes the width its shape needs (about 175 mm high,
+        # plus its axis labels and colour bar) and the legend and ranked zones the rest.
+        map_mm = min(297.0 - 80.0, aspect * 175.0 + 45.0)
+        side, ax = fig.subplots(1, 2, width_ratios=[297.0 - map_mm, map_mm])
     suit = np.asarray(result.suitability.values, dtype=float)
     image = ax.imshow(
         np.ma.masked_invalid(suit),
@@ -703,7 +749,7 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
     ax.tick_params(labelsize=8)
     ax.set_xlabel(f"easting (km, {grid.crs.to_string()})", fontsize=9)
     ax.set_ylabel("northing (km)", fontsize=9)
-    ax.set_title(f"Candidate Eco-Industrial Cluster zones — {result.scenario.name}", fontsize=14, weight="bold")
+    fig.suptitle(f"Candidate Eco-Industrial Cluster zones — {result.scenario.name}", fontsize=14, weight="bold")
     _scale_bar(ax, xmin, xmax, ymin, ymax)
     ax.annotate(
         "N",
@@ -717,7 +763,11 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
     )
-    cbar = fig.colorbar(image, ax=ax, shrink=0.6, pad=0.02)
+    _place_labels(ax, result, (xmin, xmax, ymin, ymax))
+    if wide:
+        cbar = fig.colorbar(image, cax=side.inset_axes((0.02, 0.08, 0.4, 0.07)), orientation="horizontal")
+    else:
+        cbar = fig.colorbar(image, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("suitability (0–1, dimensionless)", fontsize=9)
     cbar.ax.tick_params(labelsize=8)
     handles = [
@@ -730,32 +780,85 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
         handles.append(Line2D([], [], color="#222222", lw=1.4, label="motorway / trunk / primary road"))
     if len(result.firms):
         handles.append(Line2D([], [], marker="o", color="none", markerfacecolor="black", markersize=4, label="firm"))
+    places = _shown_places(result, (xmin, xmax, ymin, ymax))
+    if len(places):
+        handles.append(Line2D([], [], marker="s", color="none", markerfacecolor="#333333", markersize=3, label="town"))
     side.axis("off")
-    side.legend(
-        handles=handles, loc="upper left", fontsize=8, title="Legend", title_fontsize=9, alignment="left", frameon=False
-    )
-    _zone_table(side, result.zones)
+    if wide:
+        # legend on the left of the strip, the ranked zones on the right
+        side.legend(
+            handles=handles,
+            loc="upper left",
+            fontsize=8,
+            title="Legend",
+            title_fontsize=9,
+            alignment="left",
+            frameon=False,
+            ncols=2,
+        )
+        table_ax = side.inset_axes((0.5, 0.0, 0.5, 1.0))
+        table_ax.axis("off")
+        _zone_table(table_ax, result.zones, rows=10, height_per_row=0.075)
+    else:
+        side.legend(
+            handles=handles,
+            loc="upper left",
+            fontsize=8,
+            title="Legend",
+            title_fontsize=9,
+            alignment="left",
+            frameon=False,
+        )
+        _zone_table(side, result.zones)
     method = result.scenario.mcda.method.upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
-    ax.text(
-        0.0,
-        -0.07,
+    fig.text(
+        0.01,
+        0.008,
         f"eicgeo · suitability by {method} of {len(result.weights)} criteria; fringe by the {fringe_method}",
-        transform=ax.transAxes,
         fontsize=7,
         color="#555555",
+        va="bottom",
     )
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-    finally:
-        plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return fig
 
 
-def _zone_table(ax: matplotlib.axes.Axes, zones: gpd.GeoDataFrame, *, rows: int = 20) -> None:
+def _shown_places(result: Result, extent: tuple[float, float, float, float], most: int = 12) -> gpd.GeoDataFrame:
+    """The largest named places inside the map (cities, then towns, then villages), at most
+    ``most``, in the grid's CRS."""
+    places = getattr(result, "places", None)
+    if places is None or not len(places):
+        return gpd.GeoDataFrame({"name": []}, geometry=[], crs=result.grid.crs)
+    xmin, xmax, ymin, ymax = (v * 1000.0 for v in extent)
+    inside = places.cx[xmin:xmax, ymin:ymax]
+    rank = inside["place"].map(_PLACE_RANK).fillna(len(_PLACE_RANK))
+    population = inside["population"] if "population" in inside else pd.Series(0.0, index=inside.index)
+    order = np.lexsort((-population.fillna(0).to_numpy(), rank.to_numpy()))
+    return inside.iloc[order[:most]]
+
+
+def _place_labels(ax: matplotlib.axes.Axes, result: Result, extent: tuple[float, float, float, float]) -> None:
+    """Name the largest places on the static map, so a reader sees where the zones are."""
+    for row in _shown_places(result, extent).itertuples():
+        x, y = row.geometry.x / 1000.0, row.geometry.y / 1000.0
+        big = row.place == "city"
+        ax.plot(x, y, marker="s", ms=3.5 if big else 2.5, color="#333333", zorder=7)
+        ax.annotate(
+            str(row.name),
+            (x, y),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=9 if big else 7.5,
+            weight="bold" if big else "normal",
+            color="#111111",
+            zorder=7,
+            path_effects=[matplotlib.patheffects.withStroke(linewidth=2.2, foreground="white")],
+        )
+
+
+def _zone_table(
+    ax: matplotlib.axes.Axes, zones: gpd.GeoDataFrame, *, rows: int = 20, height_per_row: float = 0.026
+) -> None:
     """The ranked zones (rank, kind, area, score) as a table in the lower part of ``ax``."""
     if zones.empty:
         ax.text(0.0, 0.5, "No candidate zone was found.", fontsize=9, transform=ax.transAxes)
@@ -765,7 +868,7 @@ def _zone_table(ax: matplotlib.axes.Axes, zones: gpd.GeoDataFrame, *, rows: int 
         [str(r.rank), str(r.kind), f"{r.area_ha:,.0f}", f"{r.score:.2f}", f"{r.mean_suitability:.2f}"]
         for r in top.itertuples()
     ]
-    height = min(0.6, 0.026 * (len(cells) + 1))
+    height = min(0.85, height_per_row * (len(cells) + 1))
     table = ax.table(
         cellText=cells,
         colLabels=["rank", "kind", "area (ha)", "score", "mean suit."],
@@ -778,7 +881,7 @@ def _zone_table(ax: matplotlib.axes.Axes, zones: gpd.GeoDataFrame, *, rows: int 
     table.set_fontsize(7.5)
     for cell in table.get_celld().values():
         cell.set_linewidth(0.3)
-    more = f" (top {rows} of {len(zones)}; all in report.md)" if len(zones) > rows else ""
+    more = f" (top {rows} of {len(zones)}; all in report.pdf)" if len(zones) > rows else ""
     ax.text(0.0, 0.03 + height, f"Ranked candidate zones{more}", fontsize=9, weight="bold", transform=ax.transAxes)
 
 

@@ -927,7 +927,8 @@ def _ranked(
     notes: list[str],
     track: Callable[..., Iterable],
 ) -> gpd.GeoDataFrame:
-    """Every zone scored and ranked on the seed's criteria, then the stability of its rank."""
+    """Every zone scored and ranked on the seed's criteria, then the stability of its rank and
+    each criterion's part of its suitability (``part_<criterion>``)."""
     grid, population, net, fr_, vocab = context
     rural = _rural_population(candidates, net.network, grid, population, fr_.fringe, s, track=track)
     raw = built.raw
@@ -961,7 +962,8 @@ def _ranked(
             seed=z.stability_seed,
             mcda=s.mcda,
         )
-    return ranked
+    parts = zones.contributions(ranked, built.standard, built.weights)
+    return ranked.join(parts.set_axis(ranked.index))
 
 
 #: The 5th-95th percentile range of the suitability over the allowed fringe land below which the

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eicgeo import __version__, io, mcda, zones
+from eicgeo import __version__, brief, io, mcda, zones
 from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.zones import ZONE_COLUMNS
@@ -40,6 +40,8 @@ OUTPUT_FILES: dict[str, str] = {
     "map.html": "interactive Folium map",
     "map.png": "static map for briefs (A4 landscape, 300 dpi)",
     "report.md": "ranked zones, method, weights, what was skipped and why",
+    "report.html": "the brief to hand on: first page, map, one card per zone, method (self-contained)",
+    "report.pdf": "the same brief as an A4 PDF",
     "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
 }
 
@@ -145,6 +147,7 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     maps.explore(result, offline=offline).save(str(folder / "map.html"))
     maps.static(result, folder / "map.png")
     io.write_text(folder / "report.md", report_markdown(result))
+    brief.write(result, folder, map_png=folder / "map.png")
 
 
 def _write_qgis_styles(result: Result, folder: Path) -> None:

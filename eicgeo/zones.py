@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +41,9 @@ __all__ = [
     "SCORE_WEIGHTS",
     "ZONE_COLUMNS",
     "cluster_zones",
+    "contributions",
     "locate",
+    "members",
     "score",
     "score_formula",
     "stability",
@@ -61,6 +64,9 @@ SCORE_INDICATORS: dict[str, tuple[str, int]] = {
     "green_loss": ("green_loss_ha", -1),
 }
 
+
+#: Firms within this many metres of a zone's edge are the zone's firms.
+FIRM_REACH_M = 2000.0
 
 #: Columns of ``zones.gpkg`` (besides geometry), in order: the contract's columns, then the
 #: evidence added since. ``minutes_<material>`` columns (one per raw material) follow them.
@@ -488,7 +494,7 @@ def score(
     equal_access: xr.DataArray | None = None,
     rural_pop_30min: np.ndarray | None = None,
     green_space: xr.DataArray | None = None,
-    firm_reach_m: float = 2000.0,
+    firm_reach_m: float = FIRM_REACH_M,
     reach_km: float | None = None,
     weights: Mapping[str, float] | None = None,
     vocab: Vocabulary = BUILTIN,
@@ -836,6 +842,64 @@ def stability(
     return out
 
 
+def members(zones: gpd.GeoDataFrame, firms: gpd.GeoDataFrame, *, distance_m: float = FIRM_REACH_M) -> list[set]:
+    """The ``firm_id`` of the firms within ``distance_m`` of each zone, in the zones' order.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point, box
+    >>> zones = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000)], crs="EPSG:32647")
+    >>> firms = gpd.GeoDataFrame({"firm_id": ["A", "B"]}, geometry=[Point(500, 500), Point(4000, 500)], crs=zones.crs)
+    >>> members(zones, firms)
+    [{'A'}]
+    """
+    if firms is None or not len(firms) or not len(zones):
+        return [set() for _ in range(len(zones))]
+    return _within(firms.to_crs(zones.crs), zones.reset_index(drop=True), distance_m, zones.crs)
+
+
+#: The prefix of the per-criterion contribution columns (``part_road_access``...).
+PART_PREFIX = "part_"
+
+
+def contributions(
+    zones: gpd.GeoDataFrame, criteria: xr.Dataset | Mapping[str, xr.DataArray], weights: Mapping[str, float]
+) -> pd.DataFrame:
+    """Why each zone scores as it does: ``part_<criterion>`` = the criterion's normalised weight x
+    its mean standardised value over the zone's cells, for every weighted criterion (user
+    criteria too; ``material_access:clay`` gives ``part_material_access_clay``).
+
+    Under the weighted linear combination the parts add up to the zone's mean suitability; under
+    OWA or fuzzy overlays they are the weighted-sum reading of the same criteria.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, xarray as xr
+    >>> from shapely.geometry import box
+    >>> from eicgeo.grid import Grid
+    >>> grid = Grid.from_bounds((0, 0, 400, 200), 100, "EPSG:32647")
+    >>> road = grid.wrap(np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]), "road_access")
+    >>> market = grid.wrap(np.full((2, 4), 0.5), "market_access")
+    >>> zones = gpd.GeoDataFrame(geometry=[box(0, 0, 200, 200), box(200, 0, 400, 200)], crs=grid.crs)
+    >>> contributions(zones, {"road_access": road, "market_access": market}, {"road_access": 3, "market_access": 1})
+       part_road_access  part_market_access
+    0              0.75               0.125
+    1              0.00               0.125
+    """
+    total = float(sum(w for w in weights.values() if w > 0))
+    used = [name for name in criteria if weights.get(name, 0) > 0]
+    if not used or total <= 0:
+        return pd.DataFrame(index=range(len(zones)))
+    grid = Grid.from_dataarray(criteria[used[0]])
+    masks = _masks(zones, grid)
+    parts = {
+        f"{PART_PREFIX}{name.replace(':', '_')}": np.asarray(_means(criteria[name], masks)) * (weights[name] / total)
+        for name in used
+    }
+    return pd.DataFrame(parts, index=range(len(zones)))
+
+
 def _top_share(score: np.ndarray, suitability: np.ndarray, k: int, eps: float = 1e-9) -> np.ndarray:
     """Each zone's share of the top ``k`` places in one draw: 1 above the k-th zone (by score,
     then mean suitability), 0 below, and the places left shared equally among the zones tied
@@ -874,7 +938,7 @@ def _firm_columns(
     out["symbiosis_tonnes"] = 0.0
     out["symbiosis_reach_tonnes"] = np.nan if reach_km is None else 0.0
     points = firms.to_crs(grid.crs)
-    members = _within(points, out, firm_reach_m, grid)
+    members = _within(points, out, firm_reach_m, grid.crs)
     out["n_firms"] = [len(s) for s in members]
     if links is not None and len(links):
         out["symbiosis_tonnes"] = [
@@ -883,15 +947,15 @@ def _firm_columns(
     if reach_km is not None and "outputs" in points:
         offered = pd.Series(symbiosis.byproduct_tonnes(points, vocab=vocab), index=points["firm_id"].to_numpy())
         offered = offered.groupby(level=0).sum()
-        near = _within(points, out, reach_km * 1000.0, grid)
+        near = _within(points, out, reach_km * 1000.0, grid.crs)
         out["symbiosis_reach_tonnes"] = [float(offered.loc[sorted(s)].sum()) if s else 0.0 for s in near]
 
 
-def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, grid: Grid) -> list[set]:
+def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, crs: Any) -> list[set]:
     """The ``firm_id`` of the points within ``distance_m`` of each zone, in the zones' order."""
     near = gpd.sjoin(
         points[["firm_id", "geometry"]],
-        gpd.GeoDataFrame(geometry=gpd.GeoSeries(zones.geometry, crs=grid.crs).buffer(distance_m), crs=grid.crs),
+        gpd.GeoDataFrame(geometry=gpd.GeoSeries(zones.geometry, crs=crs).buffer(distance_m), crs=crs),
         predicate="within",
         how="inner",
     )

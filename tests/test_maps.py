@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import folium
 import matplotlib.image
@@ -11,6 +12,7 @@ import pytest
 from branca.element import JavascriptLink
 from PIL import Image
 
+import eicgeo
 from eicgeo import constraints, maps
 from eicgeo._errors import EicgeoError, InputError
 
@@ -94,13 +96,21 @@ def test_offline_page_is_self_contained_and_small(offline_html, sample_result):
 
 def test_popups_table_the_zone_scores_and_the_firm_flows(offline_html, sample_result):
     html = offline_html
-    first = sample_result.zones.iloc[0]
-    assert f"Zone {first.zone_id}: rank 1 of {len(sample_result.zones)}" in html
-    cells = ("area_ha (ha)", "score (0–1)", "n_firms", "rural_pop_30min (people)", "market_minutes (min)")
-    for cell in (*cells, f"{first.area_ha:,.0f}", f"{first.score:.3f}"):
-        assert f"<th style='text-align:left;padding-right:8px;vertical-align:top'>{cell}</th>" in html or (
-            f"<td>{cell}</td>" in html
-        ), cell
+    first = sample_result.zones.sort_values("rank").iloc[0]
+    start = html.index(f"<b>Rank 1 of {len(sample_result.zones)}: zone {first.zone_id}</b>")
+    popup = html[start : html.index("</p>", start)]
+    th = "<th style='text-align:left;padding-right:8px;vertical-align:top'>"
+    # the figures in words, with units, rounded for reading
+    assert f"{th}Area</th><td>{first.area_ha:,.0f} ha</td>" in popup
+    assert f"{th}Score (0–1)</th><td>{first.score:.2f}</td>" in popup
+    assert f"{th}To the nearest urban centre</th><td>{first.market_minutes:.1f} min</td>" in popup
+    assert f"{th}Rural people within 30 minutes</th>" in popup and "snake" not in popup
+    # a bar per criterion: land cover and road access carry their part of the suitability
+    for label, column in (("Land cover", "part_landcover"), ("Road access", "part_road_access")):
+        assert re.search(rf"{label}</td>.*?<td style='text-align:right'>{first[column]:.2f}</td>", popup), label
+    materials = sum(first[c] for c in first.index if c.startswith("part_material_access_"))
+    assert f"<td style='text-align:right'>{materials:.2f}</td>" in popup
+    assert "Robust: it stays in the top 5" in popup
     # Firm F0001, a rice mill: inputs paddy:3310;electricity:149, outputs rice_husk:661 among others.
     assert "F0001 Ruam Chai Thanakit Rice Mill" in html
     assert "paddy: 3,310 t/yr" in html and "electricity: 149 MWh/yr" in html and "rice_husk: 661 t/yr" in html
@@ -186,3 +196,54 @@ def test_offline_page_with_a_base_map_inlines_the_minimap(sample_result):
     assert not re.findall(r"<script[^>]+src=|<link[^>]+href=", html)
     assert maps._asset_js("Control.MiniMap.min.js") in html and maps._asset_css("Control.MiniMap.min.css") in html
     assert "new L.Control.MiniMap(" in html and "tile.openstreetmap.org" in html
+
+
+ASPECTS = {
+    # lon/lat bounds cut from the sample region: about 3.1 : 1, 1 : 3.7 and its own square
+    "wide": [100.22, 14.74, 100.676, 14.88],
+    "tall": [100.38, 14.577, 100.50, 15.018],
+    "square": None,
+}
+
+
+@pytest.mark.parametrize("shape", list(ASPECTS))
+def test_the_static_map_lays_out_wide_tall_and_square_regions(shape):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    bounds = ASPECTS[shape]
+    s = eicgeo.load_sample().replace(
+        bounds=bounds, bounds_crs="EPSG:4326" if bounds else None, resolution=400, without=["roads"], zones={"n": 4}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", eicgeo.EicgeoWarning)
+        result = eicgeo.run(s, progress=False)
+    fig = maps.static_figure(result, dpi=60)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    page = fig.bbox
+    ax = next(a for a in fig.axes if a.get_xlabel().startswith("easting"))
+    map_box = ax.get_tightbbox(renderer)
+    caption = next(t for t in fig.texts if t.get_text().startswith("eicgeo · suitability by"))
+    title = fig._suptitle
+    legend = next(a.get_legend() for a in fig.axes if a.get_legend() is not None)
+    boxes = {
+        "caption": caption.get_window_extent(renderer),
+        "title": title.get_window_extent(renderer),
+        "legend": legend.get_window_extent(renderer),
+    }
+    for name, box in {**boxes, "map": map_box}.items():
+        assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1 and page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1, (
+            f"{name} leaves the page"
+        )
+    for name, box in boxes.items():
+        assert not box.overlaps(map_box), f"{name} overlaps the map or its axis labels ({shape})"
+    aspect = result.grid.width / result.grid.height
+    if shape == "wide":
+        assert aspect > maps.WIDE_ASPECT and boxes["legend"].y1 <= map_box.y0, "legend below a wide map"
+    else:
+        assert boxes["legend"].x1 <= map_box.x0, "legend beside a square or tall map"
+    # the map's cells are square on the page
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    box = ax.get_window_extent(renderer)
+    assert (box.width / (x1 - x0)) == pytest.approx(box.height / (y1 - y0), rel=0.02)

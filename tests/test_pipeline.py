@@ -44,6 +44,8 @@ def test_every_output_file_exists(demo):
         "map.html",
         "map.png",
         "report.md",
+        "report.html",
+        "report.pdf",
         "manifest.json",
     ):
         assert (out / name).is_file(), name
