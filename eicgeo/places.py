@@ -358,7 +358,7 @@ def _describe(lon: float, lat: float, plon: np.ndarray, plat: np.ndarray, places
     kinds = places["place"].tolist() if "place" in places else [None] * len(places)
     names = places["name"].astype(str).tolist()
     nearest = int(np.argmin(km))
-    if km[nearest] <= IN_KM:
+    if round(float(km[nearest]), 1) <= IN_KM:
         kind = kinds[nearest]
         word = "in" if kind is None or str(kind).lower() in _SETTLEMENTS else "at"
         return Location(lon, lat, names[nearest], kind, float(km[nearest]), None, f"{word} {names[nearest]}")
