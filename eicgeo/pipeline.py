@@ -4,8 +4,10 @@
 sources and firms → symbiosis → criteria → suitability and constraints → zones. Each stage is
 a short function that takes the inputs and the settings (:mod:`eicgeo.settings`) it needs and
 returns what the next ones use. Symbiosis (links, unmatched outputs, firm clusters) runs before
-the criteria, which may use its unmatched by-products (``symbiosis_potential``). Missing inputs
-skip the criteria that need them; the result (and ``report.md``) says what was skipped and why.
+the criteria, which may use its unmatched by-products (``symbiosis_potential``). Named places
+(:mod:`eicgeo.places`) are read with the other inputs, and each ranked zone gets ``where`` ("4 km
+north-east of <town>"), ``lon`` and ``lat``. Missing inputs skip the criteria that need them;
+the result (and ``report.md``) says what was skipped and why.
 
 Examples
 --------
