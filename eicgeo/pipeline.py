@@ -4,8 +4,10 @@
 sources and firms → symbiosis → criteria → suitability and constraints → zones. Each stage is
 a short function that takes the inputs and the settings (:mod:`eicgeo.settings`) it needs and
 returns what the next ones use. Symbiosis (links, unmatched outputs, firm clusters) runs before
-the criteria, which may use its unmatched by-products (``symbiosis_potential``). Missing inputs
-skip the criteria that need them; the result (and ``report.md``) says what was skipped and why.
+the criteria, which may use its unmatched by-products (``symbiosis_potential``). Named places
+(:mod:`eicgeo.places`) are read with the other inputs, and each ranked zone gets ``where`` ("4 km
+north-east of <town>"), ``lon`` and ``lat``. Missing inputs skip the criteria that need them;
+the result (and ``report.md``) says what was skipped and why.
 
 Examples
 --------
@@ -42,7 +44,7 @@ import rasterio.features
 import xarray as xr
 from pyproj import CRS, Transformer
 
-from eicgeo import constraints, io, materials, mcda, roads, symbiosis, zones
+from eicgeo import constraints, io, materials, mcda, places, roads, symbiosis, zones
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
 from eicgeo._errors import (
@@ -74,6 +76,7 @@ STAGES = (
     "landcover",
     "population",
     "sources_firms",
+    "places",
     "roads",
     "fringe",
     "symbiosis",
@@ -123,6 +126,9 @@ class Result:
     fallbacks: dict[str, str] = field(default_factory=dict)
     criteria_diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
     cautions: list[str] = field(default_factory=list)
+    #: Named places (``name``, ``place``, ``population``, points in the grid CRS) within 10 km of
+    #: the study area, from ``inputs.places`` or the OSM ``inputs.roads``; empty without them.
+    places: gpd.GeoDataFrame | None = None
 
     def summary(self) -> pd.DataFrame:
         """The ranked zones as a table (no geometry)."""
@@ -293,6 +299,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         candidates = _candidates(s, grid, fr, sym, suit, notes)
         context = (grid, population, net, fr, found.vocab)
         ranked = _ranked(s, candidates, context, sym, built, suit, notes, clock.track)
+        ranked = places.describe_zones(ranked, prepared.places)
         cautions = _cautions(s, ranked, suit, built, diagnostics, reference, notes)
     layers = {**land.layers, **({"population": population} if population is not None else {})}
     layers["green_space"] = fr.green
@@ -325,6 +332,7 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         fallbacks=built.fallbacks,
         criteria_diagnostics=diagnostics,
         cautions=cautions,
+        places=prepared.places,
     )
 
 
@@ -337,6 +345,7 @@ class _Prepared:
     land: _Land | None = None
     population: xr.DataArray | None = None
     found: _Found | None = None
+    places: gpd.GeoDataFrame | None = None
 
 
 Problems = list[tuple[str, EicgeoError]]
@@ -375,8 +384,13 @@ def _prepare(s: Scenario, clock: _Clock, notes: list[str]) -> tuple[_Prepared, P
             firms = attempt("inputs.firms", lambda: _firms(s, grid, vocab, notes))
             if sources is not None and firms is not None:
                 out.found = _Found(vocab, sources, firms)
+    n_problems = len(problems)
     if s.inputs.roads is not None:
         attempt("inputs.roads", lambda: roads.check_source(s.inputs.roads))
+    with clock.stage("places"):
+        if grid is not None and (s.inputs.places is not None or len(problems) == n_problems):
+            key = "inputs.places" if s.inputs.places is not None else "inputs.roads"
+            out.places = attempt(key, lambda: _places(s, grid))
     if grid is not None and s.constraints.slope_max_deg is not None and s.inputs.dem is not None:
         attempt("inputs.dem", lambda: io.check_raster(s.inputs.dem, grid, what="inputs.dem"))
     for i, layer in enumerate(s.constraints.layers):
@@ -665,6 +679,25 @@ def _firms(s: Scenario, grid: Grid, vocab: materials.Vocabulary, notes: list[str
     if s.inputs.firms is None:
         return _empty_points(grid, ["firm_id", "name", "sector", "inputs", "outputs"])
     return _inside(io.read_firms(s.inputs.firms, crs=grid.crs, vocab=vocab), grid, "firms", notes)
+
+
+#: How far beyond the study area places are kept (m): a zone near the edge may be nearest to a
+#: town outside it.
+_PLACES_MARGIN_M = 10_000.0
+
+
+def _places(s: Scenario, grid: Grid) -> gpd.GeoDataFrame:
+    """Named places within the margin of the study area: ``inputs.places``, else the place nodes
+    of an OSM ``inputs.roads``, else none."""
+    path = s.inputs.places
+    if path is None and s.inputs.roads is not None and s.inputs.roads.name.lower().endswith(places.OSM_SUFFIXES):
+        path = s.inputs.roads
+    if path is None:
+        return places.empty(grid.crs)
+    found = places.read_places(path, crs=grid.crs)
+    west, south, east, north = grid.bounds
+    m = _PLACES_MARGIN_M
+    return found.cx[west - m : east + m, south - m : north + m].reset_index(drop=True)
 
 
 @dataclass

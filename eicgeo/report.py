@@ -34,7 +34,7 @@ OUTPUT_FILES: dict[str, str] = {
     "green_space.tif": "uint8: 1 residual green space next to the built-up edge, 0 other",
     "excluded.tif": "uint8 exclusion reason codes (0 = allowed)",
     "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
-    "zones.gpkg": "layer zones",
+    "zones.gpkg": "layers zones (with `where`, `lon`, `lat`) and places (the named places used for `where`)",
     "firms.gpkg": "layers firms, links, sources, clusters, unmatched (by-product outputs no firm takes)",
     "NAME.qml": "QGIS style beside each GeoTIFF (suitability, fringe, excluded, degurba, green_space, criteria)",
     "map.html": "interactive Folium map",
@@ -133,7 +133,10 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
             },
         )
     _write_qgis_styles(result, folder)
-    io.write_gpkg(folder / "zones.gpkg", {"zones": result.zones})
+    io.write_gpkg(
+        folder / "zones.gpkg",
+        {"zones": result.zones, **({"places": result.places} if result.places is not None else {})},
+    )
     io.write_gpkg(
         folder / "firms.gpkg",
         {

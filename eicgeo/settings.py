@@ -214,6 +214,13 @@ class InputSettings(Settings):
         doc="OSM `.osm`, `.osm.bz2`, `.osm.pbf`, osmnx `.graphml`, or a line layer (`.gpkg`, `.geojson`, "
         "`.parquet`, `.shp`) with a `highway` column; gives every travel-time criterion.",
     )
+    places: InputPath | None = setting(
+        None,
+        default_text="the place nodes of `inputs.roads` when it is OSM",
+        doc='Named places for the zones\' `where` ("4 km north-east of ..."): OSM `.osm`, `.osm.bz2`, `.osm.pbf` '
+        "(nodes and areas tagged `place` = city, town, village, suburb, hamlet or locality), or a point layer with "
+        "`name` and optional `place`, `population` (see `docs/places.md`).",
+    )
     sources: InputPath | None = setting(
         None,
         unit="tonnes per year",

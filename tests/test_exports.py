@@ -169,10 +169,10 @@ def test_unknown_style_kind_is_a_clear_error():
 
 def test_geopackages_have_a_layer_per_table_and_round_trip(saved):
     result, out = saved
-    assert [name for name, _ in pyogrio.list_layers(out / "zones.gpkg")] == ["zones"]
+    assert [name for name, _ in pyogrio.list_layers(out / "zones.gpkg")] == ["zones", "places"]
     layers = [name for name, _ in pyogrio.list_layers(out / "firms.gpkg")]
     assert layers[:4] == ["firms", "links", "sources", "clusters"]
-    tables = {("zones.gpkg", "zones"): result.zones}
+    tables = {("zones.gpkg", "zones"): result.zones, ("zones.gpkg", "places"): result.places}
     tables.update({("firms.gpkg", name): getattr(result, name) for name in layers})
     for (file, layer), table in tables.items():
         back = gpd.read_file(out / file, layer=layer)

@@ -345,12 +345,17 @@ def test_roads_xml(region: Path) -> None:
     assert root.get("version") == "0.6"
     assert root.get("generator") == "eicgeo synth"
     assert root.find("bounds") is not None
-    nodes = {n.get("id") for n in root.iter("node")}
+    places = {n.get("id"): {t.get("k"): t.get("v") for t in n.iter("tag")} for n in root.iter("node") if len(n)}
+    nodes = {n.get("id") for n in root.iter("node")} - set(places)
     assert 10_000 <= len(nodes) <= 40_000
     ways = list(root.iter("way"))
     tags = [{t.get("k"): t.get("v") for t in w.iter("tag")} for w in ways]
     refs = [nd.get("ref") for w in ways for nd in w.iter("nd")]
-    assert set(refs) == nodes  # every node is used, every reference resolves
+    assert set(refs) == nodes  # every road node is used, every reference resolves
+    # the settlements are tagged nodes on no way, numbered after the road nodes
+    assert Counter(t["place"] for t in places.values()) == {"city": 1, "town": 5, "village": 115}
+    assert min(map(int, places)) == len(nodes) + 1
+    assert all(t["name"] and int(t["population"]) >= 400 for t in places.values())
     classes = Counter(t["highway"] for t in tags)
     assert set(classes) >= HIGHWAYS
     assert classes["residential"] > classes["tertiary"] > classes["trunk"]

@@ -69,7 +69,7 @@ def build(folder: Path, size: str, seed: int) -> None:
     write_population(folder / "population.tif", frame, pop, planned, tags)
     del pop  # the L region's rasters are large: free each layer once written
     nodes, ways = road_network(rng, plan, land, namer)
-    write_osm(folder / "roads.osm.bz2", frame, nodes, ways)
+    write_osm(folder / "roads.osm.bz2", frame, nodes, ways, [*plan.settlements, *plan.villages])
     del nodes, ways
     sources = raw_material_sources(rng, plan, land, namer)
     write_sources(folder / "sources.gpkg", frame, sources)

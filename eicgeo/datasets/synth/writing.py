@@ -7,6 +7,7 @@ byte-identical files.
 from __future__ import annotations
 
 import bz2
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -17,7 +18,7 @@ import pyogrio
 import rasterio
 
 from eicgeo.datasets.synth.frame import LC_RES, POP_RES, Frame
-from eicgeo.datasets.synth.plan import Plan
+from eicgeo.datasets.synth.plan import Plan, Settlement
 from eicgeo.datasets.synth.tables import read_text
 
 __all__ = [
@@ -89,8 +90,18 @@ def write_population(
         )
 
 
-def write_osm(path: Path, frame: Frame, nodes: np.ndarray, ways: list[tuple[np.ndarray, dict[str, str]]]) -> None:
-    """Stream OSM XML 0.6 into a bz2 file (node ids from 1, version 1, no timestamps)."""
+def write_osm(
+    path: Path,
+    frame: Frame,
+    nodes: np.ndarray,
+    ways: list[tuple[np.ndarray, dict[str, str]]],
+    places: Sequence[Settlement] = (),
+) -> None:
+    """Stream OSM XML 0.6 into a bz2 file (node ids from 1, version 1, no timestamps).
+
+    The road nodes come first; the ``places`` inside the frame follow them as tagged nodes on no
+    way (``place=city|town|village``, ``name``, ``population`` rounded to 10 people), as OSM maps
+    settlements."""
     lon, lat = frame.lonlat(nodes[:, 0], nodes[:, 1])
     with bz2.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="eicgeo synth">\n')
@@ -106,6 +117,12 @@ def write_osm(path: Path, frame: Frame, nodes: np.ndarray, ways: list[tuple[np.n
                     for k in range(start, stop)
                 )
             )
+        inside = [p for p in places if frame.inside(p.x, p.y)]
+        for k, place in enumerate(inside, start=len(nodes) + 1):
+            plon, plat = frame.lonlat(place.x, place.y)
+            tags = {"name": place.name, "place": place.kind, "population": f"{round(place.population, -1):.0f}"}
+            body = "".join(f"    <tag k={quoteattr(t)} v={quoteattr(v)}/>\n" for t, v in sorted(tags.items()))
+            f.write(f'  <node id="{k}" lat="{plat:.7f}" lon="{plon:.7f}" version="1">\n{body}  </node>\n')
         for w, (ids, tags) in enumerate(ways, start=1):
             body = "".join(f'    <nd ref="{k + 1}"/>\n' for k in ids)
             body += "".join(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n" for k, v in sorted(tags.items()))
