@@ -144,6 +144,9 @@ def explore(
     ).add_to(m)
     if result.main_roads is not None and len(result.main_roads):
         _roads_layer(result.main_roads, result.grid.resolution).add_to(m)
+    places = _places_layer(result)
+    if places is not None:
+        places.add_to(m)
     _zones_layer(result).add_to(m)
     materials = _material_colours(result.links, result.sources)
     if len(result.links):
@@ -341,6 +344,35 @@ def _zones_layer(result: Result) -> folium.FeatureGroup:
                 html=f'<div class="eicgeo-rank">{card.rank}</div>', icon_size=(24, 24), icon_anchor=(12, 12)
             ),
             tooltip=f"Zone {card.zone_id}",
+        ).add_to(group)
+    return group
+
+
+def _places_layer(result: Result, most: int = 50) -> folium.FeatureGroup | None:
+    """Named places as text labels (cities and towns larger), so a page opened offline, without a
+    base map, still shows where things are."""
+    places = getattr(result, "places", None)
+    if places is None or not len(places):
+        return None
+    group = folium.FeatureGroup(name="Places (from OSM)")
+    rank = places["place"].map(_PLACE_RANK).fillna(len(_PLACE_RANK))
+    population = places["population"].fillna(0) if "population" in places else pd.Series(0.0, index=places.index)
+    shown = places.iloc[np.lexsort((-population.to_numpy(), rank.to_numpy()))[:most]]
+    points = shown.geometry.to_crs(4326)
+    for row, point in zip(shown.itertuples(), points, strict=True):
+        size = {"city": 15, "town": 12}.get(row.place, 10)
+        weight = "bold" if row.place in ("city", "town") else "normal"
+        label = (
+            f"<div class='eicgeo-place' style='font:{weight} {size}px sans-serif;color:#111;white-space:nowrap;"
+            f"text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff'>{html.escape(str(row.name))}</div>"
+        )
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(html=label, icon_size=(150, 18), icon_anchor=(-4, 9)),
+            tooltip=f"{row.name} ({row.place})" if row.place else str(row.name),
+        ).add_to(group)
+        folium.CircleMarker(
+            [point.y, point.x], radius=2, color="#111", weight=1, fill=True, fill_opacity=1, interactive=False
         ).add_to(group)
     return group
 
@@ -815,12 +847,18 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     fig.text(
         0.01,
         0.008,
-        f"eicgeo · suitability by {method} of {len(result.weights)} criteria; fringe by the {fringe_method}",
+        f"eicgeo · suitability by {method} of {_criteria_count(result.weights)} criteria; "
+        f"fringe by the {fringe_method}",
         fontsize=7,
         color="#555555",
         va="bottom",
     )
     return fig
+
+
+def _criteria_count(weights: Mapping[str, float]) -> int:
+    """The weighted criteria, the per-material access criteria counted once."""
+    return len({name.split(":", 1)[0] for name, w in weights.items() if w > 0})
 
 
 def _shown_places(result: Result, extent: tuple[float, float, float, float], most: int = 12) -> gpd.GeoDataFrame:

@@ -247,3 +247,20 @@ def test_the_static_map_lays_out_wide_tall_and_square_regions(shape):
     y0, y1 = ax.get_ylim()
     box = ax.get_window_extent(renderer)
     assert (box.width / (x1 - x0)) == pytest.approx(box.height / (y1 - y0), rel=0.02)
+
+
+def test_the_offline_map_and_the_static_map_name_the_places(offline_html, sample_result):
+    places = sample_result.places
+    # the sample's OSM holds 1 city, 5 towns and 115 villages; the map labels the 50 largest
+    assert (places["place"] == "city").sum() == 1 and (places["place"] == "town").sum() == 5
+    assert offline_html.count("eicgeo-place") == 50
+    layer = maps._places_layer(sample_result)
+    labels = [c for c in layer._children.values() if type(c) is folium.Marker]
+    assert len(labels) == 50
+    icon = next(c for c in labels[0]._children.values() if isinstance(c, folium.DivIcon))
+    assert ">Nakhon Thong Rin</div>" in icon.options["html"] and "bold 15px" in icon.options["html"]
+    towns = set(places.loc[places["place"] == "town", "name"])
+    assert all(f"{name} (town)" in offline_html for name in towns), "each town is labelled, with a tooltip"
+    xmin, ymin, xmax, ymax = (v / 1000 for v in sample_result.grid.bounds)
+    shown = maps._shown_places(sample_result, (xmin, xmax, ymin, ymax))
+    assert shown.iloc[0]["name"] == "Nakhon Thong Rin" and list(shown["place"][:6]) == ["city"] + ["town"] * 5
