@@ -34,7 +34,7 @@ from eicgeo.criteria import REGISTRY
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["Brief", "Card", "build", "criterion_label", "to_html", "to_pdf", "write", "zone_cards"]
+__all__ = ["Brief", "Card", "build", "criterion_label", "scoring", "to_html", "to_pdf", "write", "zone_cards"]
 
 #: Criterion names in words.
 _LABELS = {
@@ -377,6 +377,22 @@ def _criteria_rows(result: Result) -> list[tuple[str, str, str, str]]:
             how = [_scoring_range([result.criteria[n].attrs for n in names if n in result.criteria], units)]
         rows.append((criterion_label(key), f"{weight:.0%}", what, how[0]))
     return rows
+
+
+def scoring(result: Result, name: str) -> str:
+    """How criterion ``name`` of a run turns its raw values into 0..1, in words.
+
+    Examples
+    --------
+    >>> import eicgeo
+    >>> result = eicgeo.run(eicgeo.load_sample().replace(resolution=2000, without=["roads"]), progress=False)
+    >>> scoring(result, "landcover")
+    'scores by land cover: cropland 1, grass shrub 0.9, bare 0.7, forest 0.2, wetland 0, water 0, built up 0'
+    """
+    base = name.split(":", 1)[0]
+    spec = REGISTRY.get(base)
+    units = "min" if spec is not None and spec.travel_time else _RAW_UNITS.get(base, "")
+    return _scoring(result.criteria[name].attrs if name in result.criteria else {}, units)
 
 
 def _scoring_range(attrs: Sequence[Mapping[str, Any]], units: str) -> str:

@@ -250,9 +250,7 @@ def report_markdown(result: Result) -> str:
         lines += _zones_section(result)
     lines += ["## Criteria and weights", "", "| criterion | weight | standardisation |", "| --- | ---: | --- |"]
     for name, w in sorted(result.weights.items(), key=lambda kv: -kv[1]):
-        attrs = result.criteria[name].attrs if name in result.criteria else {}
-        how = f"{attrs.get('standardisation', '')} {attrs.get('parameters', '')}".replace("|", "\\|")
-        lines.append(f"| {name} | {w:.3f} | {how} |")
+        lines.append(f"| {name} | {w:.3f} | {brief.scoring(result, name).replace('|', '/')} |")
     lines += ["", f"Combination: `{result.scenario.mcda.method}`.", ""]
     if result.skipped:
         lines += ["### Skipped criteria", ""]
@@ -292,7 +290,8 @@ def _symbiosis_section(result: Result) -> list[str]:
     lines = [
         "## Symbiosis network",
         "",
-        f"{m['n_links']} links among {m['n_linked_firms']} of {m['n_firms']} firms; "
+        f"{m['n_links']} link{'' if m['n_links'] == 1 else 's'} among {m['n_linked_firms']} of "
+        f"{m['n_firms']} firm{'' if m['n_firms'] == 1 else 's'}; "
         f"{m['byproduct_tonnes_exchanged']:,.0f} t/yr of by-products exchanged: "
         f"{m['share_of_byproducts_used']:.0%} of the by-product output finds a user. "
         f"Density {m['density']:.3f}, degree centralisation {m['degree_centralization']:.2f} "
