@@ -100,6 +100,7 @@ class Card:
     stability: str
     green: str
     chart: bytes = field(repr=False)
+    no_partners: str = "No by-product exchange among its firms."
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def build(result: Result, *, map_png: bytes | None = None) -> Brief:
     area_km2 = g.width * g.height * g.cell_area_m2 / 1e6
     lon0, lat0, lon1, lat1 = g.lonlat_bounds
     region = (
-        f"{s.name.replace('_', ' ')}: {_num(area_km2)} km² between {_lat(lat0)} and {_lat(lat1)}, "
+        f"{_region_name(s)}: "
+        f"{_num(area_km2)} km² between {_lat(lat0)} and {_lat(lat1)}, "
         f"{_lon(lon0)} and {_lon(lon1)}, on {g.resolution:g} m cells."
     )
     question = (
@@ -157,6 +159,15 @@ def build(result: Result, *, map_png: bytes | None = None) -> Brief:
             "CO2 figures are screening estimates from generic emission factors, not an inventory.",
         ],
     )
+
+
+def _region_name(s: Any) -> str:
+    """The scenario's own description, or its name when it only has its preset's."""
+    from eicgeo.scenario import preset_keys
+
+    if s.description and s.description != preset_keys(s.preset).get("description"):
+        return s.description
+    return s.name.replace("_", " ")
 
 
 def _fringe_sentence(result: Result) -> str:
@@ -257,6 +268,10 @@ def _stability(result: Result, row: pd.Series) -> str:
         return f"Tied with rank {ranks} at the precision shown: the evidence does not decide their order."
     if runs <= 0 or p is None or not np.isfinite(p):
         return "Rank stability was not tested."
+    if len(result.zones) <= k:
+        return (
+            f"Only {len(result.zones)} zones were found, so all are in the top {k}: the weight trials cannot test it."
+        )
     share = f"{p:.0%} of {runs} trials with varied weights"
     if row["rank"] <= k:
         if p >= 0.9:
@@ -309,6 +324,11 @@ def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
         stability=_stability(result, row),
         green=_green(row),
         chart=_parts_chart(parts) if chart else b"",
+        no_partners=(
+            "No by-product exchange among its firms."
+            if result.firms is not None and len(result.firms)
+            else "No firm register was given, so its by-product partners are not known."
+        ),
     )
 
 
@@ -348,14 +368,27 @@ def _green(row: pd.Series) -> str:
 def _caveats(result: Result) -> list[str]:
     out = [c[0].upper() + c[1:] + ("" if c.endswith(".") else ".") for c in result.cautions]
     for name, why in result.skipped:
-        out.append(f"{criterion_label(name)} was left out ({why}).")
+        out.append(f"{criterion_label(name)} was left out: {why}.")
     for name, how in result.fallbacks.items():
         out.append(f"{criterion_label(name)} is in part an estimate ({how.replace(' x ', ' × ')}).")
+    inputs = result.scenario.inputs
+    for key, what in _MISSING.items():
+        if getattr(inputs, key) is None:
+            out.append(f"Without {what[0]} (inputs.{key}), {what[1]}.")
     if result.zones.empty:
         out.append("No zone was found. " + " ".join(result.notes))
     if not out:
         out.append("Every input the preset asks for was given, and the ranking resolves its top zones.")
     return out
+
+
+#: What a run without each optional input cannot say.
+_MISSING = {
+    "population": ("a population raster", "the rural people within 30 minutes of each zone are not counted"),
+    "roads": ("a road network", "travel times are straight-line estimates"),
+    "sources": ("raw-material sources", "access to raw materials is not assessed"),
+    "firms": ("a firm register", "by-product exchange between firms is not assessed"),
+}
 
 
 def _criteria_rows(result: Result) -> list[tuple[str, str, str, str]]:
@@ -631,7 +664,7 @@ def to_html(brief: Brief) -> str:
         partners = (
             "<ul>" + "".join(f"<li>{e(p)}</li>" for p in card.partners) + "</ul>"
             if card.partners
-            else "<p class='small'>No by-product exchange among its firms.</p>"
+            else f"<p class='small'>{e(card.no_partners)}</p>"
         )
         out += [
             f"<section class='card' id='zone-{card.zone_id}'><h3>{e(card.title)}</h3>",
@@ -743,9 +776,7 @@ def to_pdf(brief: Brief, path: str | Path) -> Path:
         facts = Table([[para(k, small), para(v, small)] for k, v in card.facts], colWidths=[0.2 * width, 0.22 * width])
         facts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
         right = [image(card.chart, 0.54 * width, 60 * mm), para(_CHART_CAPTION, small), para("By-product partners", h3)]
-        right += [para(f"• {p}", small) for p in card.partners] or [
-            para("No by-product exchange among its firms.", small)
-        ]
+        right += [para(f"• {p}", small) for p in card.partners] or [para(card.no_partners, small)]
         columns = Table([[facts, right]], colWidths=[0.44 * width, 0.56 * width])
         columns.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
         story.append(

@@ -165,7 +165,10 @@ def test_a_region_without_roads_says_its_minutes_are_estimates(data_dir, tmp_pat
         "Market access is in part an estimate (no road network: straight-line distance to the nearest urban centre "
         "× 1.3 at 30 km/h)." in b.caveats
     )
-    assert "Raw-material access was left out (no source of the material(s) in inputs.sources)." in b.caveats
+    assert "Raw-material access was left out: no source of the material(s) in inputs.sources." in b.caveats
+    assert "Without a firm register (inputs.firms), by-product exchange between firms is not assessed." in b.caveats
+    assert b.cards[0].no_partners == "No firm register was given, so its by-product partners are not known."
+    assert b.cards[0].stability.startswith("Only 4 zones were found, so all are in the top 5")
     facts = dict(b.cards[0].facts)
     assert facts["To the nearest urban centre"].endswith("(estimate, straight line)")
     assert "Firms within 2 km" not in facts, "no firm register: no firm figures"
@@ -173,4 +176,4 @@ def test_a_region_without_roads_says_its_minutes_are_estimates(data_dir, tmp_pat
     # Bariloche is at 41° S, 71° W
     assert " S" in b.region and " W" in b.region and "41." in b.region
     html_path, pdf_path = brief.write(result, tmp_path)
-    assert pdf_path.stat().st_size > 10_000 and "No by-product exchange" in html_path.read_text()
+    assert pdf_path.stat().st_size > 10_000 and "its by-product partners are not known" in html_path.read_text()
