@@ -293,12 +293,12 @@ def zone_cards(result: Result, *, charts: bool = True) -> list[Card]:
 
 def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
     estimated = set(result.fallbacks)
-    facts = [
-        ("Kind", _KIND.get(row["kind"], str(row["kind"]))),
-        ("Area", f"{_num(row['area_ha'])} ha"),
-        ("Score (0–1)", f"{row['score']:.2f}"),
-        ("Mean suitability (0–1)", f"{row['mean_suitability']:.2f}"),
-    ]
+    facts = [("Kind", _KIND.get(row.get("kind"), str(row.get("kind", "zone"))))]
+    if pd.notna(row.get("area_ha")):
+        facts.append(("Area", f"{_num(row['area_ha'])} ha"))
+    facts.append(("Score (0–1)", f"{row['score']:.2f}"))
+    if pd.notna(row.get("mean_suitability")):
+        facts.append(("Mean suitability (0–1)", f"{row['mean_suitability']:.2f}"))
     if pd.notna(row.get("market_minutes")):
         note = " (estimate, straight line)" if "market_access" in estimated else ""
         facts.append(("To the nearest urban centre", _minutes(row["market_minutes"]) + note))
@@ -307,14 +307,14 @@ def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
         facts.append(("To raw materials (mean)", _minutes(row["material_minutes"]) + note))
     if pd.notna(row.get("rural_pop_30min")):
         facts.append(("Rural people within 30 minutes", _num(row["rural_pop_30min"], sig=2)))
-    if pd.notna(row.get("symbiosis_tonnes")):
+    if pd.notna(row.get("symbiosis_tonnes")) and pd.notna(row.get("n_firms")):
         facts.append(("Firms within 2 km", f"{int(row['n_firms'])}"))
         facts.append(("By-products these firms exchange", f"{_num(row['symbiosis_tonnes'], sig=3)} t/yr"))
     parts = _grouped_parts(result, row)
     return Card(
         rank=int(row["rank"]),
         zone_id=int(row["zone_id"]),
-        kind=str(row["kind"]),
+        kind=str(row.get("kind", "zone")),
         score=float(row["score"]),
         title=f"Rank {int(row['rank'])}: zone {int(row['zone_id'])}",
         where=_where(row),

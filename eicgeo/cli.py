@@ -14,12 +14,10 @@ from pathlib import Path
 import click
 
 from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
-from eicgeo.zones import ZONE_COLUMNS
 
 __all__ = ["INTERNAL_ERROR", "main"]
 
 # The zone columns worth a terminal line (zone_id equals rank).
-_ZONE_TABLE = [c for c in ZONE_COLUMNS if c not in ("zone_id", "rank")]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -227,8 +225,8 @@ def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool, overwrit
     t0 = time.perf_counter()
     result = _run_quietly(scenario, quiet=quiet, out=out, offline=offline, overwrite=overwrite)
     elapsed = time.perf_counter() - t0
-    table = result.summary()[_ZONE_TABLE]
-    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
+    table = result.summary()
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
         click.echo(f"\nRanked candidate EIC zones ({scenario.name}):\n{table.to_string()}\n")
     for key, why in result.skipped:
         click.echo(f"skipped {key}: {why}")

@@ -96,8 +96,8 @@ class Result:
     >>> result = eicgeo.run(eicgeo.load_sample().replace(resolution=2000, without=["roads"]), progress=False)
     >>> result.suitability.dtype, result.fringe.dtype, float(result.suitability.max()) <= 1
     (dtype('float32'), dtype('uint8'), True)
-    >>> result.summary().index.name
-    'rank'
+    >>> result.summary().index.name, list(result.summary().columns[:3])
+    ('rank', ['zone', 'kind', 'area (ha)'])
     """
 
     scenario: Scenario
@@ -130,9 +130,20 @@ class Result:
     #: the study area, from ``inputs.places`` or the OSM ``inputs.roads``; empty without them.
     places: gpd.GeoDataFrame | None = None
 
-    def summary(self) -> pd.DataFrame:
-        """The ranked zones as a table (no geometry)."""
-        return pd.DataFrame(self.zones.drop(columns="geometry")).set_index("rank")
+    def summary(self, *, all: bool = False) -> pd.DataFrame:
+        """The ranked zones for reading: rounded, units in the headers, counts as whole numbers
+        (``all=True``: every column); see :func:`eicgeo.explain.summary`. ``zones`` keeps the raw
+        values."""
+        from eicgeo import explain
+
+        return explain.summary(self, all=all)
+
+    def explain(self, zone: int) -> Any:
+        """Each criterion's part of a zone's suitability beside the region's median allowed cell,
+        and each indicator's part of its score (see :func:`eicgeo.explain.explain`)."""
+        from eicgeo import explain
+
+        return explain.explain(self, zone)
 
     def explore(self, **kwargs: Any):
         """Interactive Folium map of the result (see :func:`eicgeo.maps.explore`)."""
@@ -184,7 +195,7 @@ class Result:
             "</tr>"
             for k, v in facts.items()
         )
-        zones = self.summary().round(3).to_html() if len(self.zones) else "<p>No zone was found.</p>"
+        zones = self.summary().to_html(na_rep="–") if len(self.zones) else "<p>No zone was found.</p>"
         return (
             f"<b>eicgeo result</b><table class='eicgeo-summary'>{rows}</table>"
             f"<b>Ranked candidate zones</b> (<code>.explore()</code> for the map){zones}"

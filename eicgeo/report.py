@@ -332,7 +332,7 @@ def _symbiosis_section(result: Result) -> list[str]:
 def _zones_section(result: Result) -> list[str]:
     """The ranked zones, the score formula, the rank stability and the minutes to each material."""
     settings = result.scenario.zones
-    table = result.summary().reset_index()
+    table = pd.DataFrame(result.zones.drop(columns="geometry")).sort_values("rank").reset_index(drop=True)
     first = ["rank", "kind", "score", "p_top_k"]
     cols = [*first, *(c for c in ZONE_COLUMNS if c not in (*first, "zone_id"))]
     lines = [_md_table(table[cols]), ""]

@@ -46,6 +46,7 @@ __all__ = [
     "members",
     "score",
     "score_formula",
+    "score_parts",
     "stability",
 ]
 
@@ -674,15 +675,34 @@ def _score_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     return {k: float(v) for k, v in w.items()}
 
 
+def score_parts(frame: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Each indicator's part of each zone's score: its weight (normalised over the indicators
+    some zone has) x its scaled value; the parts of a row add up to its ``score``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"mean_suitability": [0.8, 0.4], "market_minutes": [10.0, 20.0]})
+    >>> score_parts(frame, {"suitability": 3, "market": 1})
+       suitability  market
+    0        0.750   0.125
+    1        0.375   0.000
+    """
+    weights = _score_weights(weights)
+    used = {k: v for k, v in weights.items() if v > 0 and frame[SCORE_INDICATORS[k][0]].notna().any()}
+    total = sum(used.values())
+    parts = {
+        key: weight / total * _scaled(frame[SCORE_INDICATORS[key][0]].to_numpy(dtype=float), SCORE_INDICATORS[key][1])
+        for key, weight in used.items()
+    }
+    return pd.DataFrame(parts, index=frame.index)
+
+
 def _score_values(frame: pd.DataFrame, weights: Mapping[str, float]) -> tuple[np.ndarray, str]:
     """The score of each row of ``frame`` (see :func:`score_formula`) and a note on left-out weights."""
-    used = {k: v for k, v in weights.items() if v > 0 and frame[SCORE_INDICATORS[k][0]].notna().any()}
-    left_out = sorted(k for k, v in weights.items() if v > 0 and k not in used)
-    total = sum(used.values())
-    value = np.zeros(len(frame))
-    for key, weight in used.items():
-        column, direction = SCORE_INDICATORS[key]
-        value += weight / total * _scaled(frame[column].to_numpy(dtype=float), direction)
+    parts = score_parts(frame, weights)
+    left_out = sorted(k for k, v in weights.items() if v > 0 and k not in parts.columns)
+    value = parts.sum(axis=1).to_numpy() if len(parts.columns) else np.zeros(len(frame))
     note = ""
     if left_out:
         columns = ", ".join(SCORE_INDICATORS[k][0] for k in left_out)
