@@ -212,14 +212,8 @@ def qgis_style(
     if layer is not None and present is None:
         present = [c for c in np.unique(np.asarray(layer.values)).tolist() if c or kind in ("excluded", "green_space")]
     if kind == "excluded":
-        labels = dict(EXCLUSION_REASONS)
-        labels.update(
-            {
-                int(k): str(v)
-                for k, v in ((layer.attrs.get("reason_names") if layer is not None else None) or {}).items()
-            }
-        )
-        labels.update({int(k): str(v) for k, v in (names or {}).items()})
+        own = {**((layer.attrs.get("reason_names") or {}) if layer is not None else {}), **(names or {})}
+        labels = {**EXCLUSION_REASONS, **{int(k): str(v) for k, v in own.items()}}
         if present is not None:
             labels = {int(c): labels.get(int(c), f"reason {c}") for c in present}
             labels |= {0: "allowed"} if 0 in labels else {}
@@ -333,6 +327,7 @@ def _qml_paletted(classes: Mapping[int, tuple[str, str]], *, transparent: Iterab
 _GEOMETRY_CODE = {"marker": "0", "line": "1", "fill": "2"}
 _SYMBOL_KIND = {"zones": "fill", "clusters": "fill", "links": "line"}
 _ZONE_EDGE = "#b30000"
+_RENDERER = {"symbollevels": "0", "enableorderby": "0", "forceraster": "0", "referencescale": "-1"}
 
 
 def vector_style(name: str, frame: gpd.GeoDataFrame, *, colours: Mapping[str, str] | None = None) -> str:
@@ -400,15 +395,7 @@ def _categorized(
     when there is no category."""
     if not categories:
         return _single(kind, "#999999", options=options, width=width)
-    renderer = ET.Element(
-        "renderer-v2",
-        type="categorizedSymbol",
-        attr=column,
-        symbollevels="0",
-        enableorderby="0",
-        forceraster="0",
-        referencescale="-1",
-    )
+    renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr=column, **_RENDERER)
     elements = ET.SubElement(renderer, "categories")
     symbols = ET.SubElement(renderer, "symbols")
     for i, (value, label, colour) in enumerate(categories):
@@ -430,9 +417,7 @@ def _categorized(
 def _single(
     kind: str, colour: str, *, options: Mapping[str, str] | None = None, width: str | None = None
 ) -> ET.Element:
-    renderer = ET.Element(
-        "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0", referencescale="-1"
-    )
+    renderer = ET.Element("renderer-v2", type="singleSymbol", **_RENDERER)
     symbols = ET.SubElement(renderer, "symbols")
     symbols.append(_symbol("0", kind, colour, options, width))
     return renderer
