@@ -317,3 +317,68 @@ def test_a_nodata_that_is_a_class_code_is_refused(tmp_path):
     path = io.write_raster(codes.where(codes < 255, 3).astype("uint8"), tmp_path / "c.tif", nodata=255, outside=outside)
     values, profile = _read(path)
     assert profile["nodata"] == 255 and values[0].tolist() == [255] * 4 and values[1].tolist() == [0, 1, 2, 3]
+
+
+#: Opens the output folder in QGIS (Debian's python3-qgis, outside the venv) and prints, for each
+#: layer, the renderer QGIS applied by itself and its classes.
+_PYQGIS = r"""
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import QgsApplication, QgsRasterLayer, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+out = sys.argv[1]
+seen = {}
+for name in ("excluded", "green_space", "fringe", "degurba", "suitability"):
+    layer = QgsRasterLayer(os.path.join(out, name + ".tif"), name)
+    renderer = layer.renderer()
+    classes = [c.value for c in renderer.classes()] if renderer.type() == "paletted" else []
+    seen[name] = [renderer.type(), classes, layer.dataProvider().sourceNoDataValue(1)]
+layers = ["firms", "links", "sources|geometrytype=Point", "clusters", "unmatched"]
+for file, names in (("zones.gpkg", ["zones"]), ("firms.gpkg", layers)):
+    for name in names:
+        layer = QgsVectorLayer(os.path.join(out, file) + "|layername=" + name, name, "ogr")
+        name = name.split("|")[0]
+        renderer = layer.renderer()
+        attr = renderer.classAttribute() if renderer.type() == "categorizedSymbol" else ""
+        values = [str(c.value()) for c in renderer.categories()] if attr else []
+        seen[name] = [renderer.type(), attr, values, layer.isValid()]
+print(json.dumps(seen), flush=True)
+os._exit(0)  # QGIS 3.22 can crash in its own teardown, after the answer
+"""
+
+
+def _system_pyqgis() -> str | None:
+    import shutil
+    import subprocess
+
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        return None
+    found = subprocess.run([python, "-c", "import qgis.core"], capture_output=True, check=False)
+    return python if found.returncode == 0 else None
+
+
+@pytest.mark.skipif(_system_pyqgis() is None, reason="QGIS (Debian's python3-qgis) is not installed")
+def test_qgis_opens_every_layer_styled_by_itself(saved):
+    import json
+    import subprocess
+
+    result, out = saved
+    run = subprocess.run(
+        [_system_pyqgis(), "-c", _PYQGIS, str(out)], capture_output=True, text=True, check=True, timeout=300
+    )
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["excluded"] == ["paletted", [0, 2, 3, 4], 255.0]
+    assert seen["green_space"] == ["paletted", [0, 1], 255.0]
+    assert seen["fringe"] == ["paletted", [1, 2, 3], 0.0]
+    assert seen["suitability"][0] == "singlebandpseudocolor"
+    # QGIS loads each layer's default style from the GeoPackage's layer_styles by itself.
+    assert seen["zones"] == ["categorizedSymbol", "rank", [str(r) for r in sorted(result.zones["rank"])], True]
+    assert seen["firms"][:2] == ["categorizedSymbol", "sector"]
+    assert sorted(seen["firms"][2]) == sorted(set(result.firms["sector"]))
+    assert seen["links"][:2] == ["categorizedSymbol", "material"]
+    # The sample's sources mix points and polygons: QGIS opens them as one sublayer per type, and
+    # the point sublayer takes the style.
+    assert seen["sources"][:2] == ["categorizedSymbol", "material"]
+    assert seen["clusters"][0] == "singleSymbol" and all(v[-1] for v in seen.values() if len(v) == 4)
