@@ -45,6 +45,7 @@ __all__ = [
     "landcover",
     "market_access",
     "material_access",
+    "on_land",
     "registry_table",
     "road_access",
     "settlements",
@@ -659,4 +660,28 @@ def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: 
     if not used:
         msg = "no criterion could be computed: " + "; ".join(f"{k}: {why}" for k, why in skipped)
         raise InputError(msg)
+    # Distances and kernels (symbiosis_potential, travel times) run over the whole grid; outside
+    # the land cover's data they are not data, as the landcover criterion is not: one NaN mask.
+    land = ctx.roles != ROLE_CODE["nodata"]
+    ctx.raw.update({k: on_land(v, land) for k, v in ctx.raw.items()})
+    standard = {k: on_land(v, land) for k, v in standard.items()}
     return Built(ctx.raw, standard, used, skipped, dict(ctx.fallbacks))
+
+
+def on_land(layer: xr.DataArray, land: xr.DataArray) -> xr.DataArray:
+    """``layer`` with NaN outside ``land`` (boolean, True where the land cover has data), for a
+    float layer; any other layer as it is. Name, attributes and dtype are kept.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> layer = xr.DataArray(np.array([[0.5, 1.0]], "float32"), dims=("y", "x"), name="c")
+    >>> on_land(layer, xr.DataArray(np.array([[True, False]]), dims=("y", "x"))).values.tolist()
+    [[0.5, nan]]
+    """
+    if not np.issubdtype(layer.dtype, np.floating):
+        return layer
+    out = layer.where(np.asarray(land.values, dtype=bool)).astype(layer.dtype)
+    out.attrs = dict(layer.attrs)
+    out.name = layer.name
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sqlite3
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -480,6 +481,8 @@ def write_raster(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
     units: str | None = None,
+    nodata: int | None = None,
+    outside: xr.DataArray | np.ndarray | None = None,
 ) -> Path:
     """Write a layer as a Cloud-Optimised GeoTIFF (tiled, DEFLATE, internal overviews).
 
@@ -492,7 +495,7 @@ def write_raster(
     ----------
     layer : DataArray
         On a :class:`~eicgeo.grid.Grid`. Float layers are written as float32 with NaN as
-        nodata; integer (class) layers keep their type with 0 as nodata.
+        nodata; integer (class) layers keep their type with ``nodata`` as nodata.
     path : path
     tags : mapping, optional
         Dataset tags (e.g. the meaning of class codes).
@@ -500,15 +503,31 @@ def write_raster(
         The band description.
     units : str, optional
         The band's unit, stored both as GDAL's unit type and as a ``units`` band tag.
+    nodata : int, optional
+        The nodata value of an integer layer: 0 (the default) where 0 is no class, 255 for a
+        uint8 layer whose 0 is a class ("allowed", "other"). A value that is a class code of
+        the layer is an error. Ignored for float layers (NaN).
+    outside : boolean array, optional
+        Cells outside the study area's data (the land cover's nodata): written as nodata.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = Grid.from_dataarray(layer)
-    data = np.asarray(layer.values)
+    data = np.array(layer.values)
     is_float = np.issubdtype(data.dtype, np.floating)
     if is_float:
         data = data.astype(np.float32)
-    nodata = np.nan if is_float else 0
+        nodata = np.nan
+    else:
+        nodata = 0 if nodata is None else int(nodata)
+        if not np.can_cast(np.min_scalar_type(nodata), data.dtype):
+            msg = f"write_raster nodata {nodata} does not fit {data.dtype} layer {layer.name!r}"
+            raise InputError(msg)
+        if nodata != 0 and (data == nodata).any():
+            msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
+            raise InputError(msg)
+    if outside is not None:
+        data[np.asarray(outside, dtype=bool)] = nodata
     profile = {
         "driver": "GTiff",
         "height": grid.height,
@@ -544,21 +563,112 @@ def write_raster(
     return path
 
 
-def write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame]) -> Path:
-    """Write GeoDataFrames as layers of one GeoPackage, atomically."""
+#: A layer's declared schema: its geometry type and the dtype of each column.
+LayerSchema = tuple[str, Mapping[str, str]]
+
+
+def write_gpkg(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    schemas: Mapping[str, LayerSchema] | None = None,
+    styles: Mapping[str, str] | None = None,
+) -> Path:
+    """Write GeoDataFrames as layers of one GeoPackage, atomically.
+
+    Parameters
+    ----------
+    path : path
+    layers : mapping
+        Layer name to GeoDataFrame.
+    schemas : mapping, optional
+        Layer name to ``(geometry type, {column: dtype})``, e.g. ``("Point", {"tonnes":
+        "float64"})``. An empty layer is written with that geometry type and those columns and
+        types (not GDAL's guess for no rows: GEOMETRY and text); a layer with rows keeps its
+        columns, and its geometries are declared of that type when they all are (a
+        ``Multi`` type takes single parts too).
+    styles : mapping, optional
+        Layer name to a QGIS style (QML): written into the GeoPackage's ``layer_styles`` table
+        as the layer's default style, which QGIS loads when it opens the layer.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
+    schemas = schemas or {}
     try:
         for name, gdf in layers.items():
             frame = gdf.reset_index(drop=True)
-            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            options: dict[str, Any] = {}
+            if name in schemas:
+                frame, options = _declared(frame, *schemas[name])
+            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), **options)
+        if styles:
+            _write_layer_styles(tmp, {name: qml for name, qml in styles.items() if name in layers})
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
     return path
+
+
+def _declared(frame: gpd.GeoDataFrame, geometry_type: str, dtypes: Mapping[str, str]) -> tuple[gpd.GeoDataFrame, dict]:
+    """``frame`` as its schema declares it, and pyogrio's geometry options."""
+    if frame.empty:
+        columns = {c: pd.Series([], dtype=t) for c, t in dtypes.items()}
+        columns |= {c: frame[c] for c in frame.columns if c not in dtypes and c != frame.geometry.name}
+        empty = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=frame.crs), crs=frame.crs)
+        return empty, {"geometry_type": geometry_type}
+    found = set(frame.geom_type.dropna())
+    single = geometry_type.removeprefix("Multi")
+    if found <= {geometry_type}:
+        return frame, {"geometry_type": geometry_type}
+    if geometry_type.startswith("Multi") and found <= {geometry_type, single}:
+        return frame, {"geometry_type": geometry_type, "promote_to_multi": True}
+    return frame, {}  # other geometries (polygon sources, say): GDAL declares what it finds
+
+
+#: QGIS's table of layer styles in a GeoPackage (as QGIS creates it), registered in
+#: gpkg_contents as attributes so that GDAL lists it.
+_LAYER_STYLES_SQL = """
+CREATE TABLE IF NOT EXISTS layer_styles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    f_table_catalog TEXT(256),
+    f_table_schema TEXT(256),
+    f_table_name TEXT(256),
+    f_geometry_column TEXT(256),
+    styleName TEXT(30),
+    styleQML TEXT,
+    styleSLD TEXT,
+    useAsDefault BOOLEAN,
+    description TEXT,
+    owner TEXT(30),
+    ui TEXT(30),
+    update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)
+"""
+
+
+def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
+    """Each layer's style as its default in ``layer_styles`` (one row per layer)."""
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(_LAYER_STYLES_SQL)
+        db.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+            "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles', "
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+        )
+        for name, qml in styles.items():
+            (column,) = db.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,)
+            ).fetchone()
+            db.execute("DELETE FROM layer_styles WHERE f_table_name = ?", (name,))
+            db.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) "
+                "VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', NULL)",
+                (name, column, name, qml, f"eicgeo default style of {name}"),
+            )
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -13,7 +13,6 @@ import html
 import mimetypes
 import os
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -38,11 +37,11 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from shapely.geometry import shape
 
 from eicgeo._errors import EicgeoError, InputError
-from eicgeo._validate import check_in, check_positive
-from eicgeo.constraints import EXCLUSION_REASONS
-from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
+from eicgeo._validate import check_positive
+from eicgeo.fringe import FRINGE_CLASSES
 from eicgeo.grid import Grid
 from eicgeo.materials import Vocabulary, parse_flows
+from eicgeo.styles import QGIS_STYLES, excluded_classes, qgis_style
 
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
@@ -929,156 +928,3 @@ def _scale_bar(ax, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
     x0, y0 = xmax - length - span * 0.04, ymin + (ymax - ymin) * 0.04
     ax.plot([x0, x0 + length], [y0, y0], color="black", lw=3, solid_capstyle="butt", zorder=7)
     ax.text(x0 + length / 2, y0 + (ymax - ymin) * 0.012, f"{length} km", ha="center", va="bottom", fontsize=8, zorder=7)
-
-
-# --------------------------------------------------------------------------------------------
-# QGIS styles
-# --------------------------------------------------------------------------------------------
-#: The layers :func:`qgis_style` styles, and how.
-QGIS_STYLES: dict[str, str] = {
-    "suitability": "single-band pseudocolour 0..1 (viridis)",
-    "criterion": "single-band pseudocolour 0..1 (viridis)",
-    "fringe": "paletted: rural, peri-urban fringe, urban",
-    "excluded": "paletted: one class per exclusion reason",
-    "degurba": "paletted: GHS-SMOD level-2 classes in the GHSL colours",
-    "green_space": "paletted: residual green space",
-}
-
-
-def excluded_classes(excluded: xr.DataArray | None = None) -> dict[int, tuple[str, str]]:
-    """``{code: (reason, colour)}`` for every exclusion reason, in code order.
-
-    Reasons come from :data:`eicgeo.constraints.EXCLUSION_REASONS`, then from
-    ``excluded.attrs["reason_names"]`` (the run's own reasons,
-    such as user constraints); a code found in ``excluded`` but named nowhere is labelled
-    ``"reason N"``. Codes without a fixed colour take the next colours of a qualitative palette.
-    """
-    labels = dict(EXCLUSION_REASONS)
-    if excluded is not None:
-        labels.update({int(k): str(v) for k, v in (excluded.attrs.get("reason_names") or {}).items()})
-        for code in np.unique(np.asarray(excluded.values)).tolist():
-            if code and code not in labels:
-                labels[int(code)] = f"reason {code}"
-    spare = (c for c in _PALETTE if c not in _EXCLUDED_COLOURS.values())
-    return {
-        code: (labels[code], _EXCLUDED_COLOURS[code] if code in _EXCLUDED_COLOURS else next(spare))
-        for code in sorted(labels)
-    }
-
-
-def qgis_style(kind: str, *, layer: xr.DataArray | None = None) -> str:
-    """A QGIS layer style (``.qml``) for one of the output rasters.
-
-    QGIS applies ``NAME.qml`` when it opens ``NAME.tif`` from the same folder, so the layers open
-    styled as in ``map.html``.
-
-    Parameters
-    ----------
-    kind : str
-        One of :data:`QGIS_STYLES`: ``"suitability"`` and ``"criterion"`` (0..1 scores),
-        ``"fringe"``, ``"excluded"``, ``"degurba"``, ``"green_space"``.
-    layer : DataArray, optional
-        For ``"excluded"``: codes present in it but missing from the reason table still get a
-        class.
-
-    Returns
-    -------
-    str
-        The QML document.
-    """
-    check_in(kind, QGIS_STYLES, "qgis_style kind")
-    if kind in ("suitability", "criterion"):
-        stops = [(float(x), matplotlib.colors.to_hex(colormaps[_SUITABILITY_CMAP](x))) for x in np.linspace(0, 1, 11)]
-        return _qml_pseudocolor(stops)
-    if kind == "fringe":
-        classes = {k: (FRINGE_CLASSES[k], c) for k, c in _FRINGE_COLOURS.items()}
-    elif kind == "degurba":
-        classes = {k: (SMOD_CLASSES[k], c) for k, c in sorted(_SMOD_COLOURS.items())}
-    elif kind == "green_space":
-        classes = {1: ("residual green space", "#31a354")}
-    else:
-        classes = excluded_classes(layer)
-    return _qml_paletted(classes)
-
-
-def _qml_document(renderer: ET.Element) -> str:
-    qgis = ET.Element(
-        "qgis",
-        version="3.28.0-Firenze",
-        styleCategories="AllStyleCategories",
-        hasScaleBasedVisibilityFlag="0",
-        minScale="1e+08",
-        maxScale="0",
-    )
-    pipe = ET.SubElement(qgis, "pipe")
-    pipe.append(renderer)
-    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
-    ET.SubElement(
-        pipe,
-        "huesaturation",
-        saturation="0",
-        grayscaleMode="0",
-        invertColors="0",
-        colorizeOn="0",
-        colorizeRed="255",
-        colorizeGreen="128",
-        colorizeBlue="128",
-        colorizeStrength="100",
-    )
-    ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
-    ET.SubElement(qgis, "blendMode").text = "0"
-    ET.indent(qgis)
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(qgis, encoding="unicode") + "\n"
-
-
-def _min_max_origin(parent: ET.Element, limits: str) -> None:
-    origin = ET.SubElement(parent, "minMaxOrigin")
-    for tag, text in (
-        ("limits", limits),
-        ("extent", "WholeRaster"),
-        ("statAccuracy", "Estimated"),
-        ("cumulativeCutLower", "0.02"),
-        ("cumulativeCutUpper", "0.98"),
-        ("stdDevFactor", "2"),
-    ):
-        ET.SubElement(origin, tag).text = text
-
-
-def _qml_pseudocolor(stops: list[tuple[float, str]]) -> str:
-    """An interpolated colour ramp over fixed values (0..1 scores are comparable across runs)."""
-    low, high = f"{stops[0][0]:g}", f"{stops[-1][0]:g}"
-    renderer = ET.Element(
-        "rasterrenderer",
-        type="singlebandpseudocolor",
-        band="1",
-        opacity="1",
-        alphaBand="-1",
-        classificationMin=low,
-        classificationMax=high,
-        nodataColor="",
-    )
-    ET.SubElement(renderer, "rasterTransparency")
-    _min_max_origin(renderer, "None")
-    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader")
-    shader.attrib.update(
-        colorRampType="INTERPOLATED",
-        classificationMode="1",
-        clip="0",
-        minimumValue=low,
-        maximumValue=high,
-        labelPrecision="1",
-    )
-    for value, colour in stops:
-        ET.SubElement(shader, "item", value=f"{value:g}", color=colour, alpha="255", label=f"{value:.1f}")
-    return _qml_document(renderer)
-
-
-def _qml_paletted(classes: Mapping[int, tuple[str, str]]) -> str:
-    """One palette entry per class code (0, nodata, stays transparent)."""
-    renderer = ET.Element("rasterrenderer", type="paletted", band="1", opacity="1", alphaBand="-1", nodataColor="")
-    ET.SubElement(renderer, "rasterTransparency")
-    _min_max_origin(renderer, "None")
-    palette = ET.SubElement(renderer, "colorPalette")
-    for code, (label, colour) in classes.items():
-        ET.SubElement(palette, "paletteEntry", value=str(code), color=colour, alpha="255", label=label)
-    return _qml_document(renderer)

@@ -316,6 +316,9 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     layers["green_space"] = fr.green
     layers.update(built.raw)
     layers.update(suit.layers)
+    # Every float layer shares the land cover's NaN mask (criteria are masked as they are built).
+    on_land = land.roles != ROLE_CODE["nodata"]
+    layers = {k: crit.on_land(v, on_land) for k, v in layers.items()}
     return Result(
         scenario=s,
         grid=grid,

@@ -16,27 +16,38 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eicgeo import __version__, brief, io, mcda, zones
+from eicgeo import __version__, brief, io, mcda, styles, zones
 from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
+from eicgeo.legends import ROLE_CODE
+from eicgeo.symbiosis import LINK_COLUMNS, UNMATCHED_COLUMNS
 from eicgeo.zones import ZONE_COLUMNS
 
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["OUTPUT_FILES", "output_names", "report_markdown", "write_manifest", "write_outputs"]
+__all__ = [
+    "CLASS_NODATA",
+    "LAYER_SCHEMAS",
+    "OUTPUT_FILES",
+    "VECTOR_LAYERS",
+    "output_names",
+    "report_markdown",
+    "write_manifest",
+    "write_outputs",
+]
 
 #: The output-folder contract.
 OUTPUT_FILES: dict[str, str] = {
-    "suitability.tif": "float32 0..1, NaN nodata (and excluded), COG with overviews",
+    "suitability.tif": "float32 0..1, NaN nodata (outside the land cover's data, and excluded), COG with overviews",
     "fringe.tif": "uint8: 1 rural, 2 peri-urban fringe, 3 urban, 0 nodata",
-    "degurba.tif": "uint8 GHS-SMOD level-2 codes (when population is given)",
-    "green_space.tif": "uint8: 1 residual green space next to the built-up edge, 0 other",
-    "excluded.tif": "uint8 exclusion reason codes (0 = allowed)",
-    "criteria/NAME.tif": "standardised criteria 0..1 (':' in a name becomes '-')",
+    "degurba.tif": "uint8 GHS-SMOD level-2 codes, 0 nodata (when population is given)",
+    "green_space.tif": "uint8: 1 residual green space next to the built-up edge, 0 other, 255 nodata",
+    "excluded.tif": "uint8 exclusion reason codes (0 = allowed), 255 nodata",
+    "criteria/NAME.tif": "standardised criteria 0..1, NaN nodata (':' in a name becomes '-')",
     "zones.gpkg": "layers zones (with `where`, `lon`, `lat`) and places (the named places used for `where`)",
     "firms.gpkg": "layers firms, links, sources, clusters, unmatched (by-product outputs no firm takes)",
-    "NAME.qml": "QGIS style beside each GeoTIFF (suitability, fringe, excluded, degurba, green_space, criteria)",
+    "NAME.qml": "QGIS style beside each GeoTIFF and each GeoPackage layer (zones, firms, links, sources, ...)",
     "map.html": "interactive Folium map",
     "map.png": "static map for briefs (A4 landscape, 300 dpi)",
     "report.md": "ranked zones, method, weights, what was skipped and why",
@@ -46,10 +57,55 @@ OUTPUT_FILES: dict[str, str] = {
 }
 
 
+#: The layers of each GeoPackage; each has a style in the file's ``layer_styles`` and as
+#: ``LAYER.qml`` beside it.
+VECTOR_LAYERS: dict[str, str] = {
+    "zones": "zones.gpkg",
+    "firms": "firms.gpkg",
+    "links": "firms.gpkg",
+    "sources": "firms.gpkg",
+    "clusters": "firms.gpkg",
+    "unmatched": "firms.gpkg",
+    "places": "zones.gpkg",
+}
+
+_TEXT, _REAL, _INT = "str", "float64", "int64"
+_ZONE_TYPES = {"zone_id": _INT, "rank": _INT, "n_firms": _INT, "kind": _TEXT, "tied": "bool"}
+#: The declared geometry type and column types of each GeoPackage layer, kept when it is empty.
+LAYER_SCHEMAS: dict[str, tuple[str, dict[str, str]]] = {
+    "zones": ("MultiPolygon", {c: _ZONE_TYPES.get(c, _REAL) for c in ZONE_COLUMNS}),
+    "firms": (
+        "Point",
+        {c: _TEXT for c in ("firm_id", "name", "sector", "inputs", "outputs")} | {"cluster": _INT},
+    ),
+    "links": (
+        "LineString",
+        {
+            c: _TEXT if c in ("from_firm", "to_firm", "material", "from_sector", "to_sector") else _REAL
+            for c in LINK_COLUMNS[:-1]
+        },
+    ),
+    "sources": ("Point", {"material": _TEXT, "tonnes_per_year": _REAL}),
+    "places": ("Point", {"name": _TEXT, "place": _TEXT, "population": _REAL}),
+    "clusters": (
+        "Polygon",
+        {"cluster": _INT, "n_firms": _INT, "sectors": _TEXT, "employees": _INT, "internal_tonnes": _REAL},
+    ),
+    "unmatched": (
+        "Point",
+        {c: _TEXT if c in ("firm_id", "sector", "material", "unit") else _REAL for c in UNMATCHED_COLUMNS[:-1]},
+    ),
+}
+
+#: The nodata value of each class raster whose 0 is a class.
+CLASS_NODATA: dict[str, int] = {"excluded": 255, "green_space": 255, "fringe": 0, "degurba": 0}
+
+
 def output_names() -> list[str]:
     """The output folder's file names known before a run (``criteria/`` for that folder)."""
     fixed = [name for name in OUTPUT_FILES if "NAME" not in name]
     styles = [name.replace(".tif", ".qml") for name in fixed if name.endswith(".tif")]
+    styles += [f"{layer}.qml" for layer in VECTOR_LAYERS]
     return [*fixed, *styles, "criteria/"]
 
 
@@ -79,48 +135,48 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     """Write every file of the contract but the manifest into ``folder``."""
     from eicgeo import maps
 
+    outside = no_data(result)
     io.write_raster(
         result.suitability,
         folder / "suitability.tif",
         description="EIC suitability",
         units="0..1",
         tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")},
+        outside=outside,
     )
-    io.write_raster(
-        result.fringe,
-        folder / "fringe.tif",
-        description="urban-rural fringe",
-        units="class code",
-        tags={"classes": _codes(FRINGE_CLASSES)},
-    )
+    classes = {"fringe": result.fringe, "excluded": result.excluded}
     if result.degurba is not None:
-        io.write_raster(
-            result.degurba,
-            folder / "degurba.tif",
-            description="Degree of Urbanisation (GHS-SMOD L2)",
-            units="class code",
-            tags={"classes": _codes(SMOD_CLASSES)},
-        )
+        classes["degurba"] = result.degurba
     if "green_space" in result.layers:
-        io.write_raster(
-            result.layers["green_space"],
-            folder / "green_space.tif",
-            description="residual green space next to the built-up edge",
-            units="class code",
-            tags={"classes": "0 other; 1 residual green space"},
-        )
+        classes["green_space"] = result.layers["green_space"]
     reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
     areas = mcda.exclusion_areas(result.excluded, reasons, cell_area_m2=result.grid.cell_area_m2)
-    io.write_raster(
-        result.excluded,
-        folder / "excluded.tif",
-        description="exclusion reason",
-        units="class code",
-        tags={
-            "reasons": _codes({0: "allowed", **reasons}),
-            "area_ha": _codes({int(r.code): f"{r.area_ha:.2f}" for r in areas.itertuples()}),
-        },
-    )
+    about = {
+        "fringe": ("urban-rural fringe", {"classes": _codes(FRINGE_CLASSES)}),
+        "degurba": ("Degree of Urbanisation (GHS-SMOD L2)", {"classes": _codes({0: "nodata", **SMOD_CLASSES})}),
+        "green_space": (
+            "residual green space next to the built-up edge",
+            {"classes": _codes({0: "other", 1: "residual green space", 255: "nodata"})},
+        ),
+        "excluded": (
+            "exclusion reason",
+            {
+                "reasons": _codes({0: "allowed", **reasons, 255: "nodata (outside the land cover's data)"}),
+                "area_ha": _codes({int(r.code): f"{r.area_ha:.2f}" for r in areas.itertuples()}),
+            },
+        ),
+    }
+    for name, layer in classes.items():
+        description, tags = about[name]
+        io.write_raster(
+            layer,
+            folder / f"{name}.tif",
+            description=description,
+            units="class code",
+            tags=tags,
+            nodata=CLASS_NODATA[name],
+            outside=outside,
+        )
     for name, layer in result.criteria.data_vars.items():
         io.write_raster(
             layer,
@@ -131,41 +187,64 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
                 "standardisation": layer.attrs.get("standardisation", ""),
                 "parameters": layer.attrs.get("parameters", ""),
             },
+            outside=outside,
         )
-    _write_qgis_styles(result, folder)
-    io.write_gpkg(
-        folder / "zones.gpkg",
-        {"zones": result.zones, **({"places": result.places} if result.places is not None else {})},
+    _write_raster_styles(result, folder, {name: _written(layer, name, outside) for name, layer in classes.items()})
+    vectors = {
+        "zones": result.zones,
+        "firms": result.firms,
+        "links": result.links,
+        "sources": result.sources,
+        "clusters": result.clusters,
+        **({"unmatched": result.unmatched} if result.unmatched is not None else {}),
+        **({"places": result.places} if result.places is not None else {}),
+    }
+    materials = styles.qualitative_colours(
+        m
+        for name in ("links", "sources", "unmatched")
+        if "material" in vectors.get(name, ())
+        for m in vectors[name]["material"].dropna()
     )
-    io.write_gpkg(
-        folder / "firms.gpkg",
-        {
-            "firms": result.firms,
-            "links": result.links,
-            "sources": result.sources,
-            "clusters": result.clusters,
-            **({"unmatched": result.unmatched} if result.unmatched is not None else {}),
-        },
-    )
+    vector_styles = {
+        name: styles.vector_style(name, frame, colours=materials if "material" in frame else None)
+        for name, frame in vectors.items()
+    }
+    for gpkg in dict.fromkeys(VECTOR_LAYERS.values()):
+        layers = {name: frame for name, frame in vectors.items() if VECTOR_LAYERS[name] == gpkg}
+        io.write_gpkg(
+            folder / gpkg,
+            layers,
+            schemas={name: LAYER_SCHEMAS[name] for name in layers},
+            styles={name: vector_styles[name] for name in layers},
+        )
+    for name, qml in vector_styles.items():
+        io.write_text(folder / f"{name}.qml", qml)
     maps.explore(result, offline=offline).save(str(folder / "map.html"))
     maps.static(result, folder / "map.png")
     io.write_text(folder / "report.md", report_markdown(result))
     brief.write(result, folder, map_png=folder / "map.png")
 
 
-def _write_qgis_styles(result: Result, folder: Path) -> None:
-    """A QGIS style beside each raster (``NAME.qml`` for ``NAME.tif``), so layers open styled."""
-    from eicgeo import maps
+def no_data(result: Result) -> np.ndarray:
+    """Cells outside the land cover's data (its nodata roles): nodata in every output raster."""
+    return np.asarray(result.layers["landcover_role"].values) == ROLE_CODE["nodata"]
 
-    io.write_text(folder / "suitability.qml", maps.qgis_style("suitability"))
-    io.write_text(folder / "fringe.qml", maps.qgis_style("fringe"))
-    io.write_text(folder / "excluded.qml", maps.qgis_style("excluded", layer=result.excluded))
-    if result.degurba is not None:
-        io.write_text(folder / "degurba.qml", maps.qgis_style("degurba"))
-    if "green_space" in result.layers:
-        io.write_text(folder / "green_space.qml", maps.qgis_style("green_space"))
+
+def _written(layer: Any, name: str, outside: np.ndarray) -> np.ndarray:
+    """A class layer's codes as written, the nodata value outside the land cover's data."""
+    return np.where(outside, CLASS_NODATA[name], np.asarray(layer.values))
+
+
+def _write_raster_styles(result: Result, folder: Path, classes: dict[str, np.ndarray]) -> None:
+    """A QGIS style beside each raster (``NAME.qml`` for ``NAME.tif``), so layers open styled;
+    a class raster's style lists the classes it holds."""
+    io.write_text(folder / "suitability.qml", styles.qgis_style("suitability"))
+    for name, codes in classes.items():
+        present = np.unique(codes[codes != CLASS_NODATA[name]]).tolist()
+        reasons = result.excluded.attrs.get("reason_names") if name == "excluded" else None
+        io.write_text(folder / f"{name}.qml", styles.qgis_style(name, present=present, names=reasons))
     for name in result.criteria.data_vars:
-        io.write_text(folder / "criteria" / f"{_file_name(name)}.qml", maps.qgis_style("criterion"))
+        io.write_text(folder / "criteria" / f"{_file_name(name)}.qml", styles.qgis_style("criterion"))
 
 
 def write_manifest(result: Result, folder: Path) -> None:

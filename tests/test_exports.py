@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from eicgeo import constraints, io, maps
+from eicgeo import constraints, io, maps, report
 from eicgeo._errors import InputError
 from eicgeo.fringe import FRINGE_CLASSES
 from eicgeo.grid import Grid
@@ -117,7 +117,9 @@ def test_sample_rasters_are_cogs_equal_to_the_result(saved):
         with rasterio.open(path) as src:
             assert src.crs.to_epsg() == 32647 and src.transform == result.grid.transform
             assert src.units[0] in ("0..1", "class code") and src.descriptions[0]
-            np.testing.assert_array_equal(src.read(1), layer.values)
+            # Outside the land cover's data each layer holds its nodata (NaN, 255, 0).
+            expected = np.where(report.no_data(result), src.nodata, layer.values).astype(src.dtypes[0])
+            np.testing.assert_array_equal(src.read(1), expected)
 
 
 def _qml(path: Path) -> ET.Element:
@@ -143,8 +145,8 @@ def test_each_raster_has_a_qgis_style_beside_it(saved):
 
     excluded = _qml(out / "excluded.qml")
     entries = {int(e.get("value")): e.get("label") for e in excluded.findall("colorPalette/paletteEntry")}
-    assert entries == {**constraints.EXCLUSION_REASONS, **result.excluded.attrs.get("reason_names", {})}
-    assert entries[2] == "water" and entries[4] == "built-up land"
+    # The reasons the file holds, and no other: the sample's no-data cells are nodata (255) there.
+    assert entries == {0: "allowed", 2: "water", 3: "wetland", 4: "built-up land"}
     for name in result.criteria.data_vars:
         qml = out / "criteria" / (name.replace(":", "-") + ".qml")
         assert _qml(qml).get("type") == "singlebandpseudocolor", qml.name
@@ -169,8 +171,8 @@ def test_unknown_style_kind_is_a_clear_error():
 
 def test_geopackages_have_a_layer_per_table_and_round_trip(saved):
     result, out = saved
-    assert [name for name, _ in pyogrio.list_layers(out / "zones.gpkg")] == ["zones", "places"]
-    layers = [name for name, _ in pyogrio.list_layers(out / "firms.gpkg")]
+    assert [name for name, _ in pyogrio.list_layers(out / "zones.gpkg")] == ["zones", "places", "layer_styles"]
+    layers = [name for name, _ in pyogrio.list_layers(out / "firms.gpkg") if name != "layer_styles"]
     assert layers[:4] == ["firms", "links", "sources", "clusters"]
     tables = {("zones.gpkg", "zones"): result.zones, ("zones.gpkg", "places"): result.places}
     tables.update({("firms.gpkg", name): getattr(result, name) for name in layers})

@@ -769,11 +769,12 @@ def test_pipeline_writes_green_space_and_protects_it(tmp_path):
     assert any("fringe.band_minutes needs a road network" in note for note in result.notes)
     assert result.fringe.attrs["band_km"] == 5
     green = result.layers["green_space"].values
+    outside = result.layers["landcover_class"].values == 0  # nodata in every raster
     with rasterio.open(tmp_path / "out" / "green_space.tif") as src:
-        assert src.dtypes[0] == "uint8"
-        np.testing.assert_array_equal(src.read(1), green)
+        assert src.dtypes[0] == "uint8" and src.nodata == 255
+        np.testing.assert_array_equal(src.read(1), np.where(outside, 255, green))
     with rasterio.open(tmp_path / "out" / "degurba.tif") as src:
-        np.testing.assert_array_equal(src.read(1), result.degurba.values)
+        np.testing.assert_array_equal(src.read(1), np.where(outside, 0, result.degurba.values))
     assert green.sum() > 100  # the sample has woods and grassland along its towns
     excluded = result.excluded.values
     # every residual green cell is excluded: as green space (9), or first for an earlier reason

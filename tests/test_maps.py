@@ -132,7 +132,7 @@ def test_legend_lists_the_reasons_present_and_the_sectors(offline_html, sample_r
 def test_excluded_classes_follow_the_reason_table_when_called(monkeypatch, sample_result):
     classes = maps.excluded_classes()
     assert list(classes) == sorted(constraints.EXCLUSION_REASONS)
-    assert classes[2] == ("water", "#2166ac")
+    assert classes[2] == ("water", "#0072b2"), "Okabe-Ito blue"
     monkeypatch.setitem(constraints.EXCLUSION_REASONS, 9, "steep land")
     layer = sample_result.excluded.copy(data=np.where(sample_result.excluded.values == 4, 42, 0).astype("uint8"))
     layer.attrs["reason_names"] = {20: "user constraint: flood zone"}

@@ -68,8 +68,8 @@ def test_rasters_have_the_right_crs_dtype_and_range(demo):
     smod, _, dtype, _, tags = read(out / "degurba.tif")
     assert dtype == "uint8" and set(np.unique(smod)) <= {0, *SMOD_CLASSES}
     assert 30 in smod, "the sample city is an urban centre"
-    excluded, _, dtype, _, tags = read(out / "excluded.tif")
-    assert dtype == "uint8" and set(np.unique(excluded)) <= {0, *EXCLUSION_REASONS}
+    excluded, _, dtype, nodata, tags = read(out / "excluded.tif")
+    assert dtype == "uint8" and nodata == 255 and set(np.unique(excluded)) <= {0, *EXCLUSION_REASONS, 255}
     assert "2=water" in tags["reasons"]
     assert np.all(np.isnan(suit[excluded > 0])), "excluded cells are NaN in suitability.tif"
     for path in (out / "criteria").glob("*.tif"):
