@@ -212,7 +212,7 @@ def _layer_styles(path: Path) -> dict[str, tuple]:
 
 def test_every_geopackage_layer_has_a_default_style_in_layer_styles_and_beside_it(saved):
     _, out = saved
-    layers = {"zones.gpkg": ["zones"], "firms.gpkg": ["firms", "links", "sources", "clusters", "unmatched"]}
+    layers = {"zones.gpkg": ["zones", "places"], "firms.gpkg": ["firms", "links", "sources", "clusters", "unmatched"]}
     for file, names in layers.items():
         assert _layers(out / file) == names
         styles = _layer_styles(out / file)
@@ -280,6 +280,7 @@ def test_layers_with_rows_declare_their_geometry_type(saved):
         "sources": "Unknown",
         "clusters": "Polygon",
         "unmatched": "Point",
+        "places": "Point",
     }
 
 
@@ -335,7 +336,7 @@ for name in ("excluded", "green_space", "fringe", "degurba", "suitability"):
     classes = [c.value for c in renderer.classes()] if renderer.type() == "paletted" else []
     seen[name] = [renderer.type(), classes, layer.dataProvider().sourceNoDataValue(1)]
 layers = ["firms", "links", "sources|geometrytype=Point", "clusters", "unmatched"]
-for file, names in (("zones.gpkg", ["zones"]), ("firms.gpkg", layers)):
+for file, names in (("zones.gpkg", ["zones", "places"]), ("firms.gpkg", layers)):
     for name in names:
         layer = QgsVectorLayer(os.path.join(out, file) + "|layername=" + name, name, "ogr")
         name = name.split("|")[0]
@@ -382,3 +383,5 @@ def test_qgis_opens_every_layer_styled_by_itself(saved):
     # the point sublayer takes the style.
     assert seen["sources"][:2] == ["categorizedSymbol", "material"]
     assert seen["clusters"][0] == "singleSymbol" and all(v[-1] for v in seen.values() if len(v) == 4)
+    assert seen["places"][:2] == ["categorizedSymbol", "place"]
+    assert sorted(seen["places"][2]) == sorted(set(result.places["place"]))

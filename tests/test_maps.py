@@ -21,6 +21,7 @@ OVERLAYS = [
     "Fringe (urban / peri-urban)",
     "Excluded land (by reason)",
     "Main roads",
+    "Places (from OSM)",
     "Candidate EIC zones (by rank)",
     "Symbiosis links (width = tonnes)",
     "Firms (by sector)",
@@ -186,7 +187,7 @@ def test_jupyter_shows_a_summary_table_and_the_map_inline(sample_result):
         "EPSG:32647, 100 m cells, 488 x 485" in page and f"candidate zones</th><td style='text-align:left'>{n}<" in page
     )
     assert page.count("<tr>") >= 7 + n, "the facts, then one row per ranked zone"
-    assert "mean_suitability" in page
+    assert "mean suitability (0–1)" in page and "mean_suitability" not in page, "the zones as a planner reads them"
     inline = sample_result.explore(offline=True)._repr_html_()
     assert inline.startswith("<div") and "<iframe" in inline and "L.map(" in inline.replace("&quot;", '"')
 
