@@ -129,7 +129,7 @@ def test_offline_map_renders_without_network_or_errors(page, sample_result, tmp_
     assert seen["firms"] == len(sample_result.firms) == 238
     assert seen["overlays_loaded"] == 1, "the suitability overlay shows (excluded land is off at start)"
     assert seen["tiles"] == 0, "no base map offline"
-    assert seen["layers"][:2] == ["Suitability (0–1)", "Fringe (urban / peri-urban)"] and len(seen["layers"]) == 8
+    assert seen["layers"][:2] == ["Suitability (0–1)", "Fringe (urban / peri-urban)"] and len(seen["layers"]) == 9
     assert seen["fullscreen"] and seen["measure"] and seen["colorbar"]
     assert f"{len(sample_result.zones)} candidate Eco-Industrial Cluster zones" in seen["title"]
 

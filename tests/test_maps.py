@@ -21,6 +21,7 @@ OVERLAYS = [
     "Fringe (urban / peri-urban)",
     "Excluded land (by reason)",
     "Main roads",
+    "Places (from OSM)",
     "Candidate EIC zones (by rank)",
     "Symbiosis links (width = tonnes)",
     "Firms (by sector)",
