@@ -1,11 +1,11 @@
-# Two entry points for a fresh machine: `make demo` and `make test`.
+# Entry points for a fresh machine: `make demo`, `make test` and `make lab`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 OUT    ?= out/demo
 
-.PHONY: demo test lint bench sample-data clean
+.PHONY: demo test lab lint bench sample-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-notebook: $(VENV)/.installed
+	$(PIP) install -e ".[notebook]"
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/eicgeo demo --out $(OUT)
 
@@ -27,6 +31,10 @@ test: $(VENV)/.installed-test
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+
+# JupyterLab on the notebooks, with everything they need (the `notebook` extra).
+lab: $(VENV)/.installed-notebook
+	cd notebooks && $(abspath $(BIN))/jupyter lab
 
 lint: $(VENV)/.installed
 	$(PIP) install -e ".[dev]"

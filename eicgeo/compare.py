@@ -219,16 +219,17 @@ class Comparison:
         return "\n".join(lines) + "\n"
 
     def explore(
-        self, *, offline: bool = False, tiles: str | None = "OpenStreetMap", max_pixels: int = 1_000_000
+        self, *, offline: bool | None = None, tiles: str | None = "OpenStreetMap", max_pixels: int = 1_000_000
     ) -> DualMap:
         """Two synchronised maps: A on the left, B on the right, each with its suitability and
         ranked zones; the difference B − A is a layer of the left map.
 
         Parameters
         ----------
-        offline : bool
+        offline : bool or None
             Inline Leaflet and Leaflet.Sync from the package's assets so that the saved HTML
-            renders without internet (base tiles are then absent).
+            renders without internet (base tiles are then absent). None (the default): inline
+            inside a Jupyter kernel only, as :func:`eicgeo.maps.explore` does.
         tiles : str or None
             Base map (any Folium tile name); None for none.
         max_pixels : int
@@ -260,9 +261,8 @@ class Comparison:
         dual.fit_bounds([[south, west], [north, east]])
         root = dual.m1.get_root()
         root.html.add_child(branca.element.Element(self._title_html()))
-        if offline:
-            # The page's last child, so it swaps the links every map and the DualMap put there.
-            root.add_child(maps._InlineAssets(), name="eicgeo_inline_assets")
+        if offline or (offline is None and maps._in_kernel()):
+            maps.offline(dual)
         return dual
 
     def save(self, out: str | Path, *, offline: bool = False, overwrite: bool = False) -> Path:

@@ -13,6 +13,7 @@ import html
 import mimetypes
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -46,7 +47,7 @@ from eicgeo.styles import QGIS_STYLES, excluded_classes, qgis_style
 if TYPE_CHECKING:
     from eicgeo.pipeline import Result
 
-__all__ = ["A4_LANDSCAPE", "QGIS_STYLES", "excluded_classes", "explore", "qgis_style", "static"]
+__all__ = ["A4_LANDSCAPE", "QGIS_STYLES", "excluded_classes", "explore", "offline", "qgis_style", "static"]
 
 _SUITABILITY_CMAP = "viridis"
 _SUITABILITY_CAPTION = "Suitability (0–1, dimensionless score; blank = excluded)"
@@ -87,7 +88,7 @@ _PLACE_RANK = {"city": 0, "town": 1, "suburb": 2, "village": 3, "hamlet": 4}
 def explore(
     result: Result,
     *,
-    offline: bool = False,
+    offline: bool | None = None,
     max_pixels: int = 1_000_000,
     tiles: str | None = "auto",
 ) -> folium.Map:
@@ -102,11 +103,13 @@ def explore(
     Parameters
     ----------
     result : Result
-    offline : bool
+    offline : bool or None
         Write a self-contained page: Leaflet, the plugins and their CSS are inlined from the
         copies shipped in ``eicgeo/assets`` (with their licences), so nothing is fetched from the
         network. The base map is then left out (``tiles="auto"``), and so is the minimap, which
-        needs one; every data layer still shows.
+        needs one; every data layer still shows. None (the default) is True inside a Jupyter
+        kernel, where a map must show without internet, and False elsewhere (a page for the web
+        loads Leaflet from its CDN); ``Result.save`` and the CLI pass it explicitly.
     max_pixels : int
         Rasters are downsampled to at most this many pixels for display (1,000,000 keeps the
         sample region's page near 3 MB).
@@ -121,6 +124,7 @@ def explore(
         Displays inline in Jupyter; ``.save("map.html")`` writes the page.
     """
     max_pixels = int(check_positive(max_pixels, "explore max_pixels"))
+    offline = _in_kernel() if offline is None else offline
     if tiles == "auto":
         tiles = None if offline else "OpenStreetMap"
     west, south, east, north = result.grid.lonlat_bounds
@@ -174,6 +178,38 @@ def explore(
         # A child of the page itself, rendered after the map and everything added to it.
         root.add_child(_InlineAssets(), name="eicgeo_inline_assets")
     return m
+
+
+def offline(m: folium.Map | folium.plugins.DualMap) -> folium.Map | folium.plugins.DualMap:
+    """Make any Folium map self-contained: its Leaflet, plugins and CSS come from ``eicgeo/assets``.
+
+    Call it last, once every layer and control is on the map: the links are swapped when the page
+    renders. Tile layers still load from their servers (leave them out for a page without internet).
+    A link the package has no copy of raises :class:`~eicgeo.EicgeoError` when the page renders.
+
+    Returns
+    -------
+    folium.Map
+        ``m`` itself, so a notebook cell can end with ``maps.offline(m)``.
+
+    Examples
+    --------
+    >>> import folium
+    >>> page = offline(folium.Map(tiles=None)).get_root().render()
+    >>> "<script src=" in page, "L.map(" in page
+    (False, True)
+    """
+    root = (m.m1 if isinstance(m, folium.plugins.DualMap) else m).get_root()
+    # The page's last child, so it renders after the map and everything added to it.
+    root.add_child(_InlineAssets(), name="eicgeo_inline_assets")
+    return m
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter (IPython) kernel, where folium maps display inline."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def _suitability_layer(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eicgeo import __version__, brief, io, mcda, styles, zones
+from eicgeo import __version__, brief, io, mcda, styles, symbiosis, zones
 from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.fringe import FRINGE_CLASSES, SMOD_CLASSES
 from eicgeo.legends import ROLE_CODE
@@ -395,12 +395,13 @@ def _symbiosis_section(result: Result) -> list[str]:
         lines += ["### Firm clusters", ""]
         cols = ["cluster", "n_firms", "n_links", "density", "degree_centralization", "anchor_firm", "internal_tonnes"]
         lines += [_md_table(table[cols].round({"density": 3, "degree_centralization": 2})), ""]
-    left = result.unmatched
+    left = None if result.unmatched is None else symbiosis.opportunities(result.unmatched, vocab=result.vocabulary)
     if left is not None and len(left):
         lines += [
             "### Unmatched outputs: opportunities for new firms",
             "",
-            f"{len(left)} outputs find no user within reach (all in `firms.gpkg`, layer `unmatched`); the largest:",
+            f"{len(left)} outputs other than emissions find no user within reach (every unmatched output, "
+            "CO2 too, is in `firms.gpkg`, layer `unmatched`); the largest:",
             "",
         ]
         top = pd.DataFrame(left.drop(columns="geometry")).head(15)

@@ -60,6 +60,7 @@ __all__ = [
     "cluster_metrics",
     "match",
     "metrics",
+    "opportunities",
     "potential",
     "unmatched",
 ]
@@ -494,6 +495,32 @@ def unmatched(
     order = out["unit"].map({"t/yr": 0, "MWh/yr": 1}).fillna(2)
     out = out.assign(_order=order).sort_values(["_order", "unmatched"], ascending=[True, False], kind="stable")
     return out.drop(columns="_order").reset_index(drop=True)
+
+
+def opportunities(unmatched: gpd.GeoDataFrame, *, vocab: Vocabulary = BUILTIN) -> gpd.GeoDataFrame:
+    """The unmatched outputs a new firm could build on: :func:`unmatched` without the emissions.
+
+    Captured CO2 is matched like a by-product where a firm takes it (greenhouses, algae, soda
+    ash), but what is left is an emission to cut, not a feedstock to site a firm for.
+
+    Returns
+    -------
+    GeoDataFrame
+        The rows of ``unmatched`` whose material is not of kind ``emission``, in its order and
+        with its index.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> left = gpd.GeoDataFrame({"material": ["co2", "fly_ash"], "unit": ["t/yr", "t/yr"], "unmatched": [9e5, 10.0]},
+    ...                         geometry=gpd.points_from_xy([0, 0], [0, 0]))
+    >>> opportunities(left)["material"].tolist()
+    ['fly_ash']
+    """
+    if not len(unmatched):
+        return unmatched
+    emission = unmatched["material"].map(lambda m: vocab.materials[m].kind == "emission")
+    return unmatched[~emission.astype(bool)]
 
 
 def cluster_metrics(

@@ -456,3 +456,19 @@ def test_sources(region: Path) -> None:
     tonnes = src.groupby("material").tonnes_per_year
     assert tonnes.min()["limestone"] >= 0.5e6
     assert tonnes.max()["rice_husk"] < 10e3
+
+
+def test_real_example_files_ship_with_their_licences() -> None:
+    """Notebook 05 reads these from the package, so it runs from a pip install."""
+    from eicgeo.datasets import EXAMPLES, example_path
+
+    tests_data = Path(__file__).resolve().parent / "data"
+    readme = (example_path() / "README.md").read_text(encoding="utf-8")
+    for name in EXAMPLES:
+        assert example_path(name).read_bytes() == (tests_data / name).read_bytes()
+        assert f"| `{name}` |" in readme
+    assert "ODbL 1.0" in readme and "Copernicus Land Monitoring Service" in readme
+    with rasterio.open(example_path("lausanne-clc2006-100m.tif")) as src:
+        assert (src.crs.to_epsg(), round(src.res[0]), src.nodata) == (2056, 100, 255.0)
+    with pytest.raises(InputError, match=r"unknown example file 'lausanne\.tif'; expected one of kotka"):
+        example_path("lausanne.tif")

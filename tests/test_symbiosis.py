@@ -425,6 +425,38 @@ def test_unmatched_outputs(links):
     assert none["unmatched"].tolist() == [100.0]
 
 
+def test_opportunities_leave_out_emissions():
+    # A cement works offers 900 t of captured CO2 and 40 t of kiln dust; a greenhouse 2 km away
+    # takes 100 t of the CO2. What is left of the CO2 is an emission, not a feedstock for a new
+    # firm: the opportunities are the kiln dust alone, while `unmatched` still lists both.
+    firms = gpd.GeoDataFrame(
+        {
+            "firm_id": ["cement", "greenhouse"],
+            "sector": ["cement", "greenhouse"],
+            "inputs": ["", "co2:100"],
+            "outputs": ["co2:900;cement_kiln_dust:40", ""],
+        },
+        geometry=[Point(X0, Y0), Point(X0 + 2000, Y0)],
+        crs="EPSG:32647",
+    )
+    left = symbiosis.unmatched(firms, symbiosis.match(firms))
+    assert left[["material", "unmatched"]].values.tolist() == [["co2", 800.0], ["cement_kiln_dust", 40.0]]
+    got = symbiosis.opportunities(left)
+    assert got.drop(columns="geometry").to_dict("records") == [
+        {
+            "firm_id": "cement",
+            "sector": "cement",
+            "material": "cement_kiln_dust",
+            "unit": "t/yr",
+            "offered": 40.0,
+            "matched": 0.0,
+            "unmatched": 40.0,
+        }
+    ]
+    assert got.index.tolist() == [1]  # the rows of `unmatched`, with their index
+    assert len(symbiosis.opportunities(left.iloc[:0])) == 0
+
+
 def test_cluster_metrics_by_hand(links):
     firms = register()
     clusters = {"P1": 0, "C1": 0, "B1": 0, "U1": 0, "S1": 1, "S2": 1, "D1": 1, "D2": 1, "Sa": 2, "Dx": 2, "Dy": 2}
@@ -653,10 +685,16 @@ def test_pipeline_symbiosis_stage(tmp_path):
     assert "degree centralisation" in text and "Anchor firms (largest exchanged tonnage): " in text
     assert "### Firm clusters" in text
     assert "### Unmatched outputs: opportunities for new firms" in text
-    top = result.unmatched.iloc[0]  # the largest unmatched tonnes come first
+    # the largest unmatched tonnes come first
+    top = symbiosis.opportunities(result.unmatched, vocab=result.vocabulary).iloc[0]
     assert (
         f"| {top.firm_id} | {top.sector} | {top.material} | t/yr | {top.offered:,.0f} | {top.unmatched:,.0f} |" in text
     )
+    # the cement works' unmatched CO2 is in the layer but not among the opportunities
+    co2 = result.unmatched[result.unmatched["material"] == "co2"]
+    assert len(co2) and (co2["unmatched"] > 0).all()
+    opportunities = text.split("### Unmatched outputs: opportunities for new firms", 1)[1].split("\n#", 1)[0]
+    assert "| co2 |" not in opportunities
 
     folder = tmp_path / "gpkg"
     folder.mkdir()
