@@ -40,8 +40,8 @@ EXPECT: dict[str, Expect] = {
     "01_quickstart.ipynb": Expect(
         text=(
             "peri_urban_demo",
-            "mean_suitability",
-            "symbiosis_tonnes",
+            "mean suitability (0–1)",
+            "by-products exchanged (t/yr)",
             "best zone: cluster, 1,000 ha, 20 firms, score 0.829, 2.5 km north of Nong Mon",
             "suitability.tif",
             "zones.gpkg",
