@@ -195,10 +195,13 @@ class Result:
             "</tr>"
             for k, v in facts.items()
         )
-        zones = self.summary().to_html(na_rep="–") if len(self.zones) else "<p>No zone was found.</p>"
+        # the columns a planner reads first, so the table fits a notebook's width
+        table = self.summary().iloc[:, :8]
+        zones = table.to_html(na_rep="–") if len(self.zones) else "<p>No zone was found.</p>"
         return (
             f"<b>eicgeo result</b><table class='eicgeo-summary'>{rows}</table>"
-            f"<b>Ranked candidate zones</b> (<code>.explore()</code> for the map){zones}"
+            f"<b>Ranked candidate zones</b> (<code>.summary()</code> for every figure, <code>.explain(zone)</code> "
+            f"for why, <code>.explore()</code> for the map){zones}"
         )
 
 
