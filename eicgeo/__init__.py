@@ -18,6 +18,7 @@ from eicgeo.datasets import load_sample
 from eicgeo.grid import Grid
 from eicgeo.pipeline import Result, run
 from eicgeo.scenario import Scenario, read_scenario
+from eicgeo.tune import tune
 
 __all__ = [
     "EicgeoError",
@@ -32,4 +33,5 @@ __all__ = [
     "load_sample",
     "read_scenario",
     "run",
+    "tune",
 ]

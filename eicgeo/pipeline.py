@@ -151,6 +151,12 @@ class Result:
 
         return maps.explore(self, **kwargs)
 
+    def tune(self, **kwargs: Any):
+        """The live weight explorer of this run, as ipywidgets (see :func:`eicgeo.tune.tune`)."""
+        from eicgeo.tune import tune
+
+        return tune(self, **kwargs)
+
     def save(self, out: str | Path, *, offline: bool = False, overwrite: bool = False) -> Path:
         """Write the output folder atomically (see the README for its contents).
 

@@ -44,6 +44,7 @@ __all__ = [
     "contributions",
     "locate",
     "members",
+    "rerank",
     "score",
     "score_formula",
     "score_parts",
@@ -619,13 +620,7 @@ def score(
         out["green_loss_ha"] = [float((green & m).sum() * cell_ha) for m in masks]
     _firm_columns(out, grid, firms, links, firm_reach_m, reach_km, vocab)
     out["p_top_k"] = np.nan
-    value, note = _score_values(out, w)
-    out["score"] = value
-    out = _ordered(out, grid)
-    out["rank"] = np.arange(1, len(out) + 1)
-    out["zone_id"] = out["rank"]
-    shown = out["score"].round(SCORE_DECIMALS)
-    out["tied"] = shown.duplicated(keep=False).to_numpy()
+    out, note = _rank(out, w, grid)
     extra = [c for c in out.columns if c not in (*ZONE_COLUMNS, *material_columns, "geometry")]
     ranked = gpd.GeoDataFrame(
         out[[*ZONE_COLUMNS, *material_columns, *extra, "geometry"]], geometry="geometry", crs=zones.crs
@@ -638,6 +633,66 @@ def score(
 
 #: Decimals of the zone score as shown (report, map, table): zones equal to these are tied.
 SCORE_DECIMALS = 3
+
+
+def rerank(
+    zones: gpd.GeoDataFrame, suitability: xr.DataArray, *, weights: Mapping[str, float] | None = None
+) -> gpd.GeoDataFrame:
+    """Scored zones ranked again on another suitability layer (other criterion weights).
+
+    ``mean_suitability`` is measured again over each zone's cells; ``score``, ``rank``,
+    ``zone_id`` and ``tied`` follow as in :func:`score`. The other evidence (firms, minutes,
+    rural population, green loss) does not depend on the suitability and is kept, so no travel
+    time is computed again. ``p_top_k`` becomes NaN: its draws were around the old weights.
+
+    Parameters
+    ----------
+    zones : GeoDataFrame
+        Zones as :func:`score` returns them.
+    suitability : DataArray
+        0..1, NaN where excluded.
+    weights : mapping, optional
+        Weights of :data:`SCORE_INDICATORS`; default :data:`SCORE_WEIGHTS`.
+
+    Examples
+    --------
+    Two zones ranked on suitability alone; swapping their suitability swaps their ranks:
+
+    >>> import geopandas as gpd, numpy as np
+    >>> from shapely.geometry import box
+    >>> grid = Grid.from_bounds((0, 0, 400, 200), 100, "EPSG:32647")
+    >>> zones = gpd.GeoDataFrame({"kind": ["greenfield"] * 2}, crs=grid.crs,
+    ...                          geometry=[box(0, 0, 200, 200), box(200, 0, 400, 200)])
+    >>> s = np.array([[0.9, 0.9, 0.3, 0.3]] * 2)
+    >>> ranked = score(zones, suitability=grid.wrap(s, "suitability"), weights={"suitability": 1})
+    >>> again = rerank(ranked, grid.wrap(s[:, ::-1], "suitability"), weights={"suitability": 1})
+    >>> again[["rank", "mean_suitability", "score"]].round(3).values.tolist()
+    [[1.0, 0.9, 1.0], [2.0, 0.3, 0.333]]
+    >>> [g.bounds[0] for g in again.geometry]
+    [200.0, 0.0]
+    """
+    grid = Grid.from_dataarray(suitability)
+    w = _score_weights(weights)
+    out = pd.DataFrame(zones).reset_index(drop=True)
+    if out.empty:
+        return zones.copy()
+    out["mean_suitability"] = _means(suitability, _masks(zones, grid))
+    out["p_top_k"] = np.nan
+    out, _ = _rank(out, w, grid)
+    return gpd.GeoDataFrame(out[list(zones.columns)], geometry=zones.geometry.name, crs=zones.crs)
+
+
+def _rank(out: pd.DataFrame, w: Mapping[str, float], grid: Grid) -> tuple[pd.DataFrame, str]:
+    """``out`` scored and ordered best first, with ``rank``, ``zone_id`` and ``tied``, and the
+    score's note on left-out weights."""
+    value, note = _score_values(out, w)
+    out["score"] = value
+    out = _ordered(out, grid)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out["zone_id"] = out["rank"]
+    shown = out["score"].round(SCORE_DECIMALS)
+    out["tied"] = shown.duplicated(keep=False).to_numpy()
+    return out, note
 
 
 def _ordered(zones: pd.DataFrame, grid: Grid) -> pd.DataFrame:
