@@ -407,14 +407,18 @@ def _table_html(ranked: gpd.GeoDataFrame) -> str:
         "area_ha": lambda v: f"{v:,.0f}",
     }
     columns = [c for c in _TABLE if c in frame]
-    head = "".join(f"<th style='text-align:right;padding:1px 6px'>{html.escape(_TABLE[c])}</th>" for c in columns)
+    left = ("where", "kind")
+    head = "".join(
+        f"<th style='text-align:{'left' if c in left else 'right'};padding:1px 6px'>{html.escape(_TABLE[c])}</th>"
+        for c in columns
+    )
     rows = []
     for _, row in frame.iterrows():
         tds = []
         for c in columns:
             value = row[c]
             text = cells[c](value) if c in cells and pd.notna(value) else str(value)
-            align = "left" if c in ("where", "kind") else "right"
+            align = "left" if c in left else "right"
             tds.append(f"<td style='text-align:{align};padding:1px 6px'>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
     return (
