@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e ".[test,notebook]"
+	$(PIP) install -e ".[test]"
 	touch $@
 
 $(VENV)/.installed-notebook: $(VENV)/.installed
