@@ -712,12 +712,12 @@ _PLACES_MARGIN_M = 10_000.0
 def _places(s: Scenario, grid: Grid) -> gpd.GeoDataFrame:
     """Named places within the margin of the study area: ``inputs.places``, else the place nodes
     of an OSM ``inputs.roads``, else none."""
-    path = s.inputs.places
+    path, what = s.inputs.places, "places"
     if path is None and s.inputs.roads is not None and s.inputs.roads.name.lower().endswith(places.OSM_SUFFIXES):
-        path = s.inputs.roads
+        path, what = s.inputs.roads, "roads"  # a broken roads file is the roads' error
     if path is None:
         return places.empty(grid.crs)
-    found = places.read_places(path, crs=grid.crs)
+    found = places.read_places(path, crs=grid.crs, what=what)
     west, south, east, north = grid.bounds
     m = _PLACES_MARGIN_M
     return found.cx[west - m : east + m, south - m : north + m].reset_index(drop=True)

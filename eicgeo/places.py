@@ -86,7 +86,7 @@ _WGS84 = CRS.from_epsg(4326)
 # --------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------
-def read_places(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
+def read_places(path: str | Path, *, crs: Any = None, what: str = "places") -> gpd.GeoDataFrame:
     """Read named places from an OSM file or a vector layer.
 
     Parameters
@@ -100,6 +100,8 @@ def read_places(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
         ``population`` columns; polygons are taken at a point inside them.
     crs : optional
         Reproject to this CRS (the OSM places are in EPSG:4326).
+    what : str
+        How errors name the file: ``"roads"`` when the places come from the roads' OSM file.
 
     Returns
     -------
@@ -134,7 +136,7 @@ def read_places(path: str | Path, *, crs: Any = None) -> gpd.GeoDataFrame:
     32647
     """
     path = check_file(path, "places", OSM_SUFFIXES + VECTOR_SUFFIXES)
-    found = _read_osm(path) if path.name.lower().endswith(OSM_SUFFIXES) else _read_layer(path)
+    found = _read_osm(path, what) if path.name.lower().endswith(OSM_SUFFIXES) else _read_layer(path)
     found = found.assign(_w=found["place"].map(_weight)).sort_values(["_w", "name"], ascending=[False, True])
     found = found.drop(columns="_w").reset_index(drop=True)
     if crs is not None:
@@ -172,7 +174,7 @@ def _population(value: Any) -> float:
     return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else math.nan
 
 
-def _read_osm(path: Path) -> gpd.GeoDataFrame:
+def _read_osm(path: Path, what: str = "places") -> gpd.GeoDataFrame:
     import osmium
 
     keep = osmium.filter.KeyFilter("place")
@@ -194,7 +196,7 @@ def _read_osm(path: Path) -> gpd.GeoDataFrame:
                     continue
                 areas.append((name, kind, people, centre.x, centre.y))
     except RuntimeError as err:
-        msg = f"places {str(path)!r} is truncated or not valid OSM ({err}); expected OSM XML or PBF"
+        msg = f"{what} {str(path)!r} is truncated or not valid OSM ({err}); expected OSM XML or PBF"
         raise InputError(msg) from err
     named = {name.casefold() for name, *_ in nodes}
     rows = nodes + [a for a in areas if a[0].casefold() not in named]

@@ -420,12 +420,12 @@ def _elsewhere(c: Case, name: str, values: np.ndarray) -> Path:
 
 
 # ---- roads ---------------------------------------------------------------------------------
-case("roads-truncated-pbf", "roads", "roads.osm.pbf", "is truncated or not valid OSM")(
+case("roads-truncated-pbf", "roads '", "roads.osm.pbf", "is truncated or not valid OSM")(
     lambda c: c.run(
         inputs={"roads": str(c.file("roads.osm.pbf", (DATA / "kotka-karhula.osm.pbf").read_bytes()[:4000]))}
     )
 )
-case("roads-corrupt-xml", "roads", "roads.osm", "is truncated or not valid OSM")(
+case("roads-corrupt-xml", "roads '", "roads.osm", "is truncated or not valid OSM")(
     lambda c: c.run(inputs={"roads": str(c.file("roads.osm", "<osm><node id='1' lat='x'"))})
 )
 case("roads-not-bz2", "roads", "roads.osm.bz2", "is truncated or not valid OSM")(
@@ -450,7 +450,7 @@ case("roads-corrupt-graphml", "roads", "roads.graphml", "cannot be read")(
 case("roads-empty-layer", "roads", "roads.gpkg", "no drivable roads")(
     lambda c: c.run(inputs={"roads": str(_empty_lines(c))})
 )
-case("roads-bz2-of-nonsense", "roads", "roads.osm.bz2", "is truncated or not valid OSM")(
+case("roads-bz2-of-nonsense", "roads '", "roads.osm.bz2", "is truncated or not valid OSM")(
     lambda c: c.run(inputs={"roads": str(c.file("roads.osm.bz2", bz2.compress(b"not xml at all")))})
 )
 
