@@ -33,8 +33,9 @@ test: $(VENV)/.installed-test
 	exit $$status
 
 # JupyterLab on the notebooks, with everything they need (the `notebook` extra).
+# Jupyter refuses root unless told; containers and CI machines often run as root.
 lab: $(VENV)/.installed-notebook
-	cd notebooks && $(abspath $(BIN))/jupyter lab
+	cd notebooks && $(abspath $(BIN))/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(VENV)/.installed
 	$(PIP) install -e ".[dev]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -48,4 +49,6 @@ def test_make_lab_installs_the_notebook_extra_and_starts_jupyterlab_in_notebooks
     lines = dry.stdout.splitlines()
     assert lines[0] == "python3 -m venv .venv"
     assert '.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[notebook]"' in lines
-    assert lines[-1] == f"cd notebooks && {README.parent / '.venv' / 'bin' / 'jupyter'} lab"
+    # as root (containers, CI) Jupyter needs --allow-root; otherwise nothing more
+    root = " --allow-root" if os.geteuid() == 0 else ""
+    assert lines[-1] == f"cd notebooks && {README.parent / '.venv' / 'bin' / 'jupyter'} lab{root}"
