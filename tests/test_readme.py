@@ -45,7 +45,16 @@ def test_make_lab_installs_the_notebook_extra_and_starts_jupyterlab_in_notebooks
     if shutil.which("make") is None:
         pytest.skip("no make on this machine")
     # -n prints the commands without running them, -B as on a fresh clone (no .venv yet)
-    dry = subprocess.run(["make", "-n", "-B", "lab"], cwd=README.parent, capture_output=True, text=True, check=True)
+    # (under `make test` the outer make's flags would make it print "Entering directory" lines)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "lab"],
+        cwd=README.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     lines = dry.stdout.splitlines()
     assert lines[0] == "python3 -m venv .venv"
     assert '.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[notebook]"' in lines
