@@ -851,31 +851,22 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     if len(places):
         handles.append(Line2D([], [], marker="s", color="none", markerfacecolor="#333333", markersize=3, label="town"))
     side.axis("off")
+    # below a wide map: the legend in two columns on the left of the strip, the ranked zones on the right
+    side.legend(
+        handles=handles,
+        loc="upper left",
+        fontsize=8,
+        title="Legend",
+        title_fontsize=9,
+        alignment="left",
+        frameon=False,
+        ncols=2 if wide else 1,
+    )
     if wide:
-        # legend on the left of the strip, the ranked zones on the right
-        side.legend(
-            handles=handles,
-            loc="upper left",
-            fontsize=8,
-            title="Legend",
-            title_fontsize=9,
-            alignment="left",
-            frameon=False,
-            ncols=2,
-        )
         table_ax = side.inset_axes((0.5, 0.0, 0.5, 1.0))
         table_ax.axis("off")
         _zone_table(table_ax, result.zones, rows=10, height_per_row=0.075)
     else:
-        side.legend(
-            handles=handles,
-            loc="upper left",
-            fontsize=8,
-            title="Legend",
-            title_fontsize=9,
-            alignment="left",
-            frameon=False,
-        )
         _zone_table(side, result.zones)
     method = result.scenario.mcda.method.upper()
     fringe_method = "Degree of Urbanisation" if result.degurba is not None else "land-cover built-up gradient"
