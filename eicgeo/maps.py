@@ -42,6 +42,7 @@ from eicgeo._validate import check_positive
 from eicgeo.fringe import FRINGE_CLASSES
 from eicgeo.grid import Grid
 from eicgeo.materials import Vocabulary, parse_flows
+from eicgeo.places import PLACE_WEIGHTS
 from eicgeo.styles import QGIS_STYLES, excluded_classes, qgis_style
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ _PALETTE = [matplotlib.colors.to_hex(c) for c in colormaps["tab20"].colors + col
 _ZONE_EDGE = "#b30000"
 #: A region at least this many times wider than tall gets its legend and table below the map.
 WIDE_ASPECT = 1.9
-#: The order in which places are labelled: cities first.
-_PLACE_RANK = {"city": 0, "town": 1, "suburb": 2, "village": 3, "hamlet": 4}
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,9 +389,7 @@ def _places_layer(result: Result, most: int = 50) -> folium.FeatureGroup | None:
     if places is None or not len(places):
         return None
     group = folium.FeatureGroup(name="Places (from OSM)")
-    rank = places["place"].map(_PLACE_RANK).fillna(len(_PLACE_RANK))
-    population = places["population"].fillna(0) if "population" in places else pd.Series(0.0, index=places.index)
-    shown = places.iloc[np.lexsort((-population.to_numpy(), rank.to_numpy()))[:most]]
+    shown = _largest(places, most)
     points = shown.geometry.to_crs(4326)
     for row, point in zip(shown.itertuples(), points, strict=True):
         size = {"city": 15, "town": 12}.get(row.place, 10)
@@ -894,11 +891,15 @@ def _shown_places(result: Result, extent: tuple[float, float, float, float], mos
     if places is None or not len(places):
         return gpd.GeoDataFrame({"name": []}, geometry=[], crs=result.grid.crs)
     xmin, xmax, ymin, ymax = (v * 1000.0 for v in extent)
-    inside = places.cx[xmin:xmax, ymin:ymax]
-    rank = inside["place"].map(_PLACE_RANK).fillna(len(_PLACE_RANK))
-    population = inside["population"] if "population" in inside else pd.Series(0.0, index=inside.index)
-    order = np.lexsort((-population.fillna(0).to_numpy(), rank.to_numpy()))
-    return inside.iloc[order[:most]]
+    return _largest(places.cx[xmin:xmax, ymin:ymax], most)
+
+
+def _largest(places: gpd.GeoDataFrame, most: int) -> gpd.GeoDataFrame:
+    """The ``most`` largest places: by place weight (cities first, :data:`PLACE_WEIGHTS`), then
+    by population."""
+    weight = places["place"].map(PLACE_WEIGHTS).fillna(0.0)
+    population = places["population"].fillna(0) if "population" in places else pd.Series(0.0, index=places.index)
+    return places.iloc[np.lexsort((-population.to_numpy(), -weight.to_numpy()))[:most]]
 
 
 def _place_labels(ax: matplotlib.axes.Axes, result: Result, extent: tuple[float, float, float, float]) -> None:
