@@ -1097,17 +1097,14 @@ def _rural_population(
     if population is None or candidates.empty:
         return None
     people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
+    if network is not None:
+        zones = gpd.GeoSeries(candidates.geometry.to_numpy(), crs=grid.crs)
+        return roads.reach_sums(network, zones, grid, people, max_minutes=30.0, offroad_kph=s.roads.last_mile_kph())
     out = []
     for geom in track(candidates.geometry, "rural population within 30 min", unit="zone"):
         zone = gpd.GeoSeries([geom], crs=grid.crs)
-        if network is not None:
-            minutes = roads.travel_time_surface(
-                network, zone, grid, max_minutes=30.0, offroad_kph=s.roads.last_mile_kph()
-            ).values
-        else:
-            minutes = roads.straight_line_minutes(zone, grid, kph=s.roads.fallback_kph, detour=s.roads.detour).values
-            minutes = np.where(minutes <= 30.0, minutes, np.nan)
-        out.append(float(people[np.isfinite(minutes)].sum()))
+        minutes = roads.straight_line_minutes(zone, grid, kph=s.roads.fallback_kph, detour=s.roads.detour).values
+        out.append(float(people[minutes <= 30.0].sum()))
     return np.array(out)
 
 

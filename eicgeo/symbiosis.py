@@ -31,6 +31,7 @@ built-in :data:`eicgeo.materials.BUILTIN`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -159,13 +160,19 @@ def match(
     sectors = firms["sector"].astype(str).to_numpy() if "sector" in firms else np.full(len(firms), "")
     supply = _flows(firms, "outputs", kinds, vocab)
     demand = _flows(firms, "inputs", kinds, vocab)
-    distance = _road_km(graph, xy) if graph is not None and len(firms) else None
+    limits = {
+        m: min(max_km, MAX_KM_BY_MATERIAL.get(m, max_km)) for m in set(supply["material"]) & set(demand["material"])
+    }
+    distance = None
+    if graph is not None and limits:
+        suppliers = np.unique(supply.loc[supply["material"].isin(list(limits)), "row"].to_numpy())
+        distance = _road_km(graph, xy, suppliers, max(limits.values()))
 
     rows = []
     for material in sorted(set(supply["material"]) & set(demand["material"])):
         s = supply[supply["material"] == material]
         d = demand[demand["material"] == material]
-        limit = min(max_km, MAX_KM_BY_MATERIAL.get(material, max_km))
+        limit = limits[material]
         i, j, km = _pairs(xy, s["row"].to_numpy(), d["row"].to_numpy(), limit, detour, distance)
         if i.size == 0:
             continue
@@ -238,18 +245,20 @@ def _flows(firms: gpd.GeoDataFrame, column: str, kinds: set[str], vocab: Vocabul
 
 
 def _pairs(
-    xy: np.ndarray, rows_s: np.ndarray, rows_d: np.ndarray, max_km: float, detour: float, distance: np.ndarray | None
+    xy: np.ndarray, rows_s: np.ndarray, rows_d: np.ndarray, max_km: float, detour: float, distance: _PairKm | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Supplier-user index pairs within ``max_km`` and their distances (km)."""
+    """Supplier-user index pairs within ``max_km`` and their distances (km), ordered by
+    supplier then user. Without roads, only the pairs within reach are ever formed (a k-d tree
+    query), so the cost follows the pairs, not suppliers times users."""
     if distance is None:
-        straight = np.hypot(*(xy[rows_s][:, None, :] - xy[rows_d][None, :, :]).transpose(2, 0, 1)) / 1000.0
-        km = straight * detour
+        reach = cKDTree(xy[rows_d]).query_ball_point(xy[rows_s], r=max_km * 1000.0 / detour)
+        i = np.repeat(np.arange(len(rows_s)), [len(r) for r in reach])
+        j = np.array([k for r in reach for k in sorted(r)], dtype=np.int64)
+        km = np.hypot(*(xy[rows_s[i]] - xy[rows_d[j]]).T) / 1000.0 * detour if i.size else np.empty(0)
     else:
-        km = distance[np.ix_(rows_s, rows_d)]
-    same = rows_s[:, None] == rows_d[None, :]
-    ok = (km <= max_km) & ~same
-    i, j = np.nonzero(ok)
-    return i, j, km[i, j]
+        i, j, km = distance.pairs(rows_s, rows_d)
+    ok = (km <= max_km) & (rows_s[i] != rows_d[j])
+    return i[ok], j[ok], km[ok]
 
 
 def _allocate(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarray, km: np.ndarray) -> np.ndarray:
@@ -297,23 +306,101 @@ def _allocate_star(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.
     return flows
 
 
-def _road_km(graph: nx.MultiDiGraph, xy: np.ndarray) -> np.ndarray:
-    """Road distance (km) between every pair of firms, plus the off-road legs to the network."""
-    nodes = list(graph.nodes)
-    index = {node: k for k, node in enumerate(nodes)}
-    node_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes])
-    rows, cols, length = [], [], []
-    for u, v, data in graph.edges(data=True):
-        rows.append(index[u])
-        cols.append(index[v])
-        length.append(max(float(data.get("length", 0.0)), 1e-6))
-    matrix = coo_matrix((length, (rows, cols)), shape=(len(nodes), len(nodes))).tocsr()
-    matrix.sum_duplicates()
+def _road_km(graph: Any, xy: np.ndarray, rows: np.ndarray, max_km: float) -> _PairKm:
+    """Road distances (km) from the firms ``rows`` to every firm within ``max_km`` by road.
+
+    A firm joins the network at its nearest node in a straight line; a distance is that leg at
+    each end plus the shortest path between the two nodes. The searches are bounded and local:
+    the suppliers are grouped into square tiles ``max_km`` wide, and each tile's searches run on
+    the part of the network within ``max_km`` of the tile (a path no longer than ``max_km`` never
+    leaves it, since no edge is shorter than the straight line between its ends; a graph whose
+    lengths are shorter widens the margin to match). Each search stops at ``max_km``. The cost
+    therefore grows with the number of suppliers times the network within reach of one, not
+    with the square of the firms or the size of the whole network.
+    """
+    node_xy, matrix = _length_matrix(graph)
+    limit = max_km * 1000.0
+    margin = limit / _shortest_ratio(node_xy, matrix)
     dist, nearest = cKDTree(node_xy).query(xy)
-    unique, inverse = np.unique(nearest, return_inverse=True)
-    between = dijkstra(matrix, directed=True, indices=unique)[:, unique]
-    km = between[np.ix_(inverse, inverse)] + dist[:, None] + dist[None, :]
-    return km / 1000.0
+    out_s, out_d, out_km = [], [], []
+    tile = np.floor(xy[rows] / limit).astype(np.int64)
+    order = np.lexsort((tile[:, 1], tile[:, 0]))
+    keys = tile[order]
+    starts = np.r_[0, np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1, len(keys)]
+    for a, b in itertools.pairwise(starts):
+        group = rows[order[a:b]]
+        x0, y0 = keys[a] * limit
+        box = (x0 - margin, y0 - margin, x0 + limit + margin, y0 + limit + margin)
+        sub = np.flatnonzero(_in_box(node_xy, box))
+        local = np.full(len(node_xy), -1, dtype=np.int64)
+        local[sub] = np.arange(sub.size)
+        users = np.flatnonzero(_in_box(xy, box) & (local[nearest] >= 0))
+        if users.size == 0:
+            continue
+        sources, source_of = np.unique(local[nearest[group]], return_inverse=True)
+        between = dijkstra(matrix[sub][:, sub], directed=True, indices=sources, limit=limit)
+        km = (between[source_of][:, local[nearest[users]]] + dist[group, None] + dist[None, users]) / 1000.0
+        i, j = np.nonzero(km <= max_km)
+        out_s.append(group[i])
+        out_d.append(users[j])
+        out_km.append(km[i, j])
+    cat = lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype)  # noqa: E731
+    return _PairKm(len(xy), cat(out_s, np.int64), cat(out_d, np.int64), cat(out_km, float))
+
+
+class _PairKm:
+    """Distances (km) of the firm pairs within reach, looked up by (supplier row, user row)."""
+
+    def __init__(self, n: int, s: np.ndarray, d: np.ndarray, km: np.ndarray):
+        keys = s * n + d
+        order = np.argsort(keys, kind="stable")
+        self.n, self.keys, self.km = n, keys[order], km[order]
+
+    def pairs(self, rows_s: np.ndarray, rows_d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions ``i`` in ``rows_s`` and ``j`` in ``rows_d`` of the stored pairs, and their km,
+        ordered by ``i`` then ``j``; the cost follows the stored pairs."""
+        pos_s = np.full(self.n, -1, dtype=np.int64)
+        pos_d = np.full(self.n, -1, dtype=np.int64)
+        pos_s[rows_s] = np.arange(len(rows_s))
+        pos_d[rows_d] = np.arange(len(rows_d))
+        i, j = pos_s[self.keys // self.n], pos_d[self.keys % self.n]
+        ok = (i >= 0) & (j >= 0)
+        i, j, km = i[ok], j[ok], self.km[ok]
+        order = np.lexsort((j, i))
+        return i[order], j[order], km[order]
+
+
+def _length_matrix(graph: Any) -> tuple[np.ndarray, csr_matrix]:
+    """Node positions and the sparse matrix of edge lengths (m; the shortest of parallel edges)
+    of a road graph (networkx, osmnx conventions) or of a compiled network with ``edge_length``."""
+    if hasattr(graph, "edge_length"):
+        u, v, length, node_xy = graph.edge_u, graph.edge_v, np.asarray(graph.edge_length, float), graph.node_xy
+    else:
+        nodes = list(graph.nodes)
+        index = {node: k for k, node in enumerate(nodes)}
+        node_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes], dtype=float).reshape(-1, 2)
+        edges = [(index[a], index[b], float(d.get("length", 0.0))) for a, b, d in graph.edges(data=True)]
+        u, v, length = (np.array(c) for c in zip(*edges, strict=True)) if edges else (np.empty(0),) * 3
+    keep = np.asarray(u) != np.asarray(v)
+    u, v, length = np.asarray(u, np.int64)[keep], np.asarray(v, np.int64)[keep], np.maximum(length[keep], 1e-6)
+    # The shortest of parallel edges: sort by length and keep the first of each (u, v).
+    order = np.lexsort((length, v, u))
+    u, v, length = u[order], v[order], length[order]
+    first = np.r_[True, (np.diff(u) != 0) | (np.diff(v) != 0)] if len(u) else np.zeros(0, dtype=bool)
+    n = len(node_xy)
+    return node_xy, csr_matrix((length[first], (u[first], v[first])), shape=(n, n))
+
+
+def _shortest_ratio(node_xy: np.ndarray, matrix: csr_matrix) -> float:
+    """The smallest edge length over the straight line between its ends (1 for real roads)."""
+    coo = matrix.tocoo()
+    straight = np.hypot(*(node_xy[coo.row] - node_xy[coo.col]).T)
+    ok = straight > 0
+    return float(min(1.0, np.min(coo.data[ok] / straight[ok]))) if ok.any() else 1.0
+
+
+def _in_box(xy: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    return (xy[:, 0] >= box[0]) & (xy[:, 1] >= box[1]) & (xy[:, 0] <= box[2]) & (xy[:, 1] <= box[3])
 
 
 def byproduct_tonnes(firms: gpd.GeoDataFrame, *, vocab: Vocabulary = BUILTIN) -> np.ndarray:

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio.features
+import shapely
 import xarray as xr
 from affine import Affine
 from scipy import ndimage
@@ -602,9 +603,9 @@ def score(
         return gpd.GeoDataFrame(out[[*ZONE_COLUMNS, *material_columns, "geometry"]], geometry="geometry", crs=zones.crs)
     masks = _masks(out, grid)
     cell_ha = grid.cell_area_m2 / 1e4
-    suit = np.asarray(suitability.values, dtype=float)
-    out["mean_suitability"] = [float(np.nanmean(suit[m])) if m.any() else np.nan for m in masks]
-    out["area_ha"] = [float(m.sum() * cell_ha) for m in masks]
+    suit = np.asarray(suitability.values, dtype=float).ravel()
+    out["mean_suitability"] = [float(np.nanmean(suit[m])) if m.size else np.nan for m in masks]
+    out["area_ha"] = [float(m.size * cell_ha) for m in masks]
     out["market_minutes"] = _medians(market_minutes, masks)
     out["material_minutes"] = _medians(material_minutes, masks)
     for material, layer in (materials or {}).items():
@@ -616,8 +617,8 @@ def score(
     if green_space is None:
         out["green_loss_ha"] = np.nan
     else:
-        green = np.asarray(green_space.values) == 1
-        out["green_loss_ha"] = [float((green & m).sum() * cell_ha) for m in masks]
+        green = np.asarray(green_space.values).ravel()
+        out["green_loss_ha"] = [float((green[m] == 1).sum() * cell_ha) for m in masks]
     _firm_columns(out, grid, firms, links, firm_reach_m, reach_km, vocab)
     out["p_top_k"] = np.nan
     out, note = _rank(out, w, grid)
@@ -892,12 +893,15 @@ def stability(
     if mcda.method == "wlc":
         # zones x criteria: the zone mean of each standardised criterion
         means = np.array(
-            [[float(np.nanmean(np.asarray(layers[k].values)[m])) if m.any() else np.nan for k in names] for m in masks]
+            [
+                [float(np.nanmean(np.asarray(layers[k].values).ravel()[m])) if m.size else np.nan for k in names]
+                for m in masks
+            ]
         )
         suit = draws.to_numpy() @ np.nan_to_num(means).T  # runs x zones
     else:
-        where = np.concatenate([np.flatnonzero(m) for m in masks])
-        owner = np.concatenate([np.full(int(m.sum()), i) for i, m in enumerate(masks)])
+        where = np.concatenate(masks)
+        owner = np.concatenate([np.full(m.size, i) for i, m in enumerate(masks)])
         cells = {k: xr.DataArray(np.asarray(layers[k].values).ravel()[where][None, :], dims=("y", "x")) for k in names}
         suit = np.empty((runs, len(out)))
         for r, draw in enumerate(draws.itertuples(index=False)):
@@ -989,9 +993,31 @@ def _top_share(score: np.ndarray, suitability: np.ndarray, k: int, eps: float = 
 
 
 def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
-    """The cells (centre inside) of each zone, in order."""
+    """The cells (centre inside) of each zone, in order, as flat (row-major) cell indices.
+
+    Each zone is rasterised in the window of its bounds only, so the cost follows the zones'
+    area, not the grid times the zones.
+    """
     geoms = zones.to_crs(grid.crs).geometry if zones.crs is not None else zones.geometry
-    return [rasterio.features.geometry_mask([g], grid.shape, grid.transform, invert=True) for g in geoms]
+    t = grid.transform
+    out = []
+    for g in geoms:
+        if g is None or g.is_empty:
+            out.append(np.empty(0, dtype=np.int64))
+            continue
+        west, south, east, north = g.bounds
+        c0 = max(int(np.floor((west - t.c) / t.a)), 0)
+        c1 = min(int(np.ceil((east - t.c) / t.a)), grid.width)
+        r0 = max(int(np.floor((north - t.f) / t.e)), 0)
+        r1 = min(int(np.ceil((south - t.f) / t.e)), grid.height)
+        if r0 >= r1 or c0 >= c1:
+            out.append(np.empty(0, dtype=np.int64))
+            continue
+        window = t * t.translation(c0, r0)
+        inside = rasterio.features.geometry_mask([g], (r1 - r0, c1 - c0), window, invert=True)
+        rows, cols = np.nonzero(inside)
+        out.append((rows + r0).astype(np.int64) * grid.width + (cols + c0))
+    return out
 
 
 def _firm_columns(
@@ -1027,29 +1053,30 @@ def _firm_columns(
 
 
 def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, crs: Any) -> list[set]:
-    """The ``firm_id`` of the points within ``distance_m`` of each zone, in the zones' order."""
-    near = gpd.sjoin(
-        points[["firm_id", "geometry"]],
-        gpd.GeoDataFrame(geometry=gpd.GeoSeries(zones.geometry, crs=crs).buffer(distance_m), crs=crs),
-        predicate="within",
-        how="inner",
-    )
-    groups = near.groupby("index_right")["firm_id"].apply(set)
-    return [groups.get(i, set()) for i in range(len(zones))]
+    """The ``firm_id`` of the points within ``distance_m`` of each zone, in the zones' order
+    (an exact distance query on a tree of the points; no zone is buffered)."""
+    geoms = gpd.GeoSeries(zones.geometry, crs=crs).to_numpy()
+    tree = shapely.STRtree(points.geometry.to_numpy())
+    zone, point = tree.query(geoms, predicate="dwithin", distance=distance_m)
+    ids = points["firm_id"].to_numpy()
+    out: list[set] = [set() for _ in range(len(zones))]
+    for z, pt in zip(zone.tolist(), point.tolist(), strict=True):
+        out[z].add(ids[pt])
+    return out
 
 
 def _means(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:
     if layer is None:
         return [np.nan] * len(masks)
-    values = np.asarray(layer.values, dtype=float)
-    return [float(np.nanmean(values[m])) if m.any() and np.isfinite(values[m]).any() else np.nan for m in masks]
+    values = np.asarray(layer.values, dtype=float).ravel()
+    return [float(np.nanmean(values[m])) if m.size and np.isfinite(values[m]).any() else np.nan for m in masks]
 
 
 def _medians(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:
     if layer is None:
         return [np.nan] * len(masks)
-    values = np.asarray(layer.values, dtype=float)
-    return [float(np.nanmedian(values[m])) if m.any() and np.isfinite(values[m]).any() else np.nan for m in masks]
+    values = np.asarray(layer.values, dtype=float).ravel()
+    return [float(np.nanmedian(values[m])) if m.size and np.isfinite(values[m]).any() else np.nan for m in masks]
 
 
 def _polygons(labels: np.ndarray, wanted: np.ndarray, grid: Grid) -> list:

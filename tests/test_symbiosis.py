@@ -727,3 +727,41 @@ def test_read_firms_warns_about_unknown_sectors(tmp_path):
     ):
         firms = io.read_firms(path)
     assert firms["sector"].tolist() == ["coal_power", "cement", "rice mill", "spaceport"]  # kept as given
+
+
+def test_parallel_roads_take_the_shorter_not_their_sum():
+    # Two roads join the same pair of junctions, 8 km and 10 km long: the trip takes the 8 km one
+    # (an earlier version summed parallel edges into 18 km).
+    firms = register(["P1", "C1"])
+    graph = nx.MultiDiGraph(crs="EPSG:32647")
+    graph.add_node(1, x=X0, y=Y0)
+    graph.add_node(2, x=X0 + 7_000, y=Y0)
+    graph.add_node(3, x=X0 + 10_000, y=Y0)
+    graph.add_edge(1, 2, length=8_000.0)
+    graph.add_edge(1, 2, length=10_000.0)
+    graph.add_edge(2, 3, length=3_000.0)
+    got = links_of(symbiosis.match(firms, graph=graph), "fly_ash")
+    assert got == {("P1", "C1"): pytest.approx((60.0, 11.0))}
+
+
+def test_road_searches_reach_across_tiles_and_stop_at_max_km():
+    # Suppliers are searched tile by tile (tiles max_km wide); a user in the next tile, 30 km by
+    # road, is found, and one 36 km away is not (max_km 33).
+    firms = gpd.GeoDataFrame(
+        {
+            "firm_id": ["S", "U1", "U2"],
+            "inputs": ["", "fly_ash:10", "fly_ash:10"],
+            "outputs": ["fly_ash:100", "", ""],
+        },
+        geometry=[Point(32_000, 0), Point(62_000, 0), Point(68_000, 0)],
+        crs="EPSG:32647",
+    )
+    graph = nx.MultiDiGraph(crs="EPSG:32647")
+    for k, x in enumerate([32_000, 62_000, 68_000]):
+        graph.add_node(k, x=float(x), y=0.0)
+    for a, b in ((0, 1), (1, 2)):
+        length = abs(graph.nodes[b]["x"] - graph.nodes[a]["x"])
+        graph.add_edge(a, b, length=length)
+        graph.add_edge(b, a, length=length)
+    got = links_of(symbiosis.match(firms, graph=graph, max_km=33), "fly_ash")
+    assert got == {("S", "U1"): pytest.approx((10.0, 30.0))}
