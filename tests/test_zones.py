@@ -740,3 +740,25 @@ def test_sample_report_shows_every_zone_column_and_flags_unstable_ranks(sample):
     flagged = {int(line.split("zone ")[1].split(" ")[0]) for line in section.splitlines() if "**Unstable**" in line}
     expected = z.loc[((z["rank"] <= 5) & (z["p_top_k"] < 0.5)) | ((z["rank"] > 5) & (z["p_top_k"] >= 0.5)), "zone_id"]
     assert flagged == set(expected.tolist())
+
+
+def test_zone_cells_by_window_equal_a_whole_grid_mask():
+    # Each zone is rasterised in its own window; the cells are those of a whole-grid mask,
+    # including a zone half outside the grid and one wholly outside it.
+    import rasterio.features
+    from shapely.geometry import Polygon, box
+
+    from eicgeo.zones import _masks
+
+    grid = Grid("EPSG:32647", Affine(100, 0, 1000, 0, -100, 9000), (50, 70))
+    shapes = [
+        box(1230, 4040, 3370, 6960),
+        Polygon([(1500, 8500), (6000, 8900), (4000, 5000)]),
+        box(7500, 3000, 9500, 5000),  # half outside to the east
+        box(20000, 20000, 21000, 21000),  # outside
+    ]
+    zones = gpd.GeoDataFrame(geometry=shapes, crs=grid.crs)
+    for cells, geom in zip(_masks(zones, grid), shapes, strict=True):
+        whole = rasterio.features.geometry_mask([geom], grid.shape, grid.transform, invert=True)
+        np.testing.assert_array_equal(np.sort(cells), np.flatnonzero(whole))
+    assert [len(c) for c in _masks(zones, grid)][3] == 0
