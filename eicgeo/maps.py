@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import mimetypes
 import os
 import re
@@ -24,15 +25,18 @@ import branca.colormap
 import folium
 import folium.plugins
 import geopandas as gpd
+import jinja2
 import matplotlib
 import matplotlib.figure
 import matplotlib.patheffects
 import numpy as np
 import pandas as pd
 import rasterio.features
+import shapely
 import xarray as xr
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from matplotlib import colormaps
+from matplotlib.collections import LineCollection
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from shapely.geometry import shape
@@ -456,27 +460,65 @@ def _flows_table(text: object, vocab: Vocabulary) -> str:
     return "<br>".join(f"{html.escape(k)}: {v:,.0f} {html.escape(vocab.unit(k, ''))}" for k, v in flows.items())
 
 
+class _Features(MacroElement):
+    """Many circle markers or polylines with tooltips and popups, drawn by one script loop.
+
+    folium makes a Marker, a Tooltip and a Popup element per feature and compiles a template for
+    each: on a register of 3,000 firms that took most of the map's time. Here the features are
+    one JSON array (coordinates, colour, width, tooltip, popup HTML) inside the page, and a
+    short script adds them to the layer group: the page size and time grow with the features,
+    each at the cost of its text.
+    """
+
+    _template = jinja2.Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var group = {{ this._parent.get_name() }};
+  var features = {{ this.payload }};
+  var options = {{ this.options_json }};
+  features.forEach(function (f) {
+    var o = Object.assign({}, options, {color: options.color || f[1], fillColor: f[1]});
+    if (f[2] !== null) { o.weight = f[2]; }
+    var item = options.kind === "line" ? L.polyline(f[0], o) : L.circleMarker(f[0], o);
+    item.bindTooltip(f[3]);
+    item.bindPopup(f[4], {maxWidth: options.maxWidth});
+    item.addTo(group);
+  });
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, features: list[list[Any]], **options: Any):
+        super().__init__()
+        self._name = "EicgeoFeatures"
+        # Inside a <script>, "</" would end it: JSON allows "<\/" for "</".
+        self.payload = json.dumps(features, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        self.options_json = json.dumps(options)
+        self.count = len(features)
+
+
 def _firms_layer(firms: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Vocabulary) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Firms (by sector)")
     shown = firms.to_crs(4326)
-    for (_, row), point in zip(shown.iterrows(), shown.geometry.representative_point(), strict=True):
-        sector = str(row["sector"])
-        fields = {"firm": f"{row['firm_id']} {row['name']}", "sector": sector}
-        if "cluster" in row.index:
-            fields["cluster"] = "none" if row["cluster"] < 0 else int(row["cluster"])
-        raw = {"inputs": _flows_table(row["inputs"], vocab), "outputs": _flows_table(row["outputs"], vocab)}
-        folium.CircleMarker(
-            [point.y, point.x],
-            radius=5,
-            color="#333333",
-            weight=0.8,
-            fill=True,
-            fill_color=colours[sector],
-            fill_opacity=0.9,
-            class_name="eicgeo-firm",
-            tooltip=f"{html.escape(str(row['name']))} ({html.escape(sector)})",
-            popup=folium.Popup(_popup_table(fields, raw_html=raw), max_width=420),
-        ).add_to(group)
+    points = shown.geometry.representative_point()
+    has_cluster = "cluster" in shown.columns
+    features = []
+    for row, x, y in zip(shown.itertuples(index=False), points.x, points.y, strict=True):
+        sector = str(row.sector)
+        fields = {"firm": f"{row.firm_id} {row.name}", "sector": sector}
+        if has_cluster:
+            fields["cluster"] = "none" if row.cluster < 0 else int(row.cluster)
+        raw = {"inputs": _flows_table(row.inputs, vocab), "outputs": _flows_table(row.outputs, vocab)}
+        tooltip = f"{html.escape(str(row.name))} ({html.escape(sector)})"
+        features.append(
+            [[round(y, 6), round(x, 6)], colours[sector], None, tooltip, _popup_table(fields, raw_html=raw)]
+        )
+    _Features(
+        features, kind="point", radius=5, color="#333333", weight=0.8, fill=True, fillOpacity=0.9,
+        className="eicgeo-firm", maxWidth=420,
+    ).add_to(group)  # fmt: skip
     return group
 
 
@@ -484,6 +526,7 @@ def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Voc
     group = folium.FeatureGroup(name="Symbiosis links (width = tonnes)", show=False)
     shown = links.to_crs(4326)
     top = np.log10(float(shown["tonnes"].max()) + 1)
+    features = []
     for _, row in shown.iterrows():
         width = 1.0 + 5.0 * np.log10(row["tonnes"] + 1) / max(top, 1e-9)
         unit = vocab.unit(row["material"])
@@ -494,15 +537,10 @@ def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Voc
             f"amount ({unit})": f"{row['tonnes']:,.0f}",
             "distance (km)": f"{row['km']:.1f}",
         }
-        folium.PolyLine(
-            [(y, x) for x, y in row.geometry.coords],
-            color=colours[str(row["material"])],
-            weight=width,
-            opacity=0.8,
-            class_name="eicgeo-link",
-            tooltip=f"{row['material']}: {row['tonnes']:,.0f} {unit}",
-            popup=folium.Popup(_popup_table(fields), max_width=360),
-        ).add_to(group)
+        line = [[round(y, 6), round(x, 6)] for x, y in row.geometry.coords]
+        tooltip = html.escape(f"{row['material']}: {row['tonnes']:,.0f} {unit}")
+        features.append([line, colours[str(row["material"])], round(float(width), 2), tooltip, _popup_table(fields)])
+    _Features(features, kind="line", opacity=0.8, className="eicgeo-link", maxWidth=360).add_to(group)
     return group
 
 
@@ -778,15 +816,14 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     ax.contour(xs, ys, (fringe == 2).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[2], linewidths=1.0)
     ax.contour(xs, ys, (fringe == 3).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[3], linewidths=1.2)
     if result.main_roads is not None and len(result.main_roads):
-        for geom, hw in zip(result.main_roads.geometry, result.main_roads["highway"], strict=True):
-            for line in getattr(geom, "geoms", [geom]):
-                x, y = line.xy
-                ax.plot(
-                    np.asarray(x) / 1000,
-                    np.asarray(y) / 1000,
-                    color="#222222",
-                    lw=1.4 if hw in ("motorway", "trunk") else 0.7,
-                    alpha=0.8,
+        # One collection per line width: a Line2D per road costs ~1 ms each on country maps.
+        big = result.main_roads["highway"].isin(["motorway", "trunk"]).to_numpy()
+        for wide in (False, True):
+            lines = shapely.get_parts(result.main_roads.geometry.to_numpy()[big == wide])
+            if len(lines):
+                segments = [shapely.get_coordinates(line) / 1000.0 for line in lines]
+                ax.add_collection(
+                    LineCollection(segments, colors="#222222", linewidths=1.4 if wide else 0.7, alpha=0.8)
                 )
     if len(result.firms):
         points = result.firms.geometry.representative_point()

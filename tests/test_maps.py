@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -58,8 +59,10 @@ def test_explore_returns_a_map_with_every_layer_switchable(sample_result):
     assert n_zones >= 5
     assert sum(isinstance(c, folium.GeoJson) for c in zones) == n_zones
     assert sum(isinstance(c, folium.Marker) for c in zones) == n_zones
-    assert len(groups["Firms (by sector)"]._children) == len(sample_result.firms) == 238  # rows of firms.csv
-    assert len(groups["Symbiosis links (width = tonnes)"]._children) == len(sample_result.links) > 100
+    (firms,) = groups["Firms (by sector)"]._children.values()  # one data-driven layer
+    assert firms.count == len(sample_result.firms) == 238  # rows of firms.csv
+    (links,) = groups["Symbiosis links (width = tonnes)"]._children.values()
+    assert links.count == len(sample_result.links) > 100
     # The fit covers the grid: its corners in degrees are those of the UTM 47N bounds.
     bounds = m._children[next(k for k in m._children if k.startswith("fit_bounds"))].bounds
     west, south, east, north = sample_result.grid.lonlat_bounds
@@ -92,7 +95,18 @@ def test_offline_page_is_self_contained_and_small(offline_html, sample_result):
         assert maps._asset_css(name) in html, name
     assert '.version="1.9.4"' in html and "jQuery v3.7.1" in html
     assert "leaflet-control-minimap" not in html, "no minimap without a base map"
-    assert html.count('"eicgeo-zone"') == len(sample_result.zones) and html.count('"eicgeo-firm"') == 238
+    assert html.count('"eicgeo-zone"') == len(sample_result.zones)
+    # Firms are one JSON array drawn by one loop (a folium Marker per firm compiled a template each).
+    assert html.count('"eicgeo-firm"') == 1
+    assert len(_features(html, "eicgeo-firm")) == 238
+
+
+def _features(html: str, class_name: str) -> list:
+    """The feature array of the data-driven layer whose options name ``class_name``."""
+    for match in re.finditer(r"var features = (\[.*?\]);\n  var options = (\{.*?\});", html, flags=re.S):
+        if json.loads(match.group(2)).get("className") == class_name:
+            return json.loads(match.group(1))
+    raise AssertionError(f"no feature layer of class {class_name}")
 
 
 def test_popups_table_the_zone_scores_and_the_firm_flows(offline_html, sample_result):
@@ -113,6 +127,8 @@ def test_popups_table_the_zone_scores_and_the_firm_flows(offline_html, sample_re
     assert f"<td style='text-align:right'>{materials:.2f}</td>" in popup
     assert "Robust: it stays in the top 5" in popup
     # Firm F0001, a rice mill: inputs paddy:3310;electricity:149, outputs rice_husk:661 among others.
+    # Popups of firms and links are JSON strings in the page, where "</" is written "<\\/".
+    html = html.replace("<\\/", "</")
     assert "F0001 Ruam Chai Thanakit Rice Mill" in html
     assert "paddy: 3,310 t/yr" in html and "electricity: 149 MWh/yr" in html and "rice_husk: 661 t/yr" in html
     link = sample_result.links.iloc[0]
