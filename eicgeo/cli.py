@@ -196,10 +196,10 @@ def compare(
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option(
     "--size",
-    type=click.Choice(["S", "M", "L"]),
+    type=click.Choice(["S", "M", "L", "XL"]),
     default="S",
     show_default=True,
-    help="S 48 km, M 96 km, L 192 km square.",
+    help="S 48 km, M 96 km, L 192 km, XL 384 km square (L and XL are for benchmarks).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: the committed sample's).")
 @click.option(

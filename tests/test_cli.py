@@ -74,9 +74,9 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     proc = eicgeo("run", "--frobnicate", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "No such option '--frobnicate'" in one_line_error(proc)
-    proc = eicgeo("sample-data", "--out", str(tmp_path / "x"), "--size", "XL")
+    proc = eicgeo("sample-data", "--out", str(tmp_path / "x"), "--size", "XXL")
     assert proc.returncode == 2
-    assert "'XL' is not one of 'S', 'M', 'L'" in one_line_error(proc)
+    assert "'XXL' is not one of 'S', 'M', 'L', 'XL'" in one_line_error(proc)
 
 
 def test_main_returns_codes_in_process(tmp_path, capsys):

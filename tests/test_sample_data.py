@@ -263,7 +263,7 @@ def test_other_seed_differs_and_replaces_its_own_folder(tmp_path: Path, region: 
     assert (out / "firms.csv").read_bytes() != (region / "firms.csv").read_bytes()
 
 
-@pytest.mark.parametrize("size", ["XL", "s", "", None])
+@pytest.mark.parametrize("size", ["XXL", "s", "", None])
 def test_bad_size_raises(tmp_path: Path, size: object) -> None:
     with pytest.raises(InputError, match="size must be one of"):
         generate(tmp_path / "x", size=size)  # type: ignore[arg-type]

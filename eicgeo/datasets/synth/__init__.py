@@ -83,8 +83,9 @@ def generate(
         ``manifest.json``). It is built in a staging folder and swapped in whole at the end, so
         a failure never leaves a partial region (see :func:`eicgeo.io.output_folder`).
     size
-        ``"S"`` (48 km x 48 km, the committed sample, < 8 MB), ``"M"`` (96 km) or ``"L"``
-        (192 km, for benchmarks; > 200,000 OSM nodes).
+        ``"S"`` (48 km x 48 km, the committed sample, < 8 MB), ``"M"`` (96 km), ``"L"``
+        (192 km, for benchmarks; > 200,000 OSM nodes) or ``"XL"`` (384 km, for the scaling
+        benchmark; never committed).
     seed
         Seed of ``numpy.random.default_rng``; the same seed and size give identical files.
     overwrite
@@ -99,7 +100,7 @@ def generate(
     Raises
     ------
     InputError
-        If ``size`` is not one of "S", "M", "L", or ``seed`` is not a non-negative integer.
+        If ``size`` is not one of "S", "M", "L", "XL", or ``seed`` is not a non-negative integer.
     OutputFolderError
         If ``out`` is an existing file or holds files the generator did not write.
     """

@@ -283,7 +283,7 @@ def place_firms(
 ) -> list[_Firm]:
     """About 240 firms (S) in 23 sectors, placed where such firms really are."""
     sites = _Sites(plan, land)
-    scale = {1: 1.0, 4: 3.5, 16: 12.0}[plan.frame.factor]
+    scale = {1: 1.0, 4: 3.5, 16: 12.0, 64: 45.0}[plan.frame.factor]
     firms: list[_Firm] = []
     for sector, spec in _SECTORS.items():
         if sector == "quarry":

@@ -19,13 +19,13 @@ from scipy.interpolate import RectBivariateSpline
 __all__ = ["LC_RES", "POP_RES", "SIZES", "Frame", "Noise", "region_frame"]
 
 #: Region side length in kilometres for each size.
-SIZES: dict[str, float] = {"S": 48.0, "M": 96.0, "L": 192.0}
+SIZES: dict[str, float] = {"S": 48.0, "M": 96.0, "L": 192.0, "XL": 384.0}
 
 LC_RES = 0.0003  # degrees, ~33 m: ESA WorldCover resampled 3x
 POP_RES = 1.0 / 1200.0  # degrees, 3 arc-seconds: the WorldPop grid
 _ALIGN = 0.0075  # degrees, smallest common multiple of both cell sizes
 _LON_C, _LAT_C = 100.45, 14.80
-_AREA_FACTOR = {"S": 1, "M": 4, "L": 16}
+_AREA_FACTOR = {"S": 1, "M": 4, "L": 16, "XL": 64}
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Frame:
 
     @property
     def factor(self) -> int:
-        """Area relative to the S region (1, 4 or 16)."""
+        """Area relative to the S region (1, 4, 16 or 64)."""
         return _AREA_FACTOR[self.size]
 
     def shape(self, res: float) -> tuple[int, int]:
@@ -101,7 +101,7 @@ class Frame:
 
 
 def region_frame(size: str) -> Frame:
-    """The frame of a region of ``size`` ("S", "M" or "L"), aligned on both raster grids."""
+    """The frame of a region of ``size`` ("S", "M", "L" or "XL"), aligned on both raster grids."""
     phi = math.radians(_LAT_C)
     kx = 111.41284 * math.cos(phi) - 0.0935 * math.cos(3 * phi)
     ky = 111.13292 - 0.55982 * math.cos(2 * phi) + 0.001175 * math.cos(4 * phi)

@@ -212,9 +212,9 @@ def lay_out(rng: np.random.Generator, frame: Frame, namer: Namer) -> Plan:
     total = sum(t.population for t in towns)
     for t in towns:  # the towns together hold at most 300,000 people
         t.population *= min(1.0, 300e3 / total)
-    # outer towns (M and L only), then primary roads linking neighbouring towns
+    # outer towns (M, L and XL only), then primary roads linking neighbouring towns
     if frame.factor > 1:
-        n = {4: 6, 16: 28}[frame.factor]
+        n = {4: 6, 16: 28, 64: 110}[frame.factor]
         pts = np.column_stack([rng.uniform(-frame.hx, frame.hx, 400 * n), rng.uniform(-frame.hy, frame.hy, 400 * n)])
         ok = (np.hypot(*(pts - centre).T) > 28) & frame.inside(pts[:, 0], pts[:, 1], 4.0)
         ok[ok] &= terrain.at(pts[ok, 0], pts[ok, 1]) < -1.0
@@ -277,7 +277,7 @@ def place_water_bodies(rng: np.random.Generator, plan: Plan, namer: Namer) -> No
     frame, side = plan.frame, SIZES[plan.frame.size]
     roads = _road_index(plan)
     river = _SegmentIndex([plan.river.xy])
-    n_lakes, n_res = {1: (1, 1), 4: (2, 2), 16: (5, 3)}[frame.factor]
+    n_lakes, n_res = {1: (1, 1), 4: (2, 2), 16: (5, 3), 64: (18, 10)}[frame.factor]
     for kind, n in (("lake", n_lakes), ("reservoir", n_res)):
         pts = np.column_stack([rng.uniform(-frame.hx, frame.hx, 3000), rng.uniform(-frame.hy, frame.hy, 3000)])
         hill = plan.terrain.at(pts[:, 0], pts[:, 1])
@@ -308,7 +308,7 @@ def place_estates(rng: np.random.Generator, plan: Plan, namer: Namer) -> None:
     """Industrial estates: 1-4 km2 blocks beside the trunk roads, 6-20 km from the city centre."""
     frame = plan.frame
     n_core = int(rng.integers(5, 9))
-    n = n_core * {1: 1, 4: 3, 16: 8}[frame.factor]
+    n = n_core * {1: 1, 4: 3, 16: 8, 64: 30}[frame.factor]
     roads = [i for i, ln in enumerate(plan.majors) if ln.tags["highway"] == "trunk"]
     if frame.factor > 1:
         roads += [i for i, ln in enumerate(plan.majors) if ln.group >= 100]
