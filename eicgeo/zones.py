@@ -464,23 +464,29 @@ def cluster_zones(
     ok = np.asarray(allowed.values, dtype=bool)
     suit = np.asarray(suitability.values, dtype=float) if suitability is not None else None
     cell_ha = grid.cell_area_m2 / 1e4
+    points = firms.to_crs(grid.crs) if firms is not None and "cluster" in firms else None
     rows, geoms = [], []
     for cluster in clusters.to_crs(grid.crs).itertuples():
         anchor = [cluster.geometry]
-        if firms is not None and "cluster" in firms:
-            members = firms.to_crs(grid.crs).geometry[firms["cluster"].to_numpy() == cluster.cluster]
+        if points is not None:
+            members = points.geometry[points["cluster"].to_numpy() == cluster.cluster]
             if len(members):
                 anchor = list(members.buffer(buffer_m))
         if anchor == [cluster.geometry]:
             anchor = [cluster.geometry.buffer(buffer_m)]
-        cells = rasterio.features.geometry_mask(anchor, grid.shape, grid.transform, invert=True) & ok
+        # Every step works in the window of the anchor's bounds: the cost follows the cluster.
+        window, sub = _window(grid, shapely.total_bounds(anchor))
+        if window is None:
+            continue
+        cells = rasterio.features.geometry_mask(anchor, sub.shape, sub.transform, invert=True) & ok[window]
         if suit is not None and max_area_ha is not None and cells.sum() * cell_ha > max_area_ha:
-            labels, _ = _cap_area(cells.astype(np.int32), 1, np.where(cells, suit, -np.inf), max_area_ha / cell_ha)
+            local = np.where(cells, suit[window], -np.inf)
+            labels, _ = _cap_area(cells.astype(np.int32), 1, local, max_area_ha / cell_ha)
             cells = labels > 0
         area = cells.sum() * cell_ha
         if area < min_area_ha:
             continue
-        geoms.append(unary_union(_polygons(cells.astype(np.int32), np.array([1]), grid)))
+        geoms.append(unary_union(_polygons(cells.astype(np.int32), np.array([1]), sub)))
         rows.append({"kind": "cluster", "area_ha": float(area), "cluster": int(cluster.cluster)})
     return gpd.GeoDataFrame(rows, columns=["kind", "area_ha", "cluster"], geometry=geoms, crs=grid.crs)
 
@@ -992,6 +998,19 @@ def _top_share(score: np.ndarray, suitability: np.ndarray, k: int, eps: float = 
     return better.astype(float) + equal * (k - better.sum()) / equal.sum()
 
 
+def _window(grid: Grid, bounds: Any) -> tuple[tuple[slice, slice] | None, Grid | None]:
+    """The cells of ``grid`` under ``bounds`` (west, south, east, north), as slices and a grid."""
+    west, south, east, north = (float(v) for v in bounds)
+    t = grid.transform
+    c0 = max(int(np.floor((west - t.c) / t.a)), 0)
+    c1 = min(int(np.ceil((east - t.c) / t.a)), grid.width)
+    r0 = max(int(np.floor((north - t.f) / t.e)), 0)
+    r1 = min(int(np.ceil((south - t.f) / t.e)), grid.height)
+    if not (np.isfinite([west, south, east, north]).all() and r0 < r1 and c0 < c1):
+        return None, None
+    return (slice(r0, r1), slice(c0, c1)), Grid(grid.crs, t * t.translation(c0, r0), (r1 - r0, c1 - c0))
+
+
 def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
     """The cells (centre inside) of each zone, in order, as flat (row-major) cell indices.
 
@@ -999,24 +1018,15 @@ def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
     area, not the grid times the zones.
     """
     geoms = zones.to_crs(grid.crs).geometry if zones.crs is not None else zones.geometry
-    t = grid.transform
     out = []
     for g in geoms:
-        if g is None or g.is_empty:
+        window, sub = (None, None) if g is None or g.is_empty else _window(grid, g.bounds)
+        if window is None:
             out.append(np.empty(0, dtype=np.int64))
             continue
-        west, south, east, north = g.bounds
-        c0 = max(int(np.floor((west - t.c) / t.a)), 0)
-        c1 = min(int(np.ceil((east - t.c) / t.a)), grid.width)
-        r0 = max(int(np.floor((north - t.f) / t.e)), 0)
-        r1 = min(int(np.ceil((south - t.f) / t.e)), grid.height)
-        if r0 >= r1 or c0 >= c1:
-            out.append(np.empty(0, dtype=np.int64))
-            continue
-        window = t * t.translation(c0, r0)
-        inside = rasterio.features.geometry_mask([g], (r1 - r0, c1 - c0), window, invert=True)
+        inside = rasterio.features.geometry_mask([g], sub.shape, sub.transform, invert=True)
         rows, cols = np.nonzero(inside)
-        out.append((rows + r0).astype(np.int64) * grid.width + (cols + c0))
+        out.append((rows + window[0].start).astype(np.int64) * grid.width + (cols + window[1].start))
     return out
 
 
