@@ -480,7 +480,14 @@ class _Features(MacroElement):
   features.forEach(function (f) {
     var o = Object.assign({}, options, {color: options.color || f[1], fillColor: f[1]});
     if (f[2] !== null) { o.weight = f[2]; }
-    var item = options.kind === "line" ? L.polyline(f[0], o) : L.circleMarker(f[0], o);
+    var item;
+    if (options.kind === "line") { item = L.polyline(f[0], o); }
+    else if (options.kind === "polygon") { item = L.polygon(f[0], o); }
+    else if (options.kind === "square") {
+      item = L.marker(f[0], {icon: L.divIcon({className: options.className, iconSize: [9, 9], iconAnchor: [5, 5],
+        html: "<div style='width:9px;height:9px;background:" + f[1] + ";border:1px solid #222'></div>"})});
+    }
+    else { item = L.circleMarker(f[0], o); }
     item.bindTooltip(f[3]);
     item.bindPopup(f[4], {maxWidth: options.maxWidth});
     item.addTo(group);
@@ -545,32 +552,37 @@ def _links_layer(links: gpd.GeoDataFrame, colours: Mapping[str, str], vocab: Voc
 
 
 def _sources_layer(sources: gpd.GeoDataFrame, colours: Mapping[str, str]) -> folium.FeatureGroup:
+    """Each source as a square at its point (or its area's representative point), and areas as
+    polygons too; both data-driven (:class:`_Features`)."""
     group = folium.FeatureGroup(name="Raw-material sources", show=False)
     shown = sources.to_crs(4326)
+    areas, squares = [], []
     for _, row in shown.iterrows():
         geom = row.geometry
         point = geom if geom.geom_type == "Point" else geom.representative_point()
         colour = colours[str(row["material"])]
         tonnes = row.get("tonnes_per_year", np.nan)
-        label = f"{row['material']}" + (f": {tonnes:,.0f} t/yr" if tonnes == tonnes else "")
+        label = html.escape(f"{row['material']}" + (f": {tonnes:,.0f} t/yr" if tonnes == tonnes else ""))
         fields = {k: row[k] for k in ("source_id", "name", "material", "tonnes_per_year") if k in row.index}
-        popup = folium.Popup(_popup_table(fields), max_width=320)
-        if geom.geom_type != "Point":
-            folium.GeoJson(
-                geom.__geo_interface__,
-                style_function=lambda _f, c=colour: {"color": c, "weight": 1, "fillOpacity": 0.3},
-                tooltip=label,
-                popup=popup,
-            ).add_to(group)
-            popup = folium.Popup(_popup_table(fields), max_width=320)
-        square = f"<div style='width:9px;height:9px;background:{colour};border:1px solid #222'></div>"
-        folium.Marker(
-            [point.y, point.x],
-            icon=folium.DivIcon(html=square, icon_size=(9, 9), icon_anchor=(5, 5), class_name="eicgeo-source"),
-            tooltip=label,
-            popup=popup,
+        popup = _popup_table(fields)
+        if geom.geom_type in ("Polygon", "MultiPolygon"):
+            areas.append([_latlngs(geom), colour, None, label, popup])
+        squares.append([[round(point.y, 6), round(point.x, 6)], colour, None, label, popup])
+    if areas:
+        _Features(
+            areas, kind="polygon", weight=1, fillOpacity=0.3, className="eicgeo-source-area", maxWidth=320
         ).add_to(group)
+    _Features(squares, kind="square", className="eicgeo-source", maxWidth=320).add_to(group)
     return group
+
+
+def _latlngs(geom: Any) -> list:
+    """A (multi)polygon's rings as Leaflet [lat, lon] lists (holes after their exterior)."""
+
+    def rings(poly: Any) -> list:
+        return [[[round(y, 6), round(x, 6)] for x, y in ring.coords] for ring in (poly.exterior, *poly.interiors)]
+
+    return [rings(p) for p in geom.geoms] if geom.geom_type == "MultiPolygon" else rings(geom)
 
 
 def _fmt(v: Any) -> str:

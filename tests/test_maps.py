@@ -99,6 +99,11 @@ def test_offline_page_is_self_contained_and_small(offline_html, sample_result):
     # Firms are one JSON array drawn by one loop (a folium Marker per firm compiled a template each).
     assert html.count('"eicgeo-firm"') == 1
     assert len(_features(html, "eicgeo-firm")) == 238
+    # Every source is a square; quarries, plantations and the like are also drawn as their areas.
+    sources = sample_result.sources
+    areas = sources.geom_type.isin(["Polygon", "MultiPolygon"])
+    assert len(_features(html, "eicgeo-source")) == len(sources)
+    assert len(_features(html, "eicgeo-source-area")) == int(areas.sum()) > 0
 
 
 def _features(html: str, class_name: str) -> list:
