@@ -288,10 +288,11 @@ def zone_cards(result: Result, *, charts: bool = True) -> list[Card]:
     """One :class:`Card` per ranked zone, in rank order (``charts=False`` leaves the bar chart
     out, for the map popups, which draw it in HTML)."""
     ranked = _with_lonlat(result.zones).sort_values("rank")
-    return [_card(result, row, chart=charts) for _, row in ranked.iterrows()]
+    partners = _all_partners(result, ranked)
+    return [_card(result, row, partners[k], chart=charts) for k, (_, row) in enumerate(ranked.iterrows())]
 
 
-def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
+def _card(result: Result, row: pd.Series, partners: list[str], *, chart: bool = True) -> Card:
     estimated = set(result.fallbacks)
     facts = [("Kind", _KIND.get(row.get("kind"), str(row.get("kind", "zone"))))]
     if pd.notna(row.get("area_ha")):
@@ -320,7 +321,7 @@ def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
         where=_where(row),
         facts=facts,
         parts=parts,
-        partners=_partners(result, row),
+        partners=partners,
         stability=_stability(result, row),
         green=_green(row),
         chart=_parts_chart(parts) if chart else b"",
@@ -332,25 +333,34 @@ def _card(result: Result, row: pd.Series, *, chart: bool = True) -> Card:
     )
 
 
-def _partners(result: Result, row: pd.Series) -> list[str]:
-    """The zone's firms' largest by-product exchanges, in words."""
+def _all_partners(result: Result, ranked: pd.DataFrame) -> list[list[str]]:
+    """Each zone's firms' largest by-product exchanges, in words, in the order of ``ranked``
+    (one distance query for all zones; each zone then reads only the links of its firms)."""
     firms, links = result.firms, result.links
     if firms is None or not len(firms) or links is None or not len(links):
-        return []
-    ids = zones.members(result.zones.loc[[row.name]], firms)[0]
-    mine = links[links["from_firm"].isin(ids) | links["to_firm"].isin(ids)].sort_values("tonnes", ascending=False)
+        return [[] for _ in range(len(ranked))]
     names = dict(zip(firms["firm_id"], firms["name"], strict=False)) if "name" in firms else {}
-    lines = []
-    for link in mine.head(5).itertuples():
-        unit = result.vocabulary.unit(link.material)
-        lines.append(
-            f"{link.material.replace('_', ' ')}: {_num(link.tonnes, sig=3)} {unit} from "
-            f"{names.get(link.from_firm, link.from_firm)} to {names.get(link.to_firm, link.to_firm)} "
-            f"({link.km:.0f} km)"
-        )
-    if len(mine) > 5:
-        lines.append(f"and {len(mine) - 5} more exchange{'s' if len(mine) > 6 else ''}")
-    return lines
+    by_firm: dict[str, list[int]] = {}
+    for k, (a, b) in enumerate(zip(links["from_firm"], links["to_firm"], strict=True)):
+        by_firm.setdefault(a, []).append(k)
+        if b != a:
+            by_firm.setdefault(b, []).append(k)
+    out = []
+    for ids in zones.members(ranked, firms):
+        rows = sorted({k for firm in ids for k in by_firm.get(firm, [])})
+        mine = links.iloc[rows].sort_values("tonnes", ascending=False, kind="stable")
+        lines = []
+        for link in mine.head(5).itertuples():
+            unit = result.vocabulary.unit(link.material)
+            lines.append(
+                f"{link.material.replace('_', ' ')}: {_num(link.tonnes, sig=3)} {unit} from "
+                f"{names.get(link.from_firm, link.from_firm)} to {names.get(link.to_firm, link.to_firm)} "
+                f"({link.km:.0f} km)"
+            )
+        if len(mine) > 5:
+            lines.append(f"and {len(mine) - 5} more exchange{'s' if len(mine) > 6 else ''}")
+        out.append(lines)
+    return out
 
 
 def _green(row: pd.Series) -> str:
