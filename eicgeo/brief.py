@@ -289,10 +289,11 @@ def zone_cards(result: Result, *, charts: bool = True) -> list[Card]:
     out, for the map popups, which draw it in HTML)."""
     ranked = _with_lonlat(result.zones).sort_values("rank")
     partners = _all_partners(result, ranked)
-    return [_card(result, row, partners[k], chart=charts) for k, (_, row) in enumerate(ranked.iterrows())]
+    draw = _Charts() if charts else None
+    return [_card(result, row, partners[k], draw) for k, (_, row) in enumerate(ranked.iterrows())]
 
 
-def _card(result: Result, row: pd.Series, partners: list[str], *, chart: bool = True) -> Card:
+def _card(result: Result, row: pd.Series, partners: list[str], draw: _Charts | None) -> Card:
     estimated = set(result.fallbacks)
     facts = [("Kind", _KIND.get(row.get("kind"), str(row.get("kind", "zone"))))]
     if pd.notna(row.get("area_ha")):
@@ -324,7 +325,7 @@ def _card(result: Result, row: pd.Series, partners: list[str], *, chart: bool = 
         partners=partners,
         stability=_stability(result, row),
         green=_green(row),
-        chart=_parts_chart(parts) if chart else b"",
+        chart=draw(parts) if draw is not None else b"",
         no_partners=(
             "No by-product exchange among its firms."
             if result.firms is not None and len(result.firms)
@@ -610,25 +611,45 @@ def _lon(v: float) -> str:
 def _parts_chart(parts: Sequence[tuple[str, float, float]]) -> bytes:
     """A small bar chart: each criterion's weight (grey, what it could give) and its part of the
     zone's suitability (colour, what it gives)."""
-    fig = Figure(figsize=(4.6, 0.32 * max(len(parts), 1) + 0.55), dpi=200)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.42, 0.62 / (0.32 * max(len(parts), 1) + 0.55), 0.54, 0.9))
-    ax.set_position((0.44, 0.5 / fig.get_figheight(), 0.52, 1 - 0.62 / fig.get_figheight()))
-    names = [p[0] for p in parts][::-1]
-    achieved = [p[1] if np.isfinite(p[1]) else 0.0 for p in parts][::-1]
-    weights = [p[2] for p in parts][::-1]
-    y = np.arange(len(parts))
-    ax.barh(y, weights, color="#dddddd", height=0.7, label="weight (most it can add)")
-    ax.barh(y, achieved, color="#0072b2", height=0.7, label="weight × standardised value")
-    ax.set_yticks(y, names, fontsize=7)
-    ax.tick_params(axis="x", labelsize=6.5)
-    ax.set_xlim(0, max([*weights, 0.05]) * 1.05)
-    ax.set_xlabel("part of the zone's suitability (0–1)", fontsize=6.5)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return _Charts()(parts)
+
+
+class _Charts:
+    """Draws :func:`_parts_chart` for many zones: the zones of a run share their criteria and
+    weights, so the figure is built once and only the coloured bars change between zones."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+
+    def __call__(self, parts: Sequence[tuple[str, float, float]]) -> bytes:
+        names = [p[0] for p in parts][::-1]
+        achieved = [p[1] if np.isfinite(p[1]) else 0.0 for p in parts][::-1]
+        weights = [p[2] for p in parts][::-1]
+        key = (tuple(names), tuple(weights))
+        if key != self.key:
+            self._build(names, weights)
+            self.key = key
+        for bar, width in zip(self.bars, achieved, strict=True):
+            bar.set_width(width)
+        buf = _io.BytesIO()
+        self.fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+    def _build(self, names: list[str], weights: list[float]) -> None:
+        fig = Figure(figsize=(4.6, 0.32 * max(len(names), 1) + 0.55), dpi=200)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.42, 0.62 / (0.32 * max(len(names), 1) + 0.55), 0.54, 0.9))
+        ax.set_position((0.44, 0.5 / fig.get_figheight(), 0.52, 1 - 0.62 / fig.get_figheight()))
+        y = np.arange(len(names))
+        ax.barh(y, weights, color="#dddddd", height=0.7, label="weight (most it can add)")
+        self.bars = ax.barh(y, np.zeros(len(names)), color="#0072b2", height=0.7, label="weight × standardised value")
+        ax.set_yticks(y, names, fontsize=7)
+        ax.tick_params(axis="x", labelsize=6.5)
+        ax.set_xlim(0, max([*weights, 0.05]) * 1.05)
+        ax.set_xlabel("part of the zone's suitability (0–1)", fontsize=6.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        self.fig = fig
 
 
 # --------------------------------------------------------------------------------------------
