@@ -57,11 +57,10 @@ import json, resource, sys, time
 import eicgeo
 scenario = eicgeo.read_scenario(sys.argv[1]).replace(resolution=float(sys.argv[2]))
 chunks = json.loads(sys.argv[4])
-kwargs = {}
 if chunks is not None:
-    kwargs["chunks"] = chunks
+    scenario = scenario.replace(compute={"chunks": chunks})
 t0 = time.perf_counter()
-result = eicgeo.run(scenario, out=sys.argv[3], progress=False, **kwargs)
+result = eicgeo.run(scenario, out=sys.argv[3], progress=False)
 seconds = time.perf_counter() - t0
 print(json.dumps({
     "seconds": seconds,
@@ -106,7 +105,7 @@ def run(name: str) -> dict:
         record = json.loads(proc.stdout.strip().splitlines()[-1])
         manifest = json.loads((out / "manifest.json").read_text())
     record["manifest_stages"] = manifest.get("stage_seconds")
-    record["manifest_memory"] = manifest.get("stage_peak_mb")
+    record["manifest_memory"] = manifest.get("stage_memory_mb")
     return record
 
 
