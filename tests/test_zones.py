@@ -762,3 +762,19 @@ def test_zone_cells_by_window_equal_a_whole_grid_mask():
         whole = rasterio.features.geometry_mask([geom], grid.shape, grid.transform, invert=True)
         np.testing.assert_array_equal(np.sort(cells), np.flatnonzero(whole))
     assert [len(c) for c in _masks(zones, grid)][3] == 0
+
+
+def test_cluster_zone_at_the_grid_edge_keeps_the_cells_inside():
+    # A cluster 100 m from the grid's west edge: its 500 m disc is clipped by the edge; the zone
+    # is the allowed cells whose centres lie in the disc, counted by hand from a whole-grid mask.
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 2000), (20, 20))
+    ok = np.ones((20, 20), dtype=bool)
+    ok[:, 2] = False  # a road strip
+    point = Point(100, 1000)
+    clusters = gpd.GeoDataFrame({"cluster": [3]}, geometry=[point], crs=grid.crs)
+    got = zones.cluster_zones(clusters, grid.wrap(ok, "allowed"), buffer_m=500, min_area_ha=1)
+    want = rasterio.features.geometry_mask([point.buffer(500)], grid.shape, grid.transform, invert=True) & ok
+    assert got["area_ha"].tolist() == [float(want.sum())]
+    drawn = rasterio.features.geometry_mask([got.geometry.iloc[0]], grid.shape, grid.transform, invert=True)
+    np.testing.assert_array_equal(drawn, want)
+    assert got.geometry.iloc[0].bounds[0] == 0.0
