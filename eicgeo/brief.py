@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from eicgeo import mcda, zones
+from eicgeo import mcda, symbiosis, zones
 from eicgeo.constraints import EXCLUSION_REASONS
 from eicgeo.criteria import REGISTRY
 
@@ -341,11 +341,7 @@ def _all_partners(result: Result, ranked: pd.DataFrame) -> list[list[str]]:
     if firms is None or not len(firms) or links is None or not len(links):
         return [[] for _ in range(len(ranked))]
     names = dict(zip(firms["firm_id"], firms["name"], strict=False)) if "name" in firms else {}
-    by_firm: dict[str, list[int]] = {}
-    for k, (a, b) in enumerate(zip(links["from_firm"], links["to_firm"], strict=True)):
-        by_firm.setdefault(a, []).append(k)
-        if b != a:
-            by_firm.setdefault(b, []).append(k)
+    by_firm = symbiosis.links_by_firm(links)
     out = []
     for ids in zones.members(ranked, firms):
         rows = sorted({k for firm in ids for k in by_firm.get(firm, [])})

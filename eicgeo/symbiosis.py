@@ -59,6 +59,7 @@ __all__ = [
     "UNMATCHED_COLUMNS",
     "byproduct_tonnes",
     "cluster_metrics",
+    "links_by_firm",
     "match",
     "metrics",
     "opportunities",
@@ -401,6 +402,23 @@ def _shortest_ratio(node_xy: np.ndarray, matrix: csr_matrix) -> float:
 
 def _in_box(xy: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     return (xy[:, 0] >= box[0]) & (xy[:, 1] >= box[1]) & (xy[:, 0] <= box[2]) & (xy[:, 1] <= box[3])
+
+
+def links_by_firm(links: pd.DataFrame) -> dict[Any, list[int]]:
+    """The positions of each firm's links (as supplier or user) in ``links``, ascending.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> links_by_firm(pd.DataFrame({"from_firm": ["P", "P"], "to_firm": ["C", "B"]}))
+    {'P': [0, 1], 'C': [0], 'B': [1]}
+    """
+    out: dict[Any, list[int]] = {}
+    for k, (a, b) in enumerate(zip(links["from_firm"], links["to_firm"], strict=True)):
+        out.setdefault(a, []).append(k)
+        if b != a:
+            out.setdefault(b, []).append(k)
+    return out
 
 
 def byproduct_tonnes(firms: gpd.GeoDataFrame, *, vocab: Vocabulary = BUILTIN) -> np.ndarray:

@@ -1052,8 +1052,12 @@ def _firm_columns(
     members = _within(points, out, firm_reach_m, grid.crs)
     out["n_firms"] = [len(s) for s in members]
     if links is not None and len(links):
+        # Each link once per zone, from an index of the links by firm: the cost follows the
+        # zones' firms and their links, not the zones times all links.
+        by_firm = symbiosis.links_by_firm(links)
+        tonnes = links["tonnes"].to_numpy(dtype=float)
         out["symbiosis_tonnes"] = [
-            float(links.loc[links["from_firm"].isin(s) | links["to_firm"].isin(s), "tonnes"].sum()) for s in members
+            float(tonnes[sorted({k for firm in s for k in by_firm.get(firm, [])})].sum()) for s in members
         ]
     if reach_km is not None and "outputs" in points:
         offered = pd.Series(symbiosis.byproduct_tonnes(points, vocab=vocab), index=points["firm_id"].to_numpy())
