@@ -1189,23 +1189,24 @@ def reach_sums(
 
     Examples
     --------
-    The road of :func:`compile_network`'s example (3 km, primary, 50 km/h) on 100 m cells, each
-    worth 1: from its west end, 39 of the 90 cells lie within 2 minutes, the same cells as the
-    whole surface finds.
+    A two-way residential street (20 km/h) running 2 km north from (0, 0), on 200 m cells of
+    10 people each. Within 3 minutes of a zone at its south end live 220 people, in the same 22
+    cells the whole surface finds:
 
     >>> import networkx as nx
-    >>> from affine import Affine
-    >>> from shapely.geometry import Point
-    >>> graph = nx.MultiDiGraph(crs="EPSG:32647")
-    >>> graph.add_node(1, x=0.0, y=150.0); graph.add_node(2, x=3000.0, y=150.0)
-    >>> for u, v in ((1, 2), (2, 1)):
-    ...     _ = graph.add_edge(u, v, highway="primary", length=3000.0, travel_time=216.0)
-    >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 300), (3, 30))
-    >>> start = gpd.GeoSeries([Point(0, 150)], crs="EPSG:32647")
-    >>> net = compile_network(graph)
-    >>> full = travel_time_surface(net, start, grid, max_minutes=2.0).values
-    >>> int(np.isfinite(full).sum()), reach_sums(net, start, grid, np.ones(grid.shape), max_minutes=2.0).tolist()
-    (39, [39.0])
+    >>> from shapely.geometry import box
+    >>> street = nx.MultiDiGraph(crs="EPSG:32648")
+    >>> street.add_nodes_from([(1, {"x": 0.0, "y": 0.0}), (2, {"x": 0.0, "y": 2000.0})])
+    >>> lane = {"highway": "residential", "travel_time": 360.0}
+    >>> street.add_edges_from([(1, 2, lane), (2, 1, lane)])
+    [0, 0]
+    >>> cells = Grid.from_bounds((-1000, -200, 1000, 2200), 200, "EPSG:32648")
+    >>> zone = gpd.GeoSeries([box(-100, -100, 100, 100)], crs=cells.crs)
+    >>> network = compile_network(street, spacing_m=200)
+    >>> people = np.full(cells.shape, 10.0)
+    >>> whole = travel_time_surface(network, zone, cells, max_minutes=3.0).values
+    >>> reach_sums(network, zone, cells, people, max_minutes=3.0).tolist(), float(people[np.isfinite(whole)].sum())
+    ([220.0], 220.0)
     """
     offroad = check_positive(offroad_kph, "offroad_kph") / 3.6
     limit = check_positive(max_minutes, "max_minutes") * 60.0
