@@ -55,8 +55,16 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 def _linear(x, *, low: float, high: float, increasing: bool = True):
     _ordered("linear", low=low, high=high)
-    y = (x - low) / (high - low)
-    return y if increasing else 1.0 - y
+    span = float(high) - float(low)
+
+    def op(v, o, s, p):
+        if increasing:
+            np.subtract(v, p(low), out=o)
+        else:
+            np.subtract(p(high), v, out=o)
+        np.divide(o, p(span), out=o)
+
+    return _cellwise(x, op, values=(low, high), spans=(span,))
 
 
 def _logistic(x, *, midpoint: float, spread: float, increasing: bool = True):
@@ -64,8 +72,17 @@ def _logistic(x, *, midpoint: float, spread: float, increasing: bool = True):
     if not spread > 0:
         msg = f"logistic spread must be > 0, got {spread}"
         raise InputError(msg)
-    z = (x - midpoint) / spread
-    return 1.0 / (1.0 + np.exp(-z if increasing else z))
+
+    def op(v, o, s, p):
+        np.subtract(v, p(midpoint), out=o)
+        np.divide(o, p(spread), out=o)
+        if increasing:
+            np.negative(o, out=o)
+        np.exp(o, out=o)
+        o += 1
+        np.reciprocal(o, out=o)
+
+    return _cellwise(x, op, values=(midpoint,), spans=(spread,))
 
 
 def _sigmoid(
@@ -92,32 +109,78 @@ def _sigmoid(
             raise InputError(msg)
         return _logistic(x, midpoint=midpoint, spread=spread, increasing=increasing)
     rising, falling = _fuzzy_sides("sigmoid", a, b, c, d)
-    y = xr.ones_like(x)
-    if rising:
-        t = ((x - a) / (b - a)).clip(0.0, 1.0)
-        y = xr.where(x < b, np.cos((1.0 - t) * (np.pi / 2)) ** 2, y)
-    if falling:
-        t = ((x - c) / (d - c)).clip(0.0, 1.0)
-        y = xr.where(x > c, np.cos(t * (np.pi / 2)) ** 2, y)
-    return y
+
+    def op(v, o, s, p):
+        # Below b the rise is cos²((1 - t) π/2), t = (x - a) / (b - a) clipped to 0..1; at and
+        # above b, t = 1 gives exactly 1. Above c the fall is cos²(t π/2), t = (x - c) / (d - c)
+        # clipped; at and below c it is exactly 1. As b <= c, the curve is their product.
+        if rising:
+            _ramp(v, p(a), p(b - a), o)
+            np.subtract(1, o, out=o)
+            _cos2(o, p(np.pi / 2))
+        if falling:
+            t = s if rising else o
+            _ramp(v, p(c), p(d - c), t)
+            _cos2(t, p(np.pi / 2))
+            if rising:
+                np.multiply(o, t, out=o)
+
+    return _cellwise(x, op, values=(a, b, c, d), spans=_fuzzy_spans(a, b, c, d))
+
+
+def _ramp(v, start, span, out):
+    """``out = clip((v - start) / span, 0, 1)`` in place."""
+    np.subtract(v, start, out=out)
+    np.divide(out, span, out=out)
+    np.clip(out, 0, 1, out=out)
+
+
+def _cos2(t, half_pi):
+    """``t = cos(t · π/2)²`` in place."""
+    np.multiply(t, half_pi, out=t)
+    np.cos(t, out=t)
+    np.multiply(t, t, out=t)
 
 
 def _gaussian(x, *, target: float, spread: float):
     if not spread > 0:
         msg = f"gaussian spread must be > 0, got {spread}"
         raise InputError(msg)
-    return np.exp(-0.5 * ((x - target) / spread) ** 2)
+
+    def op(v, o, s, p):
+        np.subtract(v, p(target), out=o)
+        np.divide(o, p(spread), out=o)
+        np.multiply(o, o, out=o)
+        np.multiply(o, p(-0.5), out=o)
+        np.exp(o, out=o)
+
+    return _cellwise(x, op, values=(target,), spans=(spread,))
 
 
 def _jshaped(x, *, a: float | None = None, b: float | None = None, c: float | None = None, d: float | None = None):
     """IDRISI FUZZY J-shaped: rises through a (0.5) to b (1), falls from c (1) through d (0.5)."""
     rising, falling = _fuzzy_sides("jshaped", a, b, c, d)
-    y = xr.ones_like(x)
-    if rising:
-        y = xr.where(x < b, 1.0 / (1.0 + ((x - b) / (b - a)) ** 2), y)
-    if falling:
-        y = xr.where(x > c, 1.0 / (1.0 + ((x - c) / (d - c)) ** 2), y)
-    return y
+
+    def op(v, o, s, p):
+        # 1 / (1 + u² + w²) with u = min(x - b, 0) / (b - a) and w = max(x - c, 0) / (d - c):
+        # at most one of them is non-zero (b <= c), so each side is its own formula.
+        if rising:
+            np.subtract(v, p(b), out=o)
+            np.minimum(o, 0, out=o)
+            np.divide(o, p(b - a), out=o)
+            np.multiply(o, o, out=o)
+        if falling:
+            w = s if rising else o
+            np.subtract(v, p(c), out=w)
+            np.maximum(w, 0, out=w)
+            np.divide(w, p(d - c), out=w)
+            np.multiply(w, w, out=w)
+            if rising:
+                np.add(o, w, out=o)
+        o += 1
+        np.reciprocal(o, out=o)
+
+    return _cellwise(x, op, values=(a, b, c, d), spans=_fuzzy_spans(a, b, c, d))
 
 
 def _symmetric_linear(
@@ -125,12 +188,24 @@ def _symmetric_linear(
 ):
     """IDRISI FUZZY linear: 0 below a, rising to 1 at b, 1 until c, falling to 0 at d."""
     rising, falling = _fuzzy_sides("symmetric_linear", a, b, c, d)
-    y = xr.ones_like(x)
-    if rising:
-        y = np.minimum(y, (x - a) / (b - a))
-    if falling:
-        y = np.minimum(y, (d - x) / (d - c))
-    return y
+
+    def op(v, o, s, p):
+        # min((x - a) / (b - a), (d - x) / (d - c)), clipped to 0..1 afterwards
+        if rising:
+            np.subtract(v, p(a), out=o)
+            np.divide(o, p(b - a), out=o)
+        if falling:
+            w = s if rising else o
+            np.subtract(p(d), v, out=w)
+            np.divide(w, p(d - c), out=w)
+            if rising:
+                np.minimum(o, w, out=o)
+
+    return _cellwise(x, op, values=(a, b, c, d), spans=_fuzzy_spans(a, b, c, d))
+
+
+def _fuzzy_spans(a, b, c, d) -> tuple[float, ...]:
+    return tuple(float(hi) - float(lo) for lo, hi in ((a, b), (c, d)) if lo is not None)
 
 
 def _fuzzy_sides(fn: str, a, b, c, d) -> tuple[bool, bool]:
@@ -163,12 +238,12 @@ def _piecewise(x, *, points: Sequence[Sequence[float]]):
     if np.any(np.diff(pts[:, 0]) <= 0):
         msg = f"piecewise points must have strictly increasing x, got {pts[:, 0].tolist()}"
         raise InputError(msg)
-    return xr.apply_ufunc(
-        lambda v: np.where(np.isnan(v), np.nan, np.interp(v, pts[:, 0], pts[:, 1])),
-        x,
-        dask="parallelized",
-        output_dtypes=[np.float64],
-    )
+
+    def op(v, o, s, p):
+        # np.interp works in float64 (one tile of it) and keeps NaN as NaN
+        o[...] = np.interp(v, pts[:, 0], pts[:, 1])
+
+    return _cellwise(x, op)
 
 
 def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
@@ -180,17 +255,102 @@ def _categorical(x, *, scores: Mapping[Any, float], default: float = np.nan):
     if any(k < 0 for k in codes):
         msg = f"categorical class codes must be >= 0, got {sorted(k for k in codes if k < 0)}"
         raise InputError(msg)
+    default = float(default)
     size = max([*codes, 0]) + 1
     table = np.full(size, default, dtype=np.float64)
     for k, v in codes.items():
         table[k] = v
+    # Scores are clipped to 0..1 once, in the table: the same as clipping every cell.
+    table = np.clip(table, 0.0, 1.0).astype(np.float32)
+    fill = np.float32(np.clip(default, 0.0, 1.0))
 
-    def lookup(v):
-        v = np.asarray(v)
+    def op(v, o, s, p):
+        if v.dtype.kind == "b" or (v.dtype.kind == "u" and v.dtype.itemsize <= 2):
+            # a lookup table over every value the dtype holds (at most 65,536)
+            full = np.full(1 << (8 * v.dtype.itemsize), fill, dtype=np.float32)
+            full[: min(size, full.size)] = table[: full.size]
+            np.take(full, v, out=o)
+            return
         inside = (v >= 0) & (v < size)
-        return np.where(inside, table[np.where(inside, v, 0).astype(np.int64)], default)
+        index = np.where(inside, v, 0).astype(np.int64)
+        np.copyto(o, np.where(inside, table[index], fill))
 
-    return xr.apply_ufunc(lookup, x, dask="parallelized", output_dtypes=[np.float64])
+    return _cellwise(x, op, clip=False, work=np.float32)
+
+
+def _cellwise(
+    x: xr.DataArray,
+    op: Callable[..., None],
+    *,
+    values: Sequence[float | None] = (),
+    spans: Sequence[float] = (),
+    clip: bool = True,
+    work: Any = None,
+) -> xr.DataArray:
+    """``x`` standardised by ``op`` cell by cell: float32, clipped to 0..1, NaN where ``x`` is NaN.
+
+    ``op(v, o, s, p)`` writes the values of the input tile ``v`` into ``o`` in place, with ``s``
+    a scratch tile of the same shape and ``p`` the work dtype (parameters go through it, so
+    that numpy does not promote a float32 tile to float64). Tiles of :data:`_TILE_CELLS`
+    cells bound the temporaries to two tiles whatever the grid, and keep them in the CPU cache.
+
+    The work dtype is float32 for float32 (and small integer) input when the parameters
+    ``values`` and ``spans`` (``high - low``, ...) are float32 numbers precisely enough (see
+    :func:`_float32_enough`), else float64, written into the float32 output tile by tile.
+    A dask-backed ``x`` is standardised block by block with the same kernel, so both give
+    identical values.
+    """
+    exact32 = _float32_enough(values, spans)
+
+    def kernel(block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block)
+        out = np.empty(block.shape, dtype=np.float32)
+        dtype = work or (np.float32 if exact32 and _small(block.dtype) else np.float64)
+        direct = dtype == np.float32  # the output tile is the work tile
+        scratch = np.empty((2, *_tile_buffer(block.shape).shape), dtype=dtype)
+        with np.errstate(all="ignore"):
+            for rows in _tiles(block.shape):
+                n = rows.stop - rows.start
+                o = out[rows] if direct else scratch[0, :n]
+                op(block[rows], o, scratch[1, :n], dtype)
+                if clip:
+                    np.clip(o, 0.0, 1.0, out=o)
+                if not direct:
+                    out[rows] = o
+        return out
+
+    data = x.data
+    values_out = (
+        da.map_blocks(kernel, data, dtype=np.float32) if isinstance(data, da.Array) else kernel(np.asarray(data))
+    )
+    out = x.copy(deep=False, data=values_out)
+    out.encoding = {}  # the raw layer's file encoding (a uint8 dtype, a fill value) is not the result's
+    return out
+
+
+def _small(dtype: np.dtype) -> bool:
+    """True for the dtypes float32 holds exactly: float16/32, and integers of up to 16 bits."""
+    dtype = np.dtype(dtype)
+    return (dtype.kind == "f" and dtype.itemsize <= 4) or (dtype.kind in "biu" and dtype.itemsize <= 2)
+
+
+#: Relative error of a float32 parameter, as a share of the smallest span, accepted for float32 work.
+_FLOAT32_PARAMETER_ERROR = 2.0**-20
+
+
+def _float32_enough(values: Sequence[float | None], spans: Sequence[float]) -> bool:
+    """True when the parameters and spans are float32 numbers close enough to themselves: every
+    span a normal float32, and every parameter within 2**-20 of the smallest span of its float32
+    value (so the standardised value is off by at most a few float32 steps)."""
+    spans = [float(s) for s in spans]
+    given = [float(v) for v in values if v is not None]
+    tiny, biggest = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+    if any(not tiny <= abs(s) <= biggest for s in spans) or any(not abs(v) <= biggest for v in given):
+        return False
+    if not spans:
+        return True
+    error = max((abs(float(np.float32(v)) - v) for v in given), default=0.0)
+    return error <= min(abs(s) for s in spans) * _FLOAT32_PARAMETER_ERROR
 
 
 def _ordered(fn: str, **params: float | None) -> None:
@@ -260,7 +420,7 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
         )
         raise InputError(msg)
     try:
-        out = STANDARDIZERS[fn](layer.astype(np.float64) if fn != "categorical" else layer, **params)
+        out = STANDARDIZERS[fn](layer, **params)
     except TypeError as err:
         msg = f"standardisation {fn!r} of layer {layer.name!r}: bad parameters {params}: {err}"
         raise InputError(msg) from err
@@ -269,8 +429,6 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
             raise
         msg = f"criterion {layer.name!r}: {err}"
         raise InputError(msg) from err
-    out = xr.where(layer.notnull(), out, np.nan) if fn != "categorical" else out
-    out = out.clip(0.0, 1.0).astype(np.float32)
     out.name = layer.name
     out.attrs = {**layer.attrs, "standardisation": fn, "parameters": repr(params), "units": "0..1"}
     return _georef_like(out, layer)
