@@ -9,6 +9,7 @@ with a plot of each standardisation function, are in ``docs/mcda.md``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import warnings
@@ -1305,6 +1306,20 @@ def sample_weights(
 #: Cells per block of :func:`monte_carlo` is about this many draws x cells (float32 values).
 _MC_BLOCK_VALUES = 1 << 22
 
+#: Draws x cells of one tile of a block: the suitability values of a tile stay in the CPU cache
+#: while they are summarised.
+_MC_TILE_VALUES = 1 << 18
+
+#: Draws x cells of the sample the top-``top_q`` thresholds are first estimated on.
+_MC_SAMPLE_VALUES = 1 << 22
+
+#: At most this many (draw, cell) values near the thresholds are kept to find them exactly in
+#: one pass; beyond it :func:`monte_carlo` counts bits over two more passes instead.
+_MC_NEAR_VALUES = 1 << 22
+
+#: Half-width of the bracket around a sample quantile, in standard errors of its rank.
+_MC_BRACKET_SIGMAS = 6.0
+
 
 def monte_carlo(
     criteria: Mapping[str, xr.DataArray] | xr.Dataset,
@@ -1329,10 +1344,19 @@ def monte_carlo(
     ``block_cells`` values, never ``n`` whole suitability maps. "Top ``top_q``" is exact and
     global per draw: a cell is in it when its value is at or above the draw's order statistic of
     rank ``r = ceil((N - 1)(1 - top_q))`` among the ``N`` valid cells, i.e. at or above
-    ``numpy.quantile(s, 1 - top_q)`` (linear interpolation). That order statistic is found
-    exactly by a radix selection on the float32 bit patterns: a first pass counts the values of
-    each draw by their high 16 bits, a second counts the low 16 bits inside the bucket holding
-    rank ``r``, and a third pass counts the cells at or above it. Dask-backed criteria are read
+    ``numpy.quantile(s, 1 - top_q)`` (linear interpolation).
+
+    That order statistic is found in one pass over the grid in the usual case. The draws are
+    first combined on a regular sample of the cells (about :data:`_MC_SAMPLE_VALUES` values),
+    whose quantiles bracket each draw's threshold: ``lo < t <= hi``, ±6 standard errors of the
+    sample rank. The pass then counts, per draw, the values at or below ``lo`` and equal to
+    ``hi``, counts per cell the draws at or above ``hi``, and keeps the few values between
+    ``lo`` and ``hi`` with their cells; the threshold is the right one of those, and a cell's
+    ``p_top`` its draws at or above ``hi`` plus its kept values at or above the threshold. When
+    a bracket misses (the counts show it) or more than :data:`_MC_NEAR_VALUES` values would be
+    kept, the order statistic is found by a radix selection on the float32 bit patterns instead:
+    a pass counts each draw's values by their high 16 bits, a second the low 16 bits inside the
+    bucket holding rank ``r``, a third the cells at or above it. Dask-backed criteria are read
     block by block (once per pass).
 
     Examples
@@ -1366,46 +1390,68 @@ def monte_carlo(
     cells = block_cells or max(width, _MC_BLOCK_VALUES // n)
     rows = max(1, cells // width)
     row_blocks = [slice(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
-    offsets = (np.arange(n, dtype=np.int64) << 16)[:, None]
+    tile = max(1, _MC_TILE_VALUES // n)
 
-    def draws_of(block: slice) -> tuple[np.ndarray, np.ndarray]:
-        stack = np.stack([np.asarray(a.data[block], dtype=np.float32) for a in arrays])
-        valid = ~np.isnan(stack).any(axis=0)
-        return valid, draws @ stack[:, valid]
+    def read():
+        """Per row block: the flat grid index of its valid cells, and their draws tile by tile."""
+        for block in row_blocks:
+            stack = np.stack([np.asarray(a.data[block], dtype=np.float32) for a in arrays])
+            valid = ~np.isnan(stack).any(axis=0)
+            where = np.flatnonzero(valid) + block.start * width
+            values = stack[:, valid]
+            del stack
+            for j in range(0, where.size, tile):
+                yield where[j : j + tile], draws @ np.ascontiguousarray(values[:, j : j + tile])
 
-    mean = np.full((height, width), np.nan, dtype=np.float32)
-    std = np.full((height, width), np.nan, dtype=np.float32)
-    high = np.zeros(n << 16, dtype=np.int64)
-    total = 0
-    for block in row_blocks:  # pass 1: mean, std and the high-16-bit histogram of each draw
-        valid, s = draws_of(block)
-        total += int(valid.sum())
-        mean[block][valid] = s.mean(axis=0)
-        std[block][valid] = s.std(axis=0)
-        buckets = (_sort_key(s) >> 16).astype(np.int64)
-        buckets += offsets
-        high += np.bincount(buckets.ravel(), minlength=n << 16)
+    def blas_single(tiles):
+        # One BLAS thread for the small products of a tile: threads cost more than they save
+        # there (25 ms instead of 0.07 ms for 100 x 6 x 2,600 on a busy 2-core machine).
+        with _one_blas_thread():
+            yield from tiles
+
+    mean = np.full(height * width, np.nan, dtype=np.float32)
+    std = np.full(height * width, np.nan, dtype=np.float32)
+    bracket = _mc_bracket(arrays, draws, top_q)
+    count_dtype = np.int16 if n < (1 << 15) else np.int32
+    at_or_above = np.zeros(height * width, dtype=count_dtype) if bracket is not None else None
+    below = np.zeros(n, dtype=np.int64)
+    equal = np.zeros(n, dtype=np.int64)
+    near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    kept = total = 0
+    for where, s in blas_single(read()):  # the pass: mean, std and the counts near the thresholds
+        total += where.size
+        mean[where] = s.mean(axis=0)
+        std[where] = s.std(axis=0)
+        if bracket is None:
+            continue
+        lo, hi = bracket
+        high = s >= hi
+        at_or_above[where] += high.sum(axis=0, dtype=count_dtype)
+        below += np.count_nonzero(s <= lo, axis=1)
+        equal += np.count_nonzero(s == hi, axis=1)
+        between = s > lo
+        np.less(s, hi, out=between, where=between)
+        flat = np.flatnonzero(between)
+        kept += flat.size
+        if kept > _MC_NEAR_VALUES:
+            bracket, near, at_or_above = None, [], None
+            continue
+        d, j = np.divmod(flat, s.shape[1])
+        near.append((d.astype(np.uint16 if n <= (1 << 16) else np.int64), where[j], s.ravel()[flat]))
     if total == 0:
         msg = f"no cell has a value in every criterion ({', '.join(names)}); their NaN areas cover the grid"
         raise InputError(msg)
     rank = min(total - 1, max(0, math.ceil((total - 1) * (1.0 - top_q))))
-    bucket, rank_in = _select_bucket(high.reshape(n, 1 << 16), rank)
-    low = np.zeros(n << 16, dtype=np.int64)
-    for block in row_blocks:  # pass 2: low 16 bits inside each draw's bucket
-        _, s = draws_of(block)
-        key = _sort_key(s)
-        inside = (key >> 16) == bucket[:, None].astype(np.uint32)
-        low += np.bincount(((key & 0xFFFF).astype(np.int64) + offsets)[inside], minlength=n << 16)
-    bits, _ = _select_bucket(low.reshape(n, 1 << 16), rank_in)
-    threshold = _from_sort_key((bucket.astype(np.uint32) << 16) | bits.astype(np.uint32))
-    p_top = np.full((height, width), np.nan, dtype=np.float32)
-    for block in row_blocks:  # pass 3: how often each cell reaches its draw's threshold
-        valid, s = draws_of(block)
-        p_top[block][valid] = (s >= threshold[:, None]).sum(axis=0, dtype=np.int64) / np.float32(n)
+    p_count = _mc_from_bracket(bracket, near, at_or_above, below, equal, rank, n) if bracket is not None else None
+    if p_count is None:
+        p_count = _mc_radix(lambda: blas_single(read()), n, rank, height * width, count_dtype)
+    p_top = p_count.astype(np.float32)
+    p_top /= np.float32(n)
+    p_top[np.isnan(mean)] = np.nan
     like = arrays[0]
     out = {}
     for key, values in (("mean", mean), ("std", std), ("p_top", p_top)):
-        layer = like.copy(data=values)
+        layer = like.copy(data=values.reshape(height, width))
         layer.name = key
         layer.attrs = {}
         out[key] = _georef_like(layer, like)
@@ -1414,6 +1460,108 @@ def monte_carlo(
     if spread is not None:
         ds.attrs["spread"] = spread
     return ds
+
+
+def _mc_bracket(
+    arrays: Sequence[xr.DataArray], draws: np.ndarray, top_q: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per draw, ``(lo, hi)`` (columns of ``(n, 1)``) around its ``1 - top_q`` quantile, from a
+    regular sample of the cells; None when the sample has too few valid cells or the values
+    between them would not fit :data:`_MC_NEAR_VALUES`."""
+    n = draws.shape[0]
+    height, width = arrays[0].shape
+    want = max(1024, _MC_SAMPLE_VALUES // n)
+    step = max(1, math.ceil(math.sqrt(height * width / want)))
+    stack = np.stack([np.asarray(a.data[::step, ::step], dtype=np.float32).ravel() for a in arrays])
+    sampled = stack.shape[1]
+    stack = stack[:, ~np.isnan(stack).any(axis=0)]
+    m = stack.shape[1]
+    if m < 256:
+        return None
+    q = 1.0 - top_q
+    margin = _MC_BRACKET_SIGMAS * math.sqrt(q * (1.0 - q) * m) + 2
+    # the values expected between lo and hi: the bracket's share of every draw's valid cells
+    if 2 * margin / sampled * n * height * width > _MC_NEAR_VALUES / 2:
+        return None
+    s = draws @ stack
+    k_lo, k_hi = math.floor(q * (m - 1) - margin), math.ceil(q * (m - 1) + margin)
+    kth = [k for k in (k_lo, k_hi) if 0 <= k < m]
+    part = np.partition(s, kth, axis=1) if kth else s
+    lo = part[:, k_lo] if k_lo >= 0 else np.full(n, -np.inf, dtype=np.float32)
+    hi = part[:, k_hi] if k_hi < m else np.full(n, np.inf, dtype=np.float32)
+    lo = np.where(lo < hi, lo, np.nextafter(hi, np.float32(-np.inf)))
+    return lo.astype(np.float32)[:, None], hi.astype(np.float32)[:, None]
+
+
+def _mc_from_bracket(bracket, near, at_or_above, below, equal, rank: int, n: int) -> np.ndarray | None:
+    """Per cell, the draws at or above their threshold, from the counts of the bracketed pass;
+    None when a draw's threshold is outside its bracket."""
+    d = np.concatenate([x[0] for x in near]) if near else np.zeros(0, dtype=np.uint16)
+    inside = np.bincount(d, minlength=n)
+    if np.any(rank < below) or np.any(rank >= below + inside + equal):
+        return None
+    value = np.concatenate([x[2] for x in near]) if near else np.zeros(0, dtype=np.float32)
+    grouped = value[np.argsort(d, kind="stable")]  # by draw (a radix sort for uint16 draws)
+    del d, value
+    starts = np.concatenate([[0], np.cumsum(inside)])
+    threshold = bracket[1][:, 0].copy()  # where rank falls on the values equal to hi
+    for k in np.flatnonzero(rank < below + inside):
+        own = grouped[starts[k] : starts[k + 1]]
+        threshold[k] = np.partition(own, rank - below[k])[rank - below[k]]
+    del grouped
+    counts = at_or_above
+    for d, cell, value in near:  # each tile's cells lie in one range: a small bincount each
+        cell = cell[value >= threshold[d]]
+        if cell.size:
+            first = int(cell.min())
+            add = np.bincount(cell - first)
+            counts[first : first + add.size] += add.astype(counts.dtype)
+    return counts
+
+
+def _one_blas_thread():
+    """A context in which BLAS (numpy's matmul) runs on one thread, when threadpoolctl (a
+    dependency of scikit-learn) is there; otherwise nothing changes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _mc_radix(read, n: int, rank: int, size: int, count_dtype) -> np.ndarray:
+    """Per cell, the draws at or above their threshold, by radix selection over three passes."""
+    offsets = (np.arange(n, dtype=np.int64) << 16)[:, None]
+    high = np.zeros(n << 16, dtype=np.int64)
+    batch: list[np.ndarray] = []
+
+    def flush():
+        if batch:
+            high[:] += np.bincount(np.concatenate(batch), minlength=n << 16)
+            batch.clear()
+
+    held = 0
+    for _, s in read():  # pass 1: the high-16-bit histogram of each draw
+        buckets = (_sort_key(s) >> 16).astype(np.int64)
+        buckets += offsets
+        batch.append(buckets.ravel())
+        held += buckets.size
+        if held >= _MC_BLOCK_VALUES:
+            flush()
+            held = 0
+    flush()
+    bucket, rank_in = _select_bucket(high.reshape(n, 1 << 16), rank)
+    low = np.zeros(n << 16, dtype=np.int64)
+    for _, s in read():  # pass 2: low 16 bits inside each draw's bucket
+        key = _sort_key(s)
+        inside = (key >> 16) == bucket[:, None].astype(np.uint32)
+        low += np.bincount(((key & 0xFFFF).astype(np.int64) + offsets)[inside], minlength=n << 16)
+    bits, _ = _select_bucket(low.reshape(n, 1 << 16), rank_in)
+    threshold = _from_sort_key((bucket.astype(np.uint32) << 16) | bits.astype(np.uint32))
+    counts = np.zeros(size, dtype=count_dtype)
+    for where, s in read():  # pass 3: how often each cell reaches its draw's threshold
+        counts[where] = (s >= threshold[:, None]).sum(axis=0, dtype=count_dtype)
+    return counts
 
 
 def _sort_key(values: np.ndarray) -> np.ndarray:
