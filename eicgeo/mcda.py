@@ -112,34 +112,37 @@ def _sigmoid(
     rising, falling = _fuzzy_sides("sigmoid", a, b, c, d)
 
     def op(v, o, s, p):
-        # Below b the rise is cos²((1 - t) π/2), t = (x - a) / (b - a) clipped to 0..1; at and
-        # above b, t = 1 gives exactly 1. Above c the fall is cos²(t π/2), t = (x - c) / (d - c)
-        # clipped; at and below c it is exactly 1. As b <= c, the curve is their product.
+        # The rise cos²((1 - t) π/2) is sin²(t π/2), t = (x - a) / (b - a) clipped to 0..1:
+        # exactly 0 at a and 1 from b on. The fall cos²(t π/2), t = (x - c) / (d - c) clipped,
+        # is sin²((d - x) / (d - c) π/2): exactly 1 up to c and 0 from d on. As b <= c, the
+        # curve is their product.
         if rising:
-            _ramp(v, p(a), p(b - a), o)
-            np.subtract(1, o, out=o)
-            _cos2(o, p(np.pi / 2))
+            _ramp(v, p(a), p(b - a), o, rising=True)
+            _sin2(o, p(np.pi / 2))
         if falling:
             t = s if rising else o
-            _ramp(v, p(c), p(d - c), t)
-            _cos2(t, p(np.pi / 2))
+            _ramp(v, p(d), p(d - c), t, rising=False)
+            _sin2(t, p(np.pi / 2))
             if rising:
                 np.multiply(o, t, out=o)
 
     return _cellwise(x, op, values=(a, b, c, d), spans=_fuzzy_spans(a, b, c, d))
 
 
-def _ramp(v, start, span, out):
-    """``out = clip((v - start) / span, 0, 1)`` in place."""
-    np.subtract(v, start, out=out)
+def _ramp(v, end, span, out, *, rising: bool):
+    """``out = clip((v - end) / span, 0, 1)`` (``rising``) or ``clip((end - v) / span, 0, 1)``, in place."""
+    if rising:
+        np.subtract(v, end, out=out)
+    else:
+        np.subtract(end, v, out=out)
     np.divide(out, span, out=out)
     np.clip(out, 0, 1, out=out)
 
 
-def _cos2(t, half_pi):
-    """``t = cos(t · π/2)²`` in place."""
+def _sin2(t, half_pi):
+    """``t = sin(t · π/2)²`` in place."""
     np.multiply(t, half_pi, out=t)
-    np.cos(t, out=t)
+    np.sin(t, out=t)
     np.multiply(t, t, out=t)
 
 
@@ -1484,7 +1487,8 @@ def _mc_bracket(
     if 2 * margin / sampled * n * height * width > _MC_NEAR_VALUES / 2:
         return None
     s = draws @ stack
-    k_lo, k_hi = math.floor(q * (m - 1) - margin), math.ceil(q * (m - 1) + margin)
+    k_lo = min(m - 1, math.floor(q * (m - 1) - margin))
+    k_hi = max(0, math.ceil(q * (m - 1) + margin))
     kth = [k for k in (k_lo, k_hi) if 0 <= k < m]
     part = np.partition(s, kth, axis=1) if kth else s
     lo = part[:, k_lo] if k_lo >= 0 else np.full(n, -np.inf, dtype=np.float32)
