@@ -647,18 +647,24 @@ def _percentile(layer: xr.DataArray, reference: xr.DataArray | None, pct: float)
     partial sort of the selected values in their own dtype: no float64 copy of the grid.
     """
     values = np.asarray(layer.values)
+    owned = False  # whether values is a copy this function may reorder
     if reference is not None and bool(reference.any()):
-        values = values[np.asarray(reference.values, dtype=bool)]
+        values, owned = values[np.asarray(reference.values, dtype=bool)], True
     else:
         values = values.ravel()
     if np.issubdtype(values.dtype, np.floating):
-        values = values[np.isfinite(values)]
+        values, owned = values[np.isfinite(values)], True
     if values.size == 0:
         raise Unavailable("it has no value over the allowed land to take a percentile of")
     position = (values.size - 1) * (float(pct) / 100.0)
     below = min(values.size - 1, max(0, math.floor(position)))
     above = min(values.size - 1, below + 1)
-    part = np.partition(values, [below, above] if above != below else [below])
+    kth = [below, above] if above != below else [below]
+    if owned:
+        values.partition(kth)
+        part = values
+    else:
+        part = np.partition(values, kth)
     a, b, t = float(part[below]), float(part[above]), position - below
     # numpy's linear interpolation: a + (b - a) t, from b's side when t >= 1/2
     return float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
