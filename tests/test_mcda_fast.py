@@ -359,3 +359,17 @@ def test_nanmean_of_the_materials():
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, np.nanmean(np.stack(layers).astype(np.float64), axis=0), rtol=1e-6)
     assert np.isnan(got[:5]).all() and not np.isnan(got[5:]).any()
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 7, 12])
+def test_piecewise_is_interp_exact_at_the_control_points(k):
+    rng = np.random.default_rng(k)
+    xs = np.sort(rng.choice(np.arange(0, 60, 0.5), k, replace=False))
+    ys = rng.uniform(0, 1, k).round(3)
+    raw = _raw(200, 200, seed=k)
+    raw[1, :k] = xs  # exactly on the control points
+    out = mcda.standardize(wrap(raw), "piecewise", points=np.stack([xs, ys], axis=1).tolist()).values
+    expected = np.where(np.isnan(raw), np.nan, np.interp(raw.astype(np.float64), xs, ys))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=3e-7)
+    np.testing.assert_array_equal(out[1, :k], ys.astype(np.float32))
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(raw))
