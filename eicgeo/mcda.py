@@ -1355,12 +1355,15 @@ def monte_carlo(
     sample rank. The pass then counts, per draw, the values at or below ``lo`` and equal to
     ``hi``, counts per cell the draws at or above ``hi``, and keeps the few values between
     ``lo`` and ``hi`` with their cells; the threshold is the right one of those, and a cell's
-    ``p_top`` its draws at or above ``hi`` plus its kept values at or above the threshold. When
-    a bracket misses (the counts show it) or more than :data:`_MC_NEAR_VALUES` values would be
-    kept, the order statistic is found by a radix selection on the float32 bit patterns instead:
-    a pass counts each draw's values by their high 16 bits, a second the low 16 bits inside the
-    bucket holding rank ``r``, a third the cells at or above it. Dask-backed criteria are read
-    block by block (once per pass).
+    ``p_top`` its draws at or above ``hi`` plus its kept values at or above the threshold.
+
+    Otherwise the order statistic is found by a radix selection on the float32 bit patterns: a
+    pass counts each draw's values by their high 16 bits, a second the low 16 bits inside the
+    bucket holding rank ``r``, a third the cells at or above it. When more than
+    :data:`_MC_NEAR_VALUES` values are expected between the brackets (a large grid times many
+    draws), the first of these is the mean and std pass itself: three passes in all. When a
+    bracket misses (the counts show it) or more values turn up than expected, three passes follow
+    the first. Dask-backed criteria are read block by block (once per pass).
 
     Examples
     --------
@@ -1421,10 +1424,14 @@ def monte_carlo(
     equal = np.zeros(n, dtype=np.int64)
     near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     kept = total = 0
+    # Without a bracket the radix selection's first pass is this one.
+    high_bits = _Counts(n) if bracket is None else None
     for where, s in blas_single(read()):  # the pass: mean, std and the counts near the thresholds
         total += where.size
         mean[where] = s.mean(axis=0)
         std[where] = s.std(axis=0)
+        if high_bits is not None:
+            high_bits.add_high_bits(s)
         if bracket is None:
             continue
         lo, hi = bracket
@@ -1447,7 +1454,7 @@ def monte_carlo(
     rank = min(total - 1, max(0, math.ceil((total - 1) * (1.0 - top_q))))
     p_count = _mc_from_bracket(bracket, near, at_or_above, below, equal, rank, n) if bracket is not None else None
     if p_count is None:
-        p_count = _mc_radix(lambda: blas_single(read()), n, rank, height * width, count_dtype)
+        p_count = _mc_radix(lambda: blas_single(read()), n, rank, height * width, count_dtype, high_bits)
     p_top = p_count.astype(np.float32)
     p_top /= np.float32(n)
     p_top[np.isnan(mean)] = np.nan
@@ -1533,35 +1540,57 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _mc_radix(read, n: int, rank: int, size: int, count_dtype) -> np.ndarray:
-    """Per cell, the draws at or above their threshold, by radix selection over three passes."""
-    offsets = (np.arange(n, dtype=np.int64) << 16)[:, None]
-    high = np.zeros(n << 16, dtype=np.int64)
-    batch: list[np.ndarray] = []
+class _Counts:
+    """Per draw, counts of 16-bit keys (n x 65,536 bins), added tile by tile and counted in
+    batches of about :data:`_MC_BLOCK_VALUES` keys: one bincount per batch, not per tile."""
 
-    def flush():
-        if batch:
-            high[:] += np.bincount(np.concatenate(batch), minlength=n << 16)
-            batch.clear()
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.offsets = (np.arange(n, dtype=np.int64) << 16)[:, None]
+        self.counts = np.zeros(n << 16, dtype=np.int64)
+        self.batch: list[np.ndarray] = []
+        self.held = 0
 
-    held = 0
-    for _, s in read():  # pass 1: the high-16-bit histogram of each draw
-        buckets = (_sort_key(s) >> 16).astype(np.int64)
-        buckets += offsets
-        batch.append(buckets.ravel())
-        held += buckets.size
-        if held >= _MC_BLOCK_VALUES:
-            flush()
-            held = 0
-    flush()
-    bucket, rank_in = _select_bucket(high.reshape(n, 1 << 16), rank)
-    low = np.zeros(n << 16, dtype=np.int64)
+    def add(self, keys: np.ndarray, where: np.ndarray | None = None) -> None:
+        """Count ``keys`` (n x cells, 16-bit values), only where ``where`` when given."""
+        bins = keys.astype(np.int64)
+        bins += self.offsets
+        bins = bins[where] if where is not None else bins.ravel()
+        self.batch.append(bins)
+        self.held += bins.size
+        if self.held >= _MC_BLOCK_VALUES:
+            self.flush()
+
+    def add_high_bits(self, s: np.ndarray) -> None:
+        self.add(_sort_key(s) >> 16)
+
+    def flush(self) -> np.ndarray:
+        if self.batch:
+            self.counts += np.bincount(np.concatenate(self.batch), minlength=self.n << 16)
+            self.batch.clear()
+            self.held = 0
+        return self.counts
+
+
+def _mc_radix(read, n: int, rank: int, size: int, count_dtype, high: _Counts | None = None) -> np.ndarray:
+    """Per cell, the draws at or above their threshold, by radix selection over three passes
+    (two when ``high`` already counted the high bits of every value)."""
+    if high is None:
+        high = _Counts(n)
+        for _, s in read():  # pass 1: the high-16-bit histogram of each draw
+            high.add_high_bits(s)
+    bucket, rank_in = _select_bucket(high.flush().reshape(n, 1 << 16), rank)
+    del high
+    low = _Counts(n)
+    bucket = bucket[:, None].astype(np.uint32)
     for _, s in read():  # pass 2: low 16 bits inside each draw's bucket
         key = _sort_key(s)
-        inside = (key >> 16) == bucket[:, None].astype(np.uint32)
-        low += np.bincount(((key & 0xFFFF).astype(np.int64) + offsets)[inside], minlength=n << 16)
-    bits, _ = _select_bucket(low.reshape(n, 1 << 16), rank_in)
-    threshold = _from_sort_key((bucket.astype(np.uint32) << 16) | bits.astype(np.uint32))
+        inside = (key >> 16) == bucket
+        key &= 0xFFFF
+        low.add(key, inside)
+    bits, _ = _select_bucket(low.flush().reshape(n, 1 << 16), rank_in)
+    del low
+    threshold = _from_sort_key((bucket[:, 0] << 16) | bits.astype(np.uint32))
     counts = np.zeros(size, dtype=count_dtype)
     for where, s in read():  # pass 3: how often each cell reaches its draw's threshold
         counts[where] = (s >= threshold[:, None]).sum(axis=0, dtype=count_dtype)
