@@ -1313,7 +1313,8 @@ _MC_BLOCK_VALUES = 1 << 22
 #: while they are summarised.
 _MC_TILE_VALUES = 1 << 18
 
-#: Draws x cells of the sample the top-``top_q`` thresholds are first estimated on.
+#: Draws x cells of the smallest sample the top-``top_q`` thresholds are first estimated on (and
+#: of the values of a larger sample combined at once).
 _MC_SAMPLE_VALUES = 1 << 22
 
 #: At most this many (draw, cell) values near the thresholds are kept to find them exactly in
@@ -1322,6 +1323,10 @@ _MC_NEAR_VALUES = 1 << 22
 
 #: Half-width of the bracket around a sample quantile, in standard errors of its rank.
 _MC_BRACKET_SIGMAS = 6.0
+
+#: The sample that brackets the thresholds is at most this share of the cells (beyond it, the
+#: radix selection is cheaper).
+_MC_SAMPLE_SHARE = 1 / 8
 
 
 def monte_carlo(
@@ -1477,29 +1482,48 @@ def _mc_bracket(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Per draw, ``(lo, hi)`` (columns of ``(n, 1)``) around its ``1 - top_q`` quantile, from a
     regular sample of the cells; None when the sample has too few valid cells or the values
-    between them would not fit :data:`_MC_NEAR_VALUES`."""
+    between them would not fit :data:`_MC_NEAR_VALUES`.
+
+    The sample is large enough that the values expected between ``lo`` and ``hi`` (about
+    ``2 * 6 * sqrt(q (1 - q) / m)`` of the ``n`` x cells values, for ``m`` sampled cells) fill
+    half of :data:`_MC_NEAR_VALUES`, and at most :data:`_MC_SAMPLE_SHARE` of the grid; its
+    draws are combined and partially sorted a few at a time (about :data:`_MC_SAMPLE_VALUES`
+    values at once)."""
     n = draws.shape[0]
     height, width = arrays[0].shape
-    want = max(1024, _MC_SAMPLE_VALUES // n)
-    step = max(1, math.ceil(math.sqrt(height * width / want)))
-    stack = np.stack([np.asarray(a.data[::step, ::step], dtype=np.float32).ravel() for a in arrays])
+    cells = height * width
+    q = 1.0 - top_q
+    need = q * (1.0 - q) * (4 * _MC_BRACKET_SIGMAS * n * cells / max(1, _MC_NEAR_VALUES)) ** 2
+    want = max(1024, _MC_SAMPLE_VALUES // n, math.ceil(need))
+    if need > 1024 and need > cells * _MC_SAMPLE_SHARE:
+        return None  # so many draws x cells that the sample would be most of a pass: radix
+    row_step = max(1, math.floor(math.sqrt(cells / want)))
+    col_step = max(1, math.floor(width / math.ceil(want / math.ceil(height / row_step))))
+    stack = np.stack([np.asarray(a.data[::row_step, ::col_step], dtype=np.float32).ravel() for a in arrays])
     sampled = stack.shape[1]
     stack = stack[:, ~np.isnan(stack).any(axis=0)]
     m = stack.shape[1]
     if m < 256:
         return None
-    q = 1.0 - top_q
     margin = _MC_BRACKET_SIGMAS * math.sqrt(q * (1.0 - q) * m) + 2
     # the values expected between lo and hi: the bracket's share of every draw's valid cells
-    if 2 * margin / sampled * n * height * width > _MC_NEAR_VALUES / 2:
+    if 2 * margin / sampled * n * cells > _MC_NEAR_VALUES / 2:
         return None
-    s = draws @ stack
     k_lo = min(m - 1, math.floor(q * (m - 1) - margin))
     k_hi = max(0, math.ceil(q * (m - 1) + margin))
     kth = [k for k in (k_lo, k_hi) if 0 <= k < m]
-    part = np.partition(s, kth, axis=1) if kth else s
-    lo = part[:, k_lo] if k_lo >= 0 else np.full(n, -np.inf, dtype=np.float32)
-    hi = part[:, k_hi] if k_hi < m else np.full(n, np.inf, dtype=np.float32)
+    lo = np.full(n, -np.inf, dtype=np.float32)
+    hi = np.full(n, np.inf, dtype=np.float32)
+    chunk = max(1, _MC_SAMPLE_VALUES // m)
+    with _one_blas_thread():
+        for d0 in range(0, n, chunk):
+            part = draws[d0 : d0 + chunk] @ stack
+            if kth:
+                part.partition(kth, axis=1)
+            if k_lo >= 0:
+                lo[d0 : d0 + chunk] = part[:, k_lo]
+            if k_hi < m:
+                hi[d0 : d0 + chunk] = part[:, k_hi]
     lo = np.where(lo < hi, lo, np.nextafter(hi, np.float32(-np.inf)))
     return lo.astype(np.float32)[:, None], hi.astype(np.float32)[:, None]
 
