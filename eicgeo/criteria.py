@@ -13,10 +13,12 @@ inputs on a Grid in, one named DataArray of raw values (minutes, role codes) out
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask.array as da
 import geopandas as gpd
 import numpy as np
 import rasterio.features
@@ -135,10 +137,9 @@ def equal_access(
     where the market (``tm``) and the materials (``tr``, minutes) are both near and about
     equally near.
     """
-    tm, tr = market_minutes.astype(np.float64), material_minutes.astype(np.float64)
-    near = (1.0 - np.maximum(tm, tr) / horizon).clip(0.0, 1.0)
-    similar = 1.0 - abs(tm - tr) / (tm + tr + 1.0)
-    out = (near * similar).astype(np.float32)
+    values = mcda._map_cells(_equal_access_kernel, [market_minutes, material_minutes], horizon=float(horizon))
+    out = market_minutes.copy(deep=False, data=values)
+    out.encoding = {}
     out.name = "equal_access"
     out.attrs = {
         "units": "0..1",
@@ -147,6 +148,26 @@ def equal_access(
         "parameters": f"(1 - max(tm, tr) / {horizon:g}) * (1 - |tm - tr| / (tm + tr + 1))",
     }
     return Grid.from_dataarray(market_minutes).georef(out)
+
+
+def _equal_access_kernel(tm: np.ndarray, tr: np.ndarray, *, horizon: float) -> np.ndarray:
+    """:func:`equal_access` in float32, in place tile by tile (NaN where either time is NaN)."""
+    out = np.empty(np.shape(tm), dtype=np.float32)
+    near = mcda._tile_buffer(out.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for rows in mcda._tiles(out.shape):
+            a, b = np.asarray(tm[rows], dtype=np.float32), np.asarray(tr[rows], dtype=np.float32)
+            o, m = out[rows], near[: rows.stop - rows.start]
+            np.maximum(a, b, out=m)  # near = clip(1 - max / horizon, 0, 1)
+            np.divide(m, np.float32(horizon), out=m)
+            np.subtract(np.float32(1), m, out=m)
+            np.clip(m, 0, 1, out=m)
+            np.add(a, b, out=o)  # similar = 1 - |tm - tr| / (tm + tr + 1)
+            o += np.float32(1)
+            np.divide(np.abs(a - b), o, out=o)
+            np.subtract(np.float32(1), o, out=o)
+            np.multiply(o, m, out=o)
+    return out
 
 
 def urban_centres(mask: xr.DataArray) -> gpd.GeoDataFrame:
@@ -326,9 +347,31 @@ class Context:
         if not present:
             return None
         layers = [self.material_minutes(m) for m in self.track(present, "material access", unit="material")]
-        mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
+        if any(isinstance(layer.data, da.Array) for layer in layers):
+            mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
+        else:
+            mean = layers[0].copy(deep=False, data=_nanmean([np.asarray(layer.data) for layer in layers]))
+            mean.encoding = {}
         mean.attrs = {"units": "minutes", "materials": ", ".join(present)}
         return self.grid.georef(mean.rename("material_access"))
+
+
+def _nanmean(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Float32 mean of the arrays, NaN left out (NaN where all are NaN), without stacking them:
+    one running sum and count, tile by tile."""
+    shape = arrays[0].shape
+    total = np.zeros(shape, dtype=np.float32)
+    count = np.zeros(shape, dtype=np.float32)
+    for rows in mcda._tiles(shape):
+        t, c = total[rows], count[rows]
+        for a in arrays:
+            v = np.asarray(a[rows], dtype=np.float32)
+            ok = ~np.isnan(v)
+            np.add(t, v, out=t, where=ok)
+            c += ok
+        with np.errstate(invalid="ignore"):
+            np.divide(t, c, out=t)
+    return total
 
 
 Layers = list[tuple[str, xr.DataArray]]
@@ -568,7 +611,7 @@ def standardisation(name: str, c: Criterion, layer: xr.DataArray | None = None) 
 def _standardise(name: str, layer: xr.DataArray, c: Criterion, reference: xr.DataArray | None) -> xr.DataArray:
     fn, params = standardisation(name, c, layer)
     if fn is None:
-        return layer.astype(np.float32)
+        return layer.astype(np.float32, copy=True)  # its own array: build masks it in place
     resolved, given = {}, dict(params)
     for key, value in given.items():
         pct = percentile_of(value)
@@ -598,14 +641,33 @@ def _standardise(name: str, layer: xr.DataArray, c: Criterion, reference: xr.Dat
 
 
 def _percentile(layer: xr.DataArray, reference: xr.DataArray | None, pct: float) -> float:
-    """The ``pct`` percentile of ``layer``'s finite values over ``reference`` (all cells without)."""
-    values = np.asarray(layer.values, dtype=float)
+    """The ``pct`` percentile of ``layer``'s finite values over ``reference`` (all cells without).
+
+    As ``numpy.percentile`` (linear interpolation) of the values as float64, but found by a
+    partial sort of the selected values in their own dtype: no float64 copy of the grid.
+    """
+    values = np.asarray(layer.values)
+    owned = False  # whether values is a copy this function may reorder
     if reference is not None and bool(reference.any()):
-        values = values[np.asarray(reference.values, dtype=bool)]
-    values = values[np.isfinite(values)]
+        values, owned = values[np.asarray(reference.values, dtype=bool)], True
+    else:
+        values = values.ravel()
+    if np.issubdtype(values.dtype, np.floating):
+        values, owned = values[np.isfinite(values)], True
     if values.size == 0:
         raise Unavailable("it has no value over the allowed land to take a percentile of")
-    return float(np.percentile(values, pct))
+    position = (values.size - 1) * (float(pct) / 100.0)
+    below = min(values.size - 1, max(0, math.floor(position)))
+    above = min(values.size - 1, below + 1)
+    kth = [below, above] if above != below else [below]
+    if owned:
+        values.partition(kth)
+        part = values
+    else:
+        part = np.partition(values, kth)
+    a, b, t = float(part[below]), float(part[above]), position - below
+    # numpy's linear interpolation: a + (b - a) t, from b's side when t >= 1/2
+    return float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
 
 
 @dataclass
@@ -646,6 +708,8 @@ def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: 
             skipped.append((name, str(why)))
             continue
         for key, layer in layers:
+            if np.issubdtype(layer.dtype, np.floating) and layer.dtype != np.float32:
+                layer = layer.astype(np.float32)  # float layers are float32 from here on
             if not (spec is not None and spec.standardised) and name != "landcover":
                 ctx.raw[key] = layer
             try:
@@ -662,15 +726,22 @@ def build(criteria: Mapping[str, Criterion], weights: Mapping[str, float], ctx: 
         raise InputError(msg)
     # Distances and kernels (symbiosis_potential, travel times) run over the whole grid; outside
     # the land cover's data they are not data, as the landcover criterion is not: one NaN mask.
+    # One layer at a time, so that no second copy of every layer is alive at once; the
+    # standardised layers are this function's own arrays and are masked in place.
     land = ctx.roles != ROLE_CODE["nodata"]
-    ctx.raw.update({k: on_land(v, land) for k, v in ctx.raw.items()})
-    standard = {k: on_land(v, land) for k, v in standard.items()}
+    for k in list(ctx.raw):
+        ctx.raw[k] = on_land(ctx.raw[k], land)
+    for k in list(standard):
+        standard[k] = on_land(standard[k], land, in_place=True)
     return Built(ctx.raw, standard, used, skipped, dict(ctx.fallbacks))
 
 
-def on_land(layer: xr.DataArray, land: xr.DataArray) -> xr.DataArray:
+def on_land(layer: xr.DataArray, land: xr.DataArray, *, in_place: bool = False) -> xr.DataArray:
     """``layer`` with NaN outside ``land`` (boolean, True where the land cover has data), for a
     float layer; any other layer as it is. Name, attributes and dtype are kept.
+
+    A numpy-backed layer already NaN outside ``land`` is returned as it is, without a copy;
+    with ``in_place``, a writeable numpy-backed layer is masked in its own array.
 
     Examples
     --------
@@ -681,7 +752,22 @@ def on_land(layer: xr.DataArray, land: xr.DataArray) -> xr.DataArray:
     """
     if not np.issubdtype(layer.dtype, np.floating):
         return layer
-    out = layer.where(np.asarray(land.values, dtype=bool)).astype(layer.dtype)
+    inside = np.asarray(land.values, dtype=bool)
+    if not isinstance(layer.data, da.Array):
+        values = layer.data
+        if _nan_outside(values, inside):  # already masked: no copy
+            return layer
+        if in_place and isinstance(values, np.ndarray) and values.flags.writeable:
+            for rows in mcda._tiles(values.shape):
+                np.copyto(values[rows], np.nan, where=~inside[rows])
+            return layer
+    out = layer.where(inside).astype(layer.dtype)
     out.attrs = dict(layer.attrs)
     out.name = layer.name
     return out
+
+
+def _nan_outside(values: np.ndarray, inside: np.ndarray) -> bool:
+    """True when ``values`` is NaN wherever ``inside`` is False (read tile by tile)."""
+    values = np.asarray(values)
+    return all(np.isnan(values[rows][~inside[rows]]).all() for rows in mcda._tiles(values.shape))
