@@ -827,10 +827,11 @@ def _diagnose(built: crit.Built, reference: xr.DataArray, notes: list[str]) -> d
     where = np.asarray(reference.values, dtype=bool)
     table: dict[str, dict[str, float]] = {}
     for name in list(built.standard):
-        values = np.asarray(built.standard[name].values, dtype=float)[where]
+        # The allowed cells only, in the layers' own dtype (float32): no float64 copy of the grid.
+        values = np.asarray(built.standard[name].values)[where]
         finite = values[np.isfinite(values)]
         raw = built.raw.get(name)
-        raw_values = np.asarray(raw.values, dtype=float)[where] if raw is not None else finite
+        raw_values = np.asarray(raw.values)[where] if raw is not None else finite
         raw_values = raw_values[np.isfinite(raw_values)]
         problem = None
         if finite.size == 0:
