@@ -129,16 +129,17 @@ class _Stamp:
 
 
 class _AttrDict(dict):
-    """The attribute dict of a node or edge of a :class:`RoadGraph`: changes bump the stamp."""
+    """The attribute dict of a node or edge of a :class:`RoadGraph`: changes bump the stamp.
 
-    __slots__ = ("_stamp",)
+    Each graph has its own subclass, whose ``_stamp`` is the graph's: a new dict is then made
+    at C speed, with no ``__init__`` in Python.
+    """
 
-    def __init__(self, stamp: _Stamp | None = None) -> None:
-        super().__init__()
-        self._stamp = stamp
+    __slots__ = ()
+    _stamp: _Stamp | None = None
 
     def _bump(self) -> None:
-        stamp = getattr(self, "_stamp", None)
+        stamp = self._stamp
         if stamp is not None:
             stamp.n += 1
 
@@ -203,19 +204,21 @@ class RoadGraph(nx.MultiDiGraph):
     to a list) does not count.
     """
 
+    _stamp: _Stamp | None = None
+
     def __init__(self, incoming_graph_data: Any = None, multigraph_input: Any = None, **attr: Any) -> None:
-        self._stamp: _Stamp | None = _Stamp()
+        self._stamp = _Stamp()
+        tracked = type("_AttrDict", (_AttrDict,), {"__slots__": (), "_stamp": self._stamp})
+        self.node_attr_dict_factory = self.edge_attr_dict_factory = tracked
         super().__init__(incoming_graph_data, multigraph_input, **attr)
 
-    def node_attr_dict_factory(self) -> _AttrDict:
-        return _AttrDict(self._stamp)
-
-    def edge_attr_dict_factory(self) -> _AttrDict:
-        return _AttrDict(self._stamp)
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._stamp = None
+    def __getstate__(self) -> dict:
+        # A copy holds plain dicts and does not count its changes (see the class docstring).
+        state = dict(self.__dict__)
+        for name in ("node_attr_dict_factory", "edge_attr_dict_factory"):
+            state.pop(name, None)
+        state["_stamp"] = None
+        return state
 
     add_node = _bumps("add_node")
     add_nodes_from = _bumps("add_nodes_from")
@@ -894,10 +897,17 @@ def _line_segments(layer: gpd.GeoDataFrame, path: Path, target: Any, snap_m: flo
             return lines[name]
         return pd.Series(None, index=lines.index, dtype=object)
 
+    def tags(name: str) -> np.ndarray:
+        """A column as OSM tag strings (None where missing), converting each distinct value once."""
+        if name not in lines.columns:
+            return np.full(n_lines, None, dtype=object)
+        codes, values = pd.factorize(lines[name])
+        return np.array([_tag_text(x) for x in values] + [None], dtype=object)[codes]
+
     highway = lines["highway"].astype(str).to_numpy(dtype=object)
-    blocked = column("area").map(_tag_text).eq("yes").to_numpy()
+    blocked = pd.Series(tags("area"), dtype=object).eq("yes").to_numpy()
     for key in ("access", "motor_vehicle", "motorcar"):
-        blocked = blocked | column(key).map(_tag_text).isin(_NO_ACCESS).to_numpy()
+        blocked = blocked | pd.Series(tags(key), dtype=object).isin(_NO_ACCESS).to_numpy()
     # A closed ring with no other junction cannot route anywhere.
     keep = pd.Series(highway).isin(DRIVABLE).to_numpy() & ~blocked & (u != v)
     if not keep.any():
@@ -905,11 +915,8 @@ def _line_segments(layer: gpd.GeoDataFrame, path: Path, target: Any, snap_m: flo
     flags = column("oneway").astype(str).str.strip().str.lower()
     one = flags.isin(_ONEWAY_FORWARD).to_numpy()
     reverse = flags.isin(_ONEWAY_REVERSE).to_numpy()
-    maxspeed = column("maxspeed")
-    codes, values = pd.factorize(maxspeed)
-    text = np.array([_tag_text(x) for x in values] + [None], dtype=object)[codes]
-    names = column("name")
-    name = np.where(names.notna().to_numpy(), names.to_numpy(dtype=object), None)
+    text = tags("maxspeed")
+    name = tags("name")
     seg = np.flatnonzero(keep)
     count = offsets[seg + 1] - offsets[seg]
     at = np.repeat(offsets[seg], count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
@@ -946,15 +953,19 @@ def _snap(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]
     from scipy.sparse.csgraph import connected_components
 
     pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray") if tolerance > 0 else np.empty((0, 2), int)
-    # Exactly shared ends join even with zero tolerance.
-    _, same = np.unique(points, axis=0, return_inverse=True)
+    # Exactly shared ends join even with zero tolerance (x + iy: one fast 1-D unique).
+    flat = np.ascontiguousarray(points, dtype=float).view(np.complex128).ravel()
+    _, same = np.unique(flat, return_inverse=True)
     n = len(points)
     links = csr_matrix(
         (np.ones(len(pairs) + n), (np.r_[pairs[:, 0], np.arange(n)], np.r_[pairs[:, 1], same.ravel() + n])),
         shape=(2 * n, 2 * n),
     )
     _, label = connected_components(links, directed=False)
-    _, node = np.unique(label[:n], return_inverse=True)
+    # Number the groups 0.. in order of their labels (as a sorted unique would, in one pass).
+    present = np.zeros(label.max() + 1, dtype=bool)
+    present[label[:n]] = True
+    node = (np.cumsum(present) - 1)[label[:n]]
     counts = np.bincount(node)
     xy = np.column_stack([np.bincount(node, points[:, 0]), np.bincount(node, points[:, 1])]) / counts[:, None]
     return node, xy
