@@ -295,3 +295,13 @@ def test_surfaces_on_a_graph_reuse_its_compiled_network():
     assert roads._COMPILED[g][2] is not network
     # The cell centred at (1550, 50) is 70.7 m off the road point at x = 1500, 30 s + 30 s from 1.
     assert float(faster.values[0, 15]) == pytest.approx((30 + 30 + np.hypot(50, 50) / (10 / 3.6)) / 60, rel=1e-6)
+
+
+def test_graph_filled_directly_equals_the_public_way(osm_files):
+    net = roads.load_roads(osm_files[1])
+    direct, public = net._build_graph(), net._build_graph(direct=False)
+    assert nx.utils.graphs_equal(direct, public)
+    assert list(direct.edges(keys=True)) == list(public.edges(keys=True))
+    assert list(direct.in_edges(ID["B"], keys=True)) == list(public.in_edges(ID["B"], keys=True))
+    direct.add_edge(ID["A"], ID["B"], travel_time=1.0, highway="primary")  # a parallel edge takes key 1
+    assert set(direct[ID["A"]][ID["B"]]) == {0, 1}
