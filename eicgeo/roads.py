@@ -394,7 +394,8 @@ class RoadNetwork:
 
     def main_roads(self, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
         """The segments of the given ``highway`` classes as lines (``highway``, geometry), one
-        per road whichever ways it may be driven."""
+        per road whichever ways it may be driven (from GraphML, one per edge: every edge is a
+        segment)."""
         chosen = np.flatnonzero(np.isin(self.highway.astype(str), list(classes)))
         return gpd.GeoDataFrame(
             {"highway": self.highway[chosen].astype(str)}, geometry=self.geometries(chosen), crs=self.crs
@@ -1021,8 +1022,16 @@ def _graph_network(
     current = check_crs(graph.graph["crs"], "roads graph crs")
     if (target is not None and current != target) or not current.is_projected:
         graph = ox.project_graph(graph, to_crs=target)
-    graph = ox.add_edge_speeds(graph, hwy_speeds=dict(table), fallback=table["unclassified"])
-    graph = ox.add_edge_travel_times(graph)
+    # Speeds as for OSM files (maxspeed lists, from simplified chains, are averaged like "50;60").
+    data = [d for *_, d in graph.edges(data=True)]
+    highway = np.array([str(_first(d.get("highway"))) for d in data], dtype=object)
+    maxspeed = np.array(
+        [";".join(map(str, m)) if isinstance(m := d.get("maxspeed"), list) else m for d in data], dtype=object
+    )
+    speed = _speeds(highway, maxspeed, table)
+    for d, kph in zip(data, speed.tolist(), strict=True):
+        d["speed_kph"] = kph
+        d["travel_time"] = d["length"] / (kph / 3.6)
     graph.graph["eicgeo_dropped"] = dropped
     graph.graph["eicgeo_source"] = path.name
     return graph
@@ -1505,7 +1514,7 @@ def straight_line_minutes(
 
 
 def travel_time_surface(
-    graph: nx.MultiDiGraph | CompiledNetwork,
+    graph: nx.MultiDiGraph | RoadNetwork | CompiledNetwork,
     sources: Sources,
     grid: Grid | xr.DataArray,
     *,
@@ -1519,9 +1528,10 @@ def travel_time_surface(
 
     Parameters
     ----------
-    graph : networkx.MultiDiGraph or CompiledNetwork
-        A projected graph from :func:`load_network`, or one compiled by
-        :func:`compile_network` (faster when several surfaces share a network).
+    graph : networkx.MultiDiGraph, RoadNetwork or CompiledNetwork
+        A projected graph from :func:`load_network`, a network from :func:`load_roads`, or
+        one compiled by :func:`compile_network`. Graphs and networks are compiled once per
+        grid resolution and the result cached on them (see :func:`compile_network`).
     sources : GeoDataFrame, GeoSeries, DataArray, str or list of str
         Points, lines or polygons (any CRS; reprojected); a boolean DataArray on ``grid`` whose
         True cells are the sources (urban-centre cells, say); or a ``highway`` selector such as

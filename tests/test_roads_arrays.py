@@ -305,3 +305,20 @@ def test_graph_filled_directly_equals_the_public_way(osm_files):
     assert list(direct.in_edges(ID["B"], keys=True)) == list(public.in_edges(ID["B"], keys=True))
     direct.add_edge(ID["A"], ID["B"], travel_time=1.0, highway="primary")  # a parallel edge takes key 1
     assert set(direct[ID["A"]][ID["B"]]) == {0, 1}
+
+
+def test_graphml_round_trip_through_osmnx(osm_files, tmp_path):
+    import osmnx as ox
+
+    graph = roads.load_network(osm_files[1])
+    ox.save_graphml(graph, tmp_path / "roads.graphml")
+    again = roads.load_roads(tmp_path / "roads.graphml")  # read by osmnx, then as arrays
+    assert again.number_of_nodes() == graph.number_of_nodes() and again.number_of_edges() == graph.number_of_edges()
+    a, b = roads.compile_network(graph, spacing_m=100), again.compile(spacing_m=100)
+    ia = {int(n): i for i, n in enumerate(a.node_ids)}
+    ib = {int(n): i for i, n in enumerate(b.node_ids)}
+    ta, tb = a.node_times({ia[ID["A"]]: 0.0}), b.node_times({ib[ID["A"]]: 0.0})
+    np.testing.assert_allclose([tb[ib[n]] for n in ia], [ta[ia[n]] for n in ia], rtol=1e-9)
+    assert len(b.point_xy) == len(a.point_xy)
+    # From GraphML every edge is a segment: the two-way secondary road is drawn both ways.
+    assert roads.main_roads(again, ["secondary"]).length.sum() == pytest.approx(2 * 0.01 * DEG, rel=3e-3)
