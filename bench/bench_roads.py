@@ -27,7 +27,7 @@ and, on OSM data generated here (``bench/data/``, git-ignored):
   and against ``osmnx.graph_from_xml`` on the XML; also eicgeo's arrays
   (:func:`~eicgeo.roads.load_roads`) and compiled network (:func:`~eicgeo.roads.load_compiled`).
   Each runs in its own process, which reports its seconds (best and median of 3) and its peak
-  resident memory (``ru_maxrss``; the memory after the imports is given apart). Targets: faster
+  resident memory (``VmHWM``; the peak after the imports alone is given apart). Targets: faster
   than pyrosm, at least 5 times faster than osmnx;
 - a line layer of about 100,000 segments (a perturbed street grid with kinks, maxspeed and
   one-way columns): the GeoParquet read, then the network; target: the network in at most 2 s;
@@ -177,10 +177,13 @@ def measured(task: str, path: Path, repeat: int = 3, timeout: float = 3600) -> d
 
 def run_task(task: str, path: str, repeat: int) -> None:
     """The child of :func:`measured`: run one loader ``repeat`` times, print one JSON line."""
-    import resource
 
     def rss_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+        """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that
+        over from the parent through fork and exec, so a child would report the parent's peak."""
+        with open("/proc/self/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
 
     if task == "pyrosm":
         import pyrosm
