@@ -43,7 +43,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check eicgeo tests bench
 
 # Benchmarks print a table each and write bench/results/*.json; they generate their own data.
-bench: $(VENV)/.installed-test
+# The bench extra adds the alternatives they compare with (pyrosm).
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) install -e ".[test,bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 sample-data: $(VENV)/.installed

@@ -586,10 +586,15 @@ def _coverage(layer: xr.DataArray, land: _Land, label: str, notes: list[str]) ->
 
 @dataclass
 class _Roads:
-    graph: Any = None
+    arrays: roads.RoadNetwork | None = None
     network: roads.CompiledNetwork | None = None
     main: gpd.GeoDataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def graph(self) -> Any:
+        """The networkx graph of the roads, built on first use (None without roads)."""
+        return None if self.arrays is None else self.arrays.to_graph()
 
 
 def _roads(s: Scenario, grid: Grid, notes: list[str]) -> _Roads:
@@ -601,11 +606,10 @@ def _roads(s: Scenario, grid: Grid, notes: list[str]) -> _Roads:
             "(roads.detour, roads.fallback_kph)"
         )
         return _Roads()
-    graph = _load_network(s.inputs.roads, crs=grid.crs, speeds=dict(s.roads.speeds) or None, snap_m=s.roads.snap_m)
+    net = _load_network(s.inputs.roads, crs=grid.crs, speeds=dict(s.roads.speeds) or None, snap_m=s.roads.snap_m)
     west, south, east, north = grid.bounds
-    xs = [d["x"] for _, d in graph.nodes(data=True)]
-    ys = [d["y"] for _, d in graph.nodes(data=True)]
-    node_crs = CRS.from_user_input(graph.graph["crs"])
+    xs, ys = net.node_xy[:, 0], net.node_xy[:, 1]
+    node_crs = CRS.from_user_input(net.crs)
     if node_crs != grid.crs:  # pragma: no cover - the loader projects to the grid's CRS
         xs, ys = Transformer.from_crs(node_crs, grid.crs, always_xy=True).transform(xs, ys)
     if not (min(xs) <= east and max(xs) >= west and min(ys) <= north and max(ys) >= south):
@@ -616,16 +620,16 @@ def _roads(s: Scenario, grid: Grid, notes: list[str]) -> _Roads:
             "an extract that covers the region"
         )
         raise NetworkError(msg)
-    dropped = graph.graph.get("eicgeo_dropped", {})
+    dropped = net.dropped
     summary = {
-        "nodes": graph.number_of_nodes(),
-        "edges": graph.number_of_edges(),
-        "km": round(sum(d["length"] for _, _, d in graph.edges(data=True)) / 1000.0, 1),
+        "nodes": net.number_of_nodes(),
+        "edges": net.number_of_edges(),
+        "km": round(net.edge_km(), 1),
         "dropped_nodes": dropped.get("nodes", 0),
         "dropped_length_share": round(dropped.get("length_share", 0.0), 4),
     }
-    network = roads.compile_network(graph, spacing_m=grid.resolution)
-    return _Roads(graph, network, roads.main_roads(graph), summary)
+    network = net.compile(spacing_m=grid.resolution)
+    return _Roads(net, network, net.main_roads(), summary)
 
 
 @dataclass
@@ -1112,12 +1116,12 @@ def _rural_population(
 _NETWORKS: OrderedDict[tuple, Any] = OrderedDict()
 
 
-def _load_network(path: Path, *, crs: Any, **options: Any) -> Any:
-    """:func:`roads.load_network`, remembered for the last two (file, CRS, options) of this process.
+def _load_network(path: Path, *, crs: Any, **options: Any) -> roads.RoadNetwork:
+    """:func:`roads.load_roads`, remembered for the last two (file, CRS, options) of this process.
 
-    Loading an OSM extract is the slowest step of a run, and a comparison or a notebook runs
+    Loading a big OSM extract is a slow step of a run, and a comparison or a notebook runs
     several scenarios over one road file. The key holds the file's size and modification time,
-    so an edited file is read again; the graph is only read downstream, never changed.
+    so an edited file is read again; the network is only read downstream, never changed.
     """
     stat = Path(path).stat()
     key = (
@@ -1130,11 +1134,11 @@ def _load_network(path: Path, *, crs: Any, **options: Any) -> Any:
     if key in _NETWORKS:
         _NETWORKS.move_to_end(key)
         return _NETWORKS[key]
-    graph = roads.load_network(path, crs=crs, **options)
-    _NETWORKS[key] = graph
+    net = roads.load_roads(path, crs=crs, **options)
+    _NETWORKS[key] = net
     while len(_NETWORKS) > 2:
         _NETWORKS.popitem(last=False)
-    return graph
+    return net
 
 
 def _inside(gdf: gpd.GeoDataFrame, grid: Grid, what: str, notes: list[str]) -> gpd.GeoDataFrame:

@@ -1,11 +1,12 @@
 """Road networks and travel-time surfaces.
 
-Loading (:func:`load_network`) reads OSM XML (``.osm``, ``.osm.bz2``) with
-:func:`osmnx.graph_from_xml`, OSM PBF through pyosmium, an osmnx GraphML file, or a GIS line
-layer (``.gpkg``, ``.geojson``, ``.parquet``, ``.shp``) with a ``highway`` column. It keeps the
-drivable roads, the largest strongly connected component, projects to metres and sets
-``length`` (m), ``speed_kph`` and ``travel_time`` (s) on every edge, following osmnx's
-conventions.
+Loading (:func:`load_roads`) reads OSM PBF and XML (``.osm``, ``.osm.bz2``) straight into
+arrays with pyosmium and numpy (:mod:`eicgeo._osm`), a GIS line layer (``.gpkg``,
+``.geojson``, ``.parquet``, ``.shp``) with a ``highway`` column likewise, and an osmnx GraphML
+file through osmnx. It keeps the drivable roads and the largest strongly connected component
+(scipy), projects to metres (pyproj) and sets ``length`` (m), ``speed_kph`` and travel times on
+every road: a :class:`RoadNetwork`. :func:`load_network` returns the same network as an
+osmnx-convention :class:`networkx.MultiDiGraph`.
 
 Travel-time surfaces (:func:`travel_time_surface`) are computed in three steps:
 
@@ -22,7 +23,9 @@ Travel-time surfaces (:func:`travel_time_surface`) are computed in three steps:
 
 from __future__ import annotations
 
-import tempfile
+import operator
+import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +39,7 @@ import pandas as pd
 import rasterio.features
 import shapely
 import xarray as xr
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
@@ -51,10 +54,15 @@ __all__ = [
     "DRIVABLE",
     "MAJOR_ROADS",
     "CompiledNetwork",
+    "RoadGraph",
+    "RoadNetwork",
     "check_source",
     "compile_network",
+    "load_compiled",
     "load_network",
+    "load_roads",
     "main_roads",
+    "parse_maxspeed",
     "straight_line_minutes",
     "travel_time_surface",
 ]
@@ -111,6 +119,409 @@ Direction = Literal["to", "from"]
 # --------------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------------
+class _Stamp:
+    """A graph's version: every change to it or to a node's or edge's attributes counts."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+class _AttrDict(dict):
+    """The attribute dict of a node or edge of a :class:`RoadGraph`: changes bump the stamp.
+
+    Each graph has its own subclass, whose ``_stamp`` is the graph's: a new dict is then made
+    at C speed, with no ``__init__`` in Python.
+    """
+
+    __slots__ = ()
+    _stamp: _Stamp | None = None
+
+    def _bump(self) -> None:
+        stamp = self._stamp
+        if stamp is not None:
+            stamp.n += 1
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._bump()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._bump()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> _AttrDict:
+        self._bump()
+        return super().__ior__(other)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._bump()
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._bump()
+        return super().setdefault(key, default)
+
+    def pop(self, *args: Any) -> Any:
+        self._bump()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[Any, Any]:
+        self._bump()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._bump()
+        super().clear()
+
+    def __reduce__(self) -> tuple:
+        return (dict, (dict(self),))  # a copy is a plain dict (and its graph is untracked)
+
+
+def _bumps(name: str) -> Any:
+    method = getattr(nx.MultiDiGraph, name)
+
+    def wrapper(self: RoadGraph, *args: Any, **kwargs: Any) -> Any:
+        if self._stamp is not None:
+            self._stamp.n += 1
+        return method(self, *args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class RoadGraph(nx.MultiDiGraph):
+    """The MultiDiGraph :func:`load_network` returns: a :class:`networkx.MultiDiGraph` that
+    counts its changes, so :func:`compile_network` (and :func:`travel_time_surface`) can reuse
+    its compiled network with no pass over the graph.
+
+    Every change through networkx (adding or removing nodes and edges, setting attributes, as
+    ``graph.edges[u, v, k]["travel_time"] = 60`` or :func:`networkx.set_edge_attributes` do)
+    counts. A pickled or deep-copied graph no longer counts: it is compiled from a fresh read of
+    the graph, as any other MultiDiGraph is. Changing an attribute's value in place (appending
+    to a list) does not count.
+    """
+
+    _stamp: _Stamp | None = None
+
+    def __init__(self, incoming_graph_data: Any = None, multigraph_input: Any = None, **attr: Any) -> None:
+        self._stamp = _Stamp()
+        tracked = type("_AttrDict", (_AttrDict,), {"__slots__": (), "_stamp": self._stamp})
+        self.node_attr_dict_factory = self.edge_attr_dict_factory = tracked
+        super().__init__(incoming_graph_data, multigraph_input, **attr)
+
+    def __getstate__(self) -> dict:
+        # A copy holds plain dicts and does not count its changes (see the class docstring).
+        state = dict(self.__dict__)
+        for name in ("node_attr_dict_factory", "edge_attr_dict_factory"):
+            state.pop(name, None)
+        state["_stamp"] = None
+        return state
+
+    add_node = _bumps("add_node")
+    add_nodes_from = _bumps("add_nodes_from")
+    remove_node = _bumps("remove_node")
+    remove_nodes_from = _bumps("remove_nodes_from")
+    add_edge = _bumps("add_edge")
+    add_edges_from = _bumps("add_edges_from")
+    remove_edge = _bumps("remove_edge")
+    remove_edges_from = _bumps("remove_edges_from")
+    clear = _bumps("clear")
+    clear_edges = _bumps("clear_edges")
+    update = _bumps("update")
+
+
+@dataclass(eq=False)
+class RoadNetwork:
+    """A drivable road network as arrays: what :func:`load_roads` returns.
+
+    Roads are *segments* between junctions: segment ``s`` runs from node ``u[s]`` to node
+    ``v[s]`` through ``coords[offsets[s]:offsets[s + 1]]`` (projected, in ``crs``), and may be
+    driven forward (``forward[s]``, u to v) and back (``backward[s]``). Every drivable direction
+    is one edge of the osmnx-convention graph :meth:`to_graph` builds. :meth:`compile` makes the
+    :class:`CompiledNetwork` that travel-time surfaces need, with no graph in between.
+
+    The arrays are read only: change a network by loading it again.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> lines = gpd.GeoDataFrame({"highway": ["primary", "residential"], "oneway": ["no", "yes"]},
+    ...     crs="EPSG:32647", geometry=[LineString([(0, 0), (3000, 0)]), LineString([(3000, 0), (0, 0)])])
+    >>> lines.to_file(folder / "roads.gpkg")
+    >>> net = load_roads(folder / "roads.gpkg")
+    >>> net.number_of_nodes(), net.number_of_edges(), net.travel_time.round().tolist()
+    (2, 3, [216.0, 540.0])
+    >>> net.compile(spacing_m=1000).node_times({0: 0.0}, direction="from").tolist()
+    [0.0, 216.0]
+    """
+
+    crs: Any
+    node_ids: np.ndarray
+    node_xy: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    forward: np.ndarray
+    backward: np.ndarray
+    length: np.ndarray  # m
+    speed_kph: np.ndarray
+    highway: np.ndarray
+    maxspeed: np.ndarray  # the tag (str) or None
+    name: np.ndarray  # the tag (str) or None
+    osmid: np.ndarray
+    offsets: np.ndarray
+    coords: np.ndarray
+    dropped: dict[str, float] = field(default_factory=lambda: {"nodes": 0, "length_share": 0.0})
+    source: str = ""
+    _graph: nx.MultiDiGraph | None = field(default=None, repr=False)
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def travel_time(self) -> np.ndarray:
+        """Seconds to drive each segment (either way)."""
+        return self.length / (self.speed_kph / 3.6)
+
+    def number_of_nodes(self) -> int:
+        return len(self.node_ids)
+
+    def number_of_edges(self) -> int:
+        """Drivable directions: the edges of :meth:`to_graph`."""
+        return int(self.forward.sum() + self.backward.sum())
+
+    def edge_km(self) -> float:
+        """Length of all edges (a two-way road counts twice, as in the graph), km."""
+        return float((self.length * (self.forward.astype(float) + self.backward)).sum() / 1000.0)
+
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Directed edges: u, v (node indices), segment and whether it runs against the drawing."""
+        fwd, back = np.flatnonzero(self.forward), np.flatnonzero(self.backward)
+        seg = np.concatenate([fwd, back])
+        rev = np.concatenate([np.zeros(fwd.size, bool), np.ones(back.size, bool)])
+        u = np.where(rev, self.v[seg], self.u[seg])
+        v = np.where(rev, self.u[seg], self.v[seg])
+        return u, v, seg, rev
+
+    def geometries(self, segments: np.ndarray | None = None, reverse: np.ndarray | None = None) -> np.ndarray:
+        """Segments as shapely LineStrings (all, or ``segments``; drawn backwards where ``reverse``)."""
+        seg = np.arange(len(self.u)) if segments is None else np.asarray(segments, dtype=np.int64)
+        rev = np.zeros(seg.size, bool) if reverse is None else np.asarray(reverse, dtype=bool)
+        if seg.size == 0:
+            return np.empty(0, dtype=object)
+        start, end = self.offsets[seg], self.offsets[seg + 1]
+        count = end - start
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        at = np.where(np.repeat(rev, count), np.repeat(end - 1, count) - k, np.repeat(start, count) + k)
+        return shapely.linestrings(self.coords[at], indices=np.repeat(np.arange(seg.size), count))
+
+    def compile(self, spacing_m: float = 100.0) -> CompiledNetwork:
+        """The network compiled for travel-time queries (cached per spacing)."""
+        spacing_m = check_positive(spacing_m, "spacing_m")
+        if spacing_m not in self._compiled:
+            u, v, seg, rev = self._edges()
+            polylines = _Polylines(self.offsets, self.coords, seg, rev)
+            self._compiled.clear()  # one spacing at a time: networks are large
+            self._compiled[spacing_m] = _compile(
+                self.crs,
+                self.node_ids,
+                self.node_xy,
+                u,
+                v,
+                self.travel_time[seg],
+                self.length[seg],
+                self.highway[seg],
+                polylines,
+                spacing_m,
+            )
+        return self._compiled[spacing_m]
+
+    def to_graph(self) -> nx.MultiDiGraph:
+        """The network as an osmnx-convention MultiDiGraph (built once, then cached).
+
+        Nodes have ``x``, ``y``; edges ``osmid``, ``highway``, ``oneway``, ``reversed``,
+        ``length`` (m), ``speed_kph``, ``travel_time`` (s), ``geometry`` and, where tagged,
+        ``maxspeed`` and ``name``; ``graph["crs"]``, ``["eicgeo_dropped"]`` and
+        ``["eicgeo_source"]`` are set.
+        """
+        if self._graph is None:
+            self._graph = self._build_graph()
+        return self._graph
+
+    def _build_graph(self, *, direct: bool = True) -> nx.MultiDiGraph:
+        graph = RoadGraph(crs=self.crs, simplified=True)
+        graph.graph["eicgeo_dropped"] = dict(self.dropped)
+        graph.graph["eicgeo_source"] = self.source
+        node_attrs, edge_attrs = graph.node_attr_dict_factory, graph.edge_attr_dict_factory
+        nodes = [node_attrs(x=x, y=y) for x, y in self.node_xy.tolist()]
+        u, v, seg, rev = self._edges()
+        geoms = self.geometries(seg, rev)
+        oneway = ~(self.forward & self.backward)
+        rows = zip(
+            self.osmid[seg].tolist(),
+            self.highway[seg].tolist(),
+            oneway[seg].tolist(),
+            rev.tolist(),
+            self.length[seg].tolist(),
+            self.speed_kph[seg].tolist(),
+            self.travel_time[seg].tolist(),
+            geoms,
+            strict=True,
+        )
+        data = [
+            edge_attrs(osmid=o, highway=h, oneway=w, reversed=r, length=m, speed_kph=k, travel_time=t, geometry=g)
+            for o, h, w, r, m, k, t, g in rows
+        ]
+        for key in ("maxspeed", "name"):
+            values = getattr(self, key)[seg]
+            for i in np.flatnonzero(pd.notna(values)).tolist():
+                dict.__setitem__(data[i], key, values[i])
+        ids = self.node_ids.tolist()
+        us, vs = self.node_ids[u].tolist(), self.node_ids[v].tolist()
+        if direct and all(hasattr(graph, a) for a in ("_succ", "_pred", "_node")):
+            _fill_graph(graph, ids, nodes, us, vs, data)
+        else:
+            graph.add_nodes_from(zip(ids, nodes, strict=True))
+            graph.add_edges_from(zip(us, vs, data, strict=True))
+        return graph
+
+    def main_roads(self, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
+        """The segments of the given ``highway`` classes as lines (``highway``, geometry), one
+        per road whichever ways it may be driven (from GraphML, one per edge: every edge is a
+        segment)."""
+        chosen = np.flatnonzero(np.isin(self.highway.astype(str), list(classes)))
+        return gpd.GeoDataFrame(
+            {"highway": self.highway[chosen].astype(str)}, geometry=self.geometries(chosen), crs=self.crs
+        )
+
+    @classmethod
+    def from_graph(cls, graph: nx.MultiDiGraph, source: str = "") -> RoadNetwork:
+        """Arrays of a projected osmnx-convention graph: every edge a one-way segment."""
+        node_ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+        node_xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float).reshape(-1, 2)
+        rows = [
+            (u, v, d.get("length", np.nan), d.get("speed_kph", np.nan), _first(d.get("highway")), d.get("geometry"))
+            for u, v, d in graph.edges(data=True)
+        ]
+        index = pd.Series(np.arange(node_ids.size), index=node_ids)
+        u = index.loc[[r[0] for r in rows]].to_numpy()
+        v = index.loc[[r[1] for r in rows]].to_numpy()
+        geoms = np.empty(len(rows), dtype=object)
+        geoms[:] = [r[5] for r in rows]
+        straight = pd.isna(geoms)
+        if straight.any():
+            geoms[straight] = shapely.linestrings(np.stack([node_xy[u[straight]], node_xy[v[straight]]], axis=1))
+        coords, part = shapely.get_coordinates(list(geoms), return_index=True)
+        offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=len(rows)))].astype(np.int64)
+        n = len(rows)
+        out = cls(
+            crs=graph.graph["crs"],
+            node_ids=node_ids,
+            node_xy=node_xy,
+            u=u,
+            v=v,
+            forward=np.ones(n, bool),
+            backward=np.zeros(n, bool),
+            length=np.array([r[2] for r in rows], dtype=float),
+            speed_kph=np.array([r[3] for r in rows], dtype=float),
+            highway=np.array([r[4] for r in rows], dtype=object),
+            maxspeed=np.full(n, None, dtype=object),
+            name=np.full(n, None, dtype=object),
+            osmid=np.arange(n, dtype=np.int64),
+            offsets=offsets,
+            coords=coords,
+            dropped=dict(graph.graph.get("eicgeo_dropped", {"nodes": 0, "length_share": 0.0})),
+            source=source,
+        )
+        out._graph = graph
+        return out
+
+
+def _fill_graph(graph: nx.MultiDiGraph, ids: list, nodes: list, us: list, vs: list, data: list) -> None:
+    """Fill an empty MultiDiGraph's own dicts with nodes and edges, as ``add_nodes_from`` and
+    ``add_edges_from`` would (the same dicts, keys 0, 1, ... per node pair) but with none of
+    their per-edge checks: four times faster on large networks. ``tests/test_roads_arrays.py``
+    checks the result equals the public way's."""
+    succ, pred, node = graph._succ, graph._pred, graph._node
+    for n, attrs in zip(ids, nodes, strict=True):
+        node[n] = attrs
+        succ[n] = {}
+        pred[n] = {}
+    for u, v, attrs in zip(us, vs, data, strict=True):
+        keys = succ[u].get(v)
+        if keys is None:
+            succ[u][v] = pred[v][u] = {0: attrs}
+        else:
+            key = len(keys)
+            while key in keys:
+                key += 1
+            keys[key] = attrs
+    cache = getattr(graph, "__networkx_cache__", None)
+    if cache:
+        cache.clear()
+
+
+def load_roads(
+    path: str | Path,
+    network_type: str = "drive",
+    *,
+    crs: Any = None,
+    speeds: Mapping[str, float] | None = None,
+    largest_component: bool = True,
+    snap_m: float = ROADS.snap_m,
+) -> RoadNetwork:
+    """Load a road network from a file, offline, as arrays (:class:`RoadNetwork`).
+
+    The parameters are those of :func:`load_network`. OSM PBF and XML are read straight into
+    arrays with pyosmium; ways are cut into segments at junctions (nodes shared by ways, or
+    used twice by one), at their ends and at nodes missing from a clipped extract. Edge lengths
+    are great-circle metres, as osmnx measures them. A ``maxspeed`` tag is read as km/h, with
+    ``mph`` and ``knots`` converted and a list (``"50;60"``, or per lane ``"50|60"``) averaged;
+    OSM's implicit values (``"DE:urban"``) come from osmnx's table; anything else takes the
+    class speed. ``oneway=yes|true|1`` and ``junction=roundabout`` are one-way along the way,
+    ``oneway=-1|reverse`` against it. Ways tagged ``access``, ``motor_vehicle`` or ``motorcar``
+    ``=no|private`` and ``area=yes`` are left out. GraphML goes through osmnx.
+
+    Examples
+    --------
+    A primary road with a 60 km/h limit, written as OSM XML: 1,075 m at 60 km/h (64.5 s), both ways.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "roads.osm"
+    >>> _ = path.write_text(
+    ...     '<?xml version="1.0"?><osm version="0.6">'
+    ...     '<node id="1" lat="14.8" lon="100.40" version="1"/><node id="2" lat="14.8" lon="100.41" version="1"/>'
+    ...     '<way id="7" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/>'
+    ...     '<tag k="maxspeed" v="60"/></way></osm>')
+    >>> net = load_roads(path)
+    >>> net.crs.to_epsg(), net.number_of_edges(), round(float(net.length[0])), round(float(net.travel_time[0]), 1)
+    (32647, 2, 1075, 64.5)
+    """
+    if network_type != "drive":
+        msg = f"network_type {network_type!r} is not supported; expected 'drive'"
+        raise InputError(msg)
+    path = check_file(path, "roads", _XML_SUFFIXES + _PBF_SUFFIXES + _GRAPHML_SUFFIXES + _LINE_SUFFIXES)
+    target = check_crs(crs, "roads crs") if crs is not None else None
+    table = dict(DEFAULT_SPEEDS_KPH)
+    table.update({str(k): check_positive(v, f"speed for highway={k}") for k, v in (speeds or {}).items()})
+    name = path.name.lower()
+    if name.endswith(_GRAPHML_SUFFIXES):
+        graph = _graph_network(_read_graphml(path), path, target, table, largest_component)
+        return RoadNetwork.from_graph(graph, source=path.name)
+    if name.endswith(_LINE_SUFFIXES):
+        raw = _read_lines(path, target, check_positive(snap_m, "snap_m", allow_zero=True))
+    else:
+        raw = _read_osm(path, target)
+    return _finish(raw, path, table, largest_component)
+
+
 def load_network(
     path: str | Path,
     network_type: str = "drive",
@@ -132,8 +543,8 @@ def load_network(
     network_type : {"drive"}
         Only the drivable network is supported: the ``highway`` classes of :data:`DRIVABLE`.
     crs : CRS-like, optional
-        Project to this CRS (metres); default the local UTM zone, as osmnx chooses (a projected
-        line layer keeps its own CRS).
+        Project to this CRS (metres); default the local UTM zone (a projected line layer keeps
+        its own CRS).
     speeds : mapping, optional
         km/h by ``highway`` class, overriding :data:`DEFAULT_SPEEDS_KPH` where ``maxspeed``
         is absent.
@@ -148,6 +559,8 @@ def load_network(
     -------
     networkx.MultiDiGraph
         Projected, with ``length`` (m), ``speed_kph`` and ``travel_time`` (s) on every edge.
+        It is :meth:`RoadNetwork.to_graph` of :func:`load_roads`, which reads the file into
+        arrays (faster, and all a travel-time surface needs); GraphML is read by osmnx.
 
     Examples
     --------
@@ -168,32 +581,22 @@ def load_network(
     >>> sorted({(e["highway"], round(e["length"]), round(e["travel_time"])) for *_, e in graph.edges(data=True)})
     [('primary', 3000, 216), ('residential', 1000, 180)]
     """
-    if network_type != "drive":
-        msg = f"network_type {network_type!r} is not supported; expected 'drive'"
-        raise InputError(msg)
-    path = check_file(path, "roads", _XML_SUFFIXES + _PBF_SUFFIXES + _GRAPHML_SUFFIXES + _LINE_SUFFIXES)
-    target = check_crs(crs, "roads crs") if crs is not None else None
-    name = path.name.lower()
-    if name.endswith(_GRAPHML_SUFFIXES):
-        graph = _read_graphml(path)
-    elif name.endswith(_LINE_SUFFIXES):
-        graph = _read_lines(path, target, check_positive(snap_m, "snap_m", allow_zero=True))
-    else:
-        graph = _read_osm(path)
-    graph = _drivable(graph, path)
-    dropped = {"nodes": 0, "length_share": 0.0}
-    if largest_component:
-        graph, dropped = _largest_strong_component(graph)
-    current = check_crs(graph.graph["crs"], "roads graph crs")
-    if (target is not None and current != target) or not current.is_projected:
-        graph = ox.project_graph(graph, to_crs=target)
-    table = dict(DEFAULT_SPEEDS_KPH)
-    table.update({str(k): check_positive(v, f"speed for highway={k}") for k, v in (speeds or {}).items()})
-    graph = ox.add_edge_speeds(graph, hwy_speeds=table, fallback=table["unclassified"])
-    graph = ox.add_edge_travel_times(graph)
-    graph.graph["eicgeo_dropped"] = dropped
-    graph.graph["eicgeo_source"] = path.name
-    return graph
+    net = load_roads(path, network_type, crs=crs, speeds=speeds, largest_component=largest_component, snap_m=snap_m)
+    return net.to_graph()
+
+
+def load_compiled(
+    path: str | Path,
+    *,
+    spacing_m: float = 100.0,
+    crs: Any = None,
+    speeds: Mapping[str, float] | None = None,
+    largest_component: bool = True,
+    snap_m: float = ROADS.snap_m,
+) -> CompiledNetwork:
+    """:func:`load_roads`, compiled for travel-time surfaces with road points every ``spacing_m``."""
+    net = load_roads(path, crs=crs, speeds=speeds, largest_component=largest_component, snap_m=snap_m)
+    return net.compile(spacing_m)
 
 
 def check_source(path: str | Path) -> tuple[float, float, float, float, Any] | None:
@@ -256,8 +659,10 @@ def check_source(path: str | Path) -> tuple[float, float, float, float, Any] | N
     return (*bounds, info["crs"])
 
 
-def main_roads(graph: nx.MultiDiGraph, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
+def main_roads(graph: nx.MultiDiGraph | RoadNetwork, classes: Iterable[str] = MAJOR_ROADS) -> gpd.GeoDataFrame:
     """The edges of the given ``highway`` classes as lines (``highway``, geometry), for maps.
+
+    A :class:`RoadNetwork` gives one line per road (see :meth:`RoadNetwork.main_roads`).
 
     Examples
     --------
@@ -270,71 +675,193 @@ def main_roads(graph: nx.MultiDiGraph, classes: Iterable[str] = MAJOR_ROADS) -> 
     >>> main_roads(graph)["highway"].tolist()
     ['trunk']
     """
+    if isinstance(graph, RoadNetwork):
+        return graph.main_roads(classes)
     edges = ox.graph_to_gdfs(graph, nodes=False)[["highway", "geometry"]]
     edges["highway"] = edges["highway"].map(_first)
     return edges[edges["highway"].isin(list(classes))].reset_index(drop=True)
 
 
-def _read_osm(path: Path) -> nx.MultiDiGraph:
-    """OSM XML or PBF: extract the drivable ways with pyosmium, then build the graph with osmnx.
+@dataclass
+class _Raw:
+    """Segments before the component and speed steps (projected; see :class:`RoadNetwork`)."""
+
+    crs: Any
+    node_ids: np.ndarray
+    node_xy: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    forward: np.ndarray
+    backward: np.ndarray
+    length: np.ndarray
+    highway: np.ndarray
+    maxspeed: np.ndarray
+    name: np.ndarray
+    osmid: np.ndarray
+    offsets: np.ndarray
+    coords: np.ndarray
+
+
+def _no_drivable(path: Path, classes: Iterable[str]) -> NetworkError:
+    return NetworkError(
+        f"roads {str(path)!r} has no drivable roads; expected ways tagged highway="
+        f"{'|'.join(classes)}|... (see eicgeo.roads.DRIVABLE)"
+    )
+
+
+def _read_osm(path: Path, target: Any) -> _Raw:
+    """OSM XML or PBF straight into segments (pyosmium and numpy; see :mod:`eicgeo._osm`).
 
     Extracts clipped to a bounding box often hold ways whose nodes lie outside the file; such
     ways are split at the missing nodes instead of failing the whole load.
     """
-    with tempfile.TemporaryDirectory(prefix="eicgeo-osm-") as tmp:
-        xml = Path(tmp) / "roads.osm"
-        try:
-            n_ways = _extract_drivable(path, xml)
-        except RuntimeError as err:
-            msg = f"roads {str(path)!r} is truncated or not valid OSM ({err})"
-            raise NetworkError(msg) from err
-        if n_ways == 0:
-            msg = (
-                f"roads {str(path)!r} has no drivable roads; expected ways tagged highway="
-                f"{'|'.join(MAJOR_ROADS)}|... (see eicgeo.roads.DRIVABLE)"
-            )
-            raise NetworkError(msg)
-        tags = ox.settings.useful_tags_way
-        ox.settings.useful_tags_way = list(dict.fromkeys([*tags, "motor_vehicle", "motorcar"]))
-        try:
-            return ox.graph_from_xml(xml, simplify=False, retain_all=True)
-        finally:
-            ox.settings.useful_tags_way = tags
+    from eicgeo import _osm
+
+    try:
+        ways = _osm.read_ways(path, DRIVABLE)
+    except RuntimeError as err:
+        msg = f"roads {str(path)!r} is truncated or not valid OSM ({err})"
+        raise NetworkError(msg) from err
+    if ways.n_ways == 0:
+        raise _no_drivable(path, MAJOR_ROADS)
+    tags = {k: pd.Series(v, dtype=object) for k, v in ways.tags.items()}
+    blocked = tags["area"].eq("yes").to_numpy()
+    for key in ("access", "motor_vehicle", "motorcar"):
+        blocked = blocked | tags[key].isin(_NO_ACCESS).to_numpy()
+    seg = _osm.split_ways(ways, ~blocked)
+    if len(seg.u) == 0:
+        raise _no_drivable(path, sorted(MAJOR_ROADS))
+    oneway = tags["oneway"].to_numpy()[seg.way]
+    reverse = pd.Series(oneway, dtype=object).isin(_ONEWAY_REVERSE).to_numpy()
+    one = pd.Series(oneway, dtype=object).isin(_ONEWAY_FORWARD).to_numpy()
+    one = one | pd.Series(ways.tags["junction"][seg.way], dtype=object).eq("roundabout").to_numpy()
+    # Project to the CRS asked for, else the local UTM zone (at the centre of the roads' extent).
+    if target is None:
+        from eicgeo.grid import utm_crs
+
+        (w, s), (e, n) = seg.node_lonlat.min(axis=0), seg.node_lonlat.max(axis=0)
+        target = utm_crs((w + e) / 2, (s + n) / 2)
+    to_xy = Transformer.from_crs(4326, target, always_xy=True)
+    node_xy = np.column_stack(to_xy.transform(seg.node_lonlat[:, 0], seg.node_lonlat[:, 1]))
+    coords = np.column_stack(to_xy.transform(seg.lonlat[:, 0], seg.lonlat[:, 1]))
+    return _Raw(
+        crs=CRS.from_user_input(target),
+        node_ids=seg.node_ids,
+        node_xy=node_xy,
+        u=seg.u,
+        v=seg.v,
+        forward=~reverse,
+        backward=reverse | ~one,
+        length=seg.length,
+        highway=ways.tags["highway"][seg.way],
+        maxspeed=ways.tags["maxspeed"][seg.way],
+        name=ways.tags["name"][seg.way],
+        osmid=ways.way_id[seg.way],
+        offsets=seg.offsets,
+        coords=coords,
+    )
 
 
-def _extract_drivable(path: Path, out: Path) -> int:
-    """Write the drivable highway ways of ``path`` (and their nodes) to OSM XML ``out``."""
-    import osmium
+def _finish(raw: _Raw, path: Path, table: Mapping[str, float], largest_component: bool) -> RoadNetwork:
+    """The largest strongly connected component, speeds and travel times, as a RoadNetwork."""
+    from scipy.sparse.csgraph import connected_components
 
-    present = osmium.index.IdSet()
-    for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
-        present.set(node.id)
-    n_ways = 0
-    with osmium.BackReferenceWriter(str(out), ref_src=str(path), overwrite=True) as writer:
-        ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-        for way in ways:
-            if way.tags.get("highway") not in DRIVABLE:
-                continue
-            refs = [n.ref for n in way.nodes]
-            for k, run in enumerate(_runs_present(refs, present)):
-                # Pieces of a clipped way get new negative ids so they cannot collide.
-                writer.add_way(way.replace(nodes=run, id=way.id if k == 0 else -(way.id * 1000 + k)))
-                n_ways += 1
-    return n_ways
+    n = len(raw.node_ids)
+    dropped = {"nodes": 0, "length_share": 0.0}
+    keep_seg = np.ones(len(raw.u), dtype=bool)
+    if largest_component:
+        a = np.concatenate([raw.u[raw.forward], raw.v[raw.backward]])
+        b = np.concatenate([raw.v[raw.forward], raw.u[raw.backward]])
+        adjacency = csr_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n))
+        _, label = connected_components(adjacency, directed=True, connection="strong")
+        keep = label == np.argmax(np.bincount(label))
+        keep_seg = keep[raw.u] & keep[raw.v]
+        directed = raw.length * (raw.forward.astype(float) + raw.backward)
+        total = directed.sum()
+        dropped = {
+            "nodes": int(n - keep.sum()),
+            "length_share": float(directed[~keep_seg].sum() / total) if total else 0.0,
+        }
+    else:
+        keep = np.zeros(n, dtype=bool)
+        keep[raw.u] = keep[raw.v] = True
+    new_index = np.cumsum(keep) - 1
+    seg = np.flatnonzero(keep_seg)
+    count = raw.offsets[seg + 1] - raw.offsets[seg]
+    at = np.repeat(raw.offsets[seg], count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return RoadNetwork(
+        crs=raw.crs,
+        node_ids=raw.node_ids[keep],
+        node_xy=raw.node_xy[keep],
+        u=new_index[raw.u[seg]],
+        v=new_index[raw.v[seg]],
+        forward=raw.forward[seg],
+        backward=raw.backward[seg],
+        length=raw.length[seg],
+        speed_kph=_speeds(raw.highway[seg], raw.maxspeed[seg], table),
+        highway=raw.highway[seg],
+        maxspeed=raw.maxspeed[seg],
+        name=raw.name[seg],
+        osmid=raw.osmid[seg],
+        offsets=np.r_[0, np.cumsum(count)].astype(np.int64),
+        coords=raw.coords[at],
+        dropped=dropped,
+        source=path.name,
+    )
 
 
-def _runs_present(refs: list[int], present: Any) -> list[list[int]]:
-    runs: list[list[int]] = [[]]
-    for ref in refs:
-        if ref in present:
-            runs[-1].append(ref)
-        elif runs[-1]:
-            runs.append([])
-    return [r for r in runs if len(r) >= 2]
+def parse_maxspeed(value: Any) -> float | None:
+    """km/h of an OSM ``maxspeed`` value, or None when it says nothing usable.
+
+    Numbers are km/h unless followed by ``mph`` or ``knots``; a decimal comma is read as a
+    point; lists (``"50;60"``, per lane ``"50|60"``) give their mean; OSM's implicit values such
+    as ``"DE:urban"`` come from osmnx's table.
+
+    Examples
+    --------
+    >>> [parse_maxspeed(v) for v in ("50", "30 mph", "50;70", "60|80", "DE:urban", "signals", None)]
+    [50.0, 48.28032, 60.0, 70.0, 50.0, None, None]
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value) if value > 0 else None
+    text = str(value).strip()
+    parts = [p.strip() for p in re.split(r"[;|]", text)]
+    speeds = []
+    for part in parts:
+        match = _MAXSPEED.match(part)
+        if match is None:
+            break
+        number = float(match.group(1).replace(",", "."))
+        unit = (match.group(2) or "").lower()
+        speeds.append(number * _UNIT_KPH.get(unit, 1.0))
+    else:
+        mean = float(np.mean(speeds)) if speeds else 0.0
+        return mean if mean > 0 else None
+    implicit = getattr(ox.routing, "_IMPLICIT_MAXSPEEDS", {}).get(text)
+    return float(implicit) if implicit is not None else None
 
 
-def _read_lines(path: Path, target: Any, snap_m: float) -> nx.MultiDiGraph:
-    """A line layer with a ``highway`` column as a projected MultiDiGraph (osmnx conventions).
+_MAXSPEED = re.compile(r"^([0-9][0-9.,]*?)\s*(km/h|kmh|kph|mph|knots)?$", re.IGNORECASE)
+_UNIT_KPH = {"mph": 1.609344, "knots": 1.852}
+
+
+def _speeds(highway: np.ndarray, maxspeed: np.ndarray, table: Mapping[str, float]) -> np.ndarray:
+    """km/h per road: its ``maxspeed`` where usable, else its class's, else unclassified's.
+
+    Each distinct tag value is parsed once."""
+    codes, values = pd.factorize(pd.Series(maxspeed, dtype=object))
+    parsed = np.array([parse_maxspeed(x) for x in values] + [None], dtype=float)
+    tagged = parsed[codes]  # code -1 (no tag) takes the trailing NaN
+    classes, inverse = np.unique(highway.astype(str), return_inverse=True)
+    fallback = table["unclassified"]
+    default = np.array([table.get(c, fallback) for c in classes], dtype=float)[inverse]
+    return np.where(np.isnan(tagged), default, tagged)
+
+
+def _read_lines(path: Path, target: Any, snap_m: float) -> _Raw:
+    """A line layer with a ``highway`` column as segments (vectorised).
 
     Nodes are the line ends, joined when closer than ``snap_m`` (at their mean position);
     each line is an edge both ways unless ``oneway`` says otherwise.
@@ -358,7 +885,13 @@ def _read_lines(path: Path, target: Any, snap_m: float) -> nx.MultiDiGraph:
         raise CRSError(msg)
     if len(layer):
         check_degrees(tuple(layer.total_bounds), CRS.from_user_input(layer.crs), f"roads {str(path)!r}")
-    lines = layer[layer.geom_type.isin(["LineString", "MultiLineString"])].explode(index_parts=False)
+    return _line_segments(layer, path, target, snap_m)
+
+
+def _line_segments(layer: gpd.GeoDataFrame, path: Path, target: Any, snap_m: float) -> _Raw:
+    lines = layer[layer.geom_type.isin(["LineString", "MultiLineString"])]
+    if (lines.geom_type == "MultiLineString").any():
+        lines = lines.explode(index_parts=False)
     lines = lines[~lines.geometry.is_empty & lines["highway"].notna()]
     if lines.empty:
         msg = f"roads {str(path)!r} has no drivable roads; expected lines with a highway class such as primary"
@@ -366,54 +899,74 @@ def _read_lines(path: Path, target: Any, snap_m: float) -> nx.MultiDiGraph:
     if target is None:
         target = layer.crs if layer.crs.is_projected else _utm_of(lines if len(lines) else layer)
     lines = lines.to_crs(target).reset_index(drop=True)
-
-    geoms = lines.geometry.to_numpy()
-    ends = np.vstack(
-        [shapely.get_coordinates(shapely.get_point(geoms, 0)), shapely.get_coordinates(shapely.get_point(geoms, -1))]
-    )
-    node_of_end, node_xy = _snap(ends, snap_m)
     n_lines = len(lines)
+    coords, part = shapely.get_coordinates(lines.geometry.to_numpy(), return_index=True)
+    offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=n_lines))].astype(np.int64)
+    first, last = offsets[:-1], offsets[1:] - 1
+    node_of_end, node_xy = _snap(np.vstack([coords[first], coords[last]]), snap_m)
     u, v = node_of_end[:n_lines], node_of_end[n_lines:]
     # Each line's ends move to their node, so geometry and topology agree.
-    coords, part = shapely.get_coordinates(geoms, return_index=True)
-    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
-    last = np.r_[first[1:] - 1, len(part) - 1] if len(part) else first
     coords[first] = node_xy[u]
     coords[last] = node_xy[v]
-    geoms = shapely.linestrings(coords, indices=part)
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    step[offsets[1:-1] - 1] = 0.0
+    cum = np.r_[0.0, np.cumsum(step)]
+    length = cum[last] - cum[first]
 
-    graph = nx.MultiDiGraph(crs=target, simplified=True)
-    graph.add_nodes_from((int(i), {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(node_xy))
-    # Columns as plain lists once: per-row DataFrame access would dominate on large layers.
-    extra = {
-        c: [_tag(x) if pd.notna(x) else None for x in lines[c]]
-        for c in ("maxspeed", "access", "motor_vehicle", "motorcar", "name")
-        if c in lines.columns
-    }
-    highway = lines["highway"].astype(str).tolist()
-    flags = lines["oneway"].astype(str).str.strip().str.lower().tolist() if "oneway" in lines.columns else None
-    lengths = shapely.length(geoms).tolist()
-    edges = []
-    for i in range(n_lines):
-        if u[i] == v[i]:
-            continue  # a closed ring with no other junction cannot route anywhere
-        data = {"osmid": i, "highway": highway[i], "length": lengths[i], "geometry": geoms[i]}
-        data.update({c: values[i] for c, values in extra.items() if values[i] is not None})
-        flag = flags[i] if flags is not None else ""
-        if flag not in _ONEWAY_REVERSE:
-            edges.append((int(u[i]), int(v[i]), {**data, "oneway": flag in _ONEWAY_FORWARD}))
-        if flag not in _ONEWAY_FORWARD:
-            back = {**data, "geometry": geoms[i].reverse(), "oneway": flag in _ONEWAY_REVERSE, "reversed": True}
-            edges.append((int(v[i]), int(u[i]), back))
-    graph.add_edges_from(edges)
-    return graph
+    def column(name: str) -> pd.Series:
+        if name in lines.columns:
+            return lines[name]
+        return pd.Series(None, index=lines.index, dtype=object)
+
+    def tags(name: str) -> np.ndarray:
+        """A column as OSM tag strings (None where missing), converting each distinct value once."""
+        if name not in lines.columns:
+            return np.full(n_lines, None, dtype=object)
+        codes, values = pd.factorize(lines[name])
+        return np.array([_tag_text(x) for x in values] + [None], dtype=object)[codes]
+
+    highway = lines["highway"].astype(str).to_numpy(dtype=object)
+    blocked = pd.Series(tags("area"), dtype=object).eq("yes").to_numpy()
+    for key in ("access", "motor_vehicle", "motorcar"):
+        blocked = blocked | pd.Series(tags(key), dtype=object).isin(_NO_ACCESS).to_numpy()
+    # A closed ring with no other junction cannot route anywhere.
+    keep = pd.Series(highway).isin(DRIVABLE).to_numpy() & ~blocked & (u != v)
+    if not keep.any():
+        raise _no_drivable(path, sorted(MAJOR_ROADS))
+    flags = column("oneway").astype(str).str.strip().str.lower()
+    one = flags.isin(_ONEWAY_FORWARD).to_numpy()
+    reverse = flags.isin(_ONEWAY_REVERSE).to_numpy()
+    text = tags("maxspeed")
+    name = tags("name")
+    seg = np.flatnonzero(keep)
+    count = offsets[seg + 1] - offsets[seg]
+    at = np.repeat(offsets[seg], count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    used = np.unique(np.concatenate([u[seg], v[seg]]))
+    return _Raw(
+        crs=CRS.from_user_input(target),
+        node_ids=used.astype(np.int64),
+        node_xy=node_xy[used],
+        u=np.searchsorted(used, u[seg]),
+        v=np.searchsorted(used, v[seg]),
+        forward=~reverse[seg],
+        backward=~one[seg],
+        length=length[seg],
+        highway=highway[seg],
+        maxspeed=text[seg],
+        name=name[seg],
+        osmid=seg.astype(np.int64),
+        offsets=np.r_[0, np.cumsum(count)].astype(np.int64),
+        coords=coords[at],
+    )
 
 
-def _tag(value: Any) -> Any:
-    """OSM tags are strings: a numeric ``maxspeed`` column (50.0) reads as "50", as osmnx expects."""
+def _tag_text(value: Any) -> Any:
+    """OSM tags are strings: a numeric ``maxspeed`` column (50.0) reads as "50"; missing is None."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
     if isinstance(value, int | float | np.integer | np.floating):
         return f"{float(value):g}"
-    return value
+    return str(value)
 
 
 def _snap(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -421,15 +974,19 @@ def _snap(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]
     from scipy.sparse.csgraph import connected_components
 
     pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray") if tolerance > 0 else np.empty((0, 2), int)
-    # Exactly shared ends join even with zero tolerance.
-    _, same = np.unique(points, axis=0, return_inverse=True)
+    # Exactly shared ends join even with zero tolerance (x + iy: one fast 1-D unique).
+    flat = np.ascontiguousarray(points, dtype=float).view(np.complex128).ravel()
+    _, same = np.unique(flat, return_inverse=True)
     n = len(points)
     links = csr_matrix(
         (np.ones(len(pairs) + n), (np.r_[pairs[:, 0], np.arange(n)], np.r_[pairs[:, 1], same.ravel() + n])),
         shape=(2 * n, 2 * n),
     )
     _, label = connected_components(links, directed=False)
-    _, node = np.unique(label[:n], return_inverse=True)
+    # Number the groups 0.. in order of their labels (as a sorted unique would, in one pass).
+    present = np.zeros(label.max() + 1, dtype=bool)
+    present[label[:n]] = True
+    node = (np.cumsum(present) - 1)[label[:n]]
     counts = np.bincount(node)
     xy = np.column_stack([np.bincount(node, points[:, 0]), np.bincount(node, points[:, 1])]) / counts[:, None]
     return node, xy
@@ -454,6 +1011,32 @@ def _read_graphml(path: Path) -> nx.MultiDiGraph:
     return graph
 
 
+def _graph_network(
+    graph: nx.MultiDiGraph, path: Path, target: Any, table: Mapping[str, float], largest_component: bool
+) -> nx.MultiDiGraph:
+    """A graph read by osmnx (GraphML): drivable edges, its largest component, projected, timed."""
+    graph = _drivable(graph, path)
+    dropped = {"nodes": 0, "length_share": 0.0}
+    if largest_component:
+        graph, dropped = _largest_strong_component(graph)
+    current = check_crs(graph.graph["crs"], "roads graph crs")
+    if (target is not None and current != target) or not current.is_projected:
+        graph = ox.project_graph(graph, to_crs=target)
+    # Speeds as for OSM files (maxspeed lists, from simplified chains, are averaged like "50;60").
+    data = [d for *_, d in graph.edges(data=True)]
+    highway = np.array([str(_first(d.get("highway"))) for d in data], dtype=object)
+    maxspeed = np.array(
+        [";".join(map(str, m)) if isinstance(m := d.get("maxspeed"), list) else m for d in data], dtype=object
+    )
+    speed = _speeds(highway, maxspeed, table)
+    for d, kph in zip(data, speed.tolist(), strict=True):
+        d["speed_kph"] = kph
+        d["travel_time"] = d["length"] / (kph / 3.6)
+    graph.graph["eicgeo_dropped"] = dropped
+    graph.graph["eicgeo_source"] = path.name
+    return graph
+
+
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
@@ -470,11 +1053,7 @@ def _drivable(graph: nx.MultiDiGraph, path: Path) -> nx.MultiDiGraph:
     graph.remove_edges_from(drop)
     graph.remove_nodes_from([n for n, degree in graph.degree() if degree == 0])
     if graph.number_of_edges() == 0:
-        msg = (
-            f"roads {str(path)!r} has no drivable roads; expected ways tagged highway="
-            f"{'|'.join(sorted(MAJOR_ROADS))}|... (see eicgeo.roads.DRIVABLE)"
-        )
-        raise NetworkError(msg)
+        raise _no_drivable(path, sorted(MAJOR_ROADS))
     if not graph.graph.get("simplified"):
         # Chains are merged only where class and speed limit agree, so every edge has one of each
         # (merged lists would order by string hash and make speeds differ from run to run).
@@ -507,9 +1086,11 @@ class CompiledNetwork:
     """A road graph compiled for repeated travel-time queries.
 
     ``matrix[i, j]`` is the shortest edge travel time (s) from node ``i`` to node ``j``.
-    Road points are nodes and points sampled along edges; ``point_edge[p]`` is the edge a point
-    lies on (-1 for nodes) and ``point_frac[p]`` its position along it (0..1). Make one with
-    :func:`compile_network`; :func:`travel_time_surface` caches its cell lookups on it.
+    ``edge_*`` describe the edges kept (the fastest of parallel ones, no self-loops):
+    ``edge_length`` is in metres. Road points are nodes and points sampled along edges;
+    ``point_edge[p]`` is the edge a point lies on (-1 for nodes) and ``point_frac[p]`` its
+    position along it (0..1). Make one with :func:`compile_network` or
+    :meth:`RoadNetwork.compile`; :func:`travel_time_surface` caches its cell lookups on it.
 
     Examples
     --------
@@ -518,8 +1099,8 @@ class CompiledNetwork:
     >>> graph.add_node(1, x=0.0, y=0.0); graph.add_node(2, x=500.0, y=0.0)
     >>> _ = graph.add_edge(1, 2, highway="primary", length=500.0, travel_time=36.0)
     >>> network = compile_network(graph, spacing_m=250)
-    >>> network.matrix.toarray().tolist(), network.point_frac.tolist()
-    ([[0.0, 36.0], [0.0, 0.0]], [0.0, 0.0, 0.5])
+    >>> network.matrix.toarray().tolist(), network.point_frac.tolist(), network.edge_length.tolist()
+    ([[0.0, 36.0], [0.0, 0.0]], [0.0, 0.0, 0.5], [500.0])
     """
 
     crs: Any
@@ -531,6 +1112,7 @@ class CompiledNetwork:
     edge_time: np.ndarray
     edge_back_time: np.ndarray  # time of the reverse edge, inf where the road is one-way
     edge_highway: np.ndarray
+    edge_length: np.ndarray  # metres
     point_xy: np.ndarray
     point_edge: np.ndarray
     point_frac: np.ndarray
@@ -590,13 +1172,25 @@ class CompiledNetwork:
         return times[:n] - 1.0
 
 
-def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> CompiledNetwork:
+#: The last network compiled from each graph passed to :func:`compile_network`, with what it was
+#: compiled from (see :class:`_GraphArrays`), so an edited graph compiles again.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compile_network(graph: nx.MultiDiGraph | RoadNetwork, *, spacing_m: float = 100.0) -> CompiledNetwork:
     """Compile a projected road graph for travel-time queries.
+
+    The result is cached on the graph until its nodes, edges, node positions, ``travel_time``,
+    ``length``, ``highway`` or ``geometry`` change: compiling it again (or
+    :func:`travel_time_surface` on it) is then free for a :class:`RoadGraph` (what
+    :func:`load_network` returns), which counts its changes, and a read of the graph's arrays
+    (no compiling) for any other MultiDiGraph.
 
     Parameters
     ----------
-    graph : networkx.MultiDiGraph
-        From :func:`load_network` (projected, ``travel_time`` on every edge).
+    graph : networkx.MultiDiGraph or RoadNetwork
+        From :func:`load_network` (projected, ``travel_time`` on every edge), or
+        :func:`load_roads`.
     spacing_m : float
         Spacing of the points sampled along edges, usually the grid resolution.
 
@@ -612,11 +1206,12 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     >>> network = compile_network(graph, spacing_m=100)
     >>> len(network.node_ids), len(network.point_xy), network.edge_time.tolist()
     (2, 31, [216.0, 216.0])
+    >>> compile_network(graph, spacing_m=100) is network
+    True
     """
+    if isinstance(graph, RoadNetwork):
+        return graph.compile(spacing_m)
     spacing_m = check_positive(spacing_m, "spacing_m")
-    if graph.number_of_edges() == 0:
-        msg = "road graph has no edges; expected a network from eicgeo.roads.load_network"
-        raise NetworkError(msg)
     crs = graph.graph.get("crs")
     if crs is None:
         msg = "road graph has no CRS (graph.graph['crs']); load it with eicgeo.roads.load_network"
@@ -624,38 +1219,201 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     if not check_crs(crs, "road graph crs").is_projected:
         msg = "road graph is not projected; expected metres (load it with eicgeo.roads.load_network)"
         raise CRSError(msg)
-    node_ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
-    index = pd.Series(np.arange(node_ids.size), index=node_ids)
-    node_xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
+    cached = _COMPILED.get(graph)
+    stamp = getattr(graph, "_stamp", None) if isinstance(graph, RoadGraph) else None
+    key = (spacing_m, str(crs), None if stamp is None else stamp.n)
+    if cached is not None and stamp is not None and cached[0] == key:
+        return cached[2]  # a RoadGraph unchanged since: no need to read it
+    arrays = _graph_arrays(graph)
+    if cached is not None and cached[0][:2] == key[:2] and arrays.same_as(cached[1]):
+        network = cached[2]
+    else:
+        network = arrays.compile(crs, spacing_m)
+    _COMPILED[graph] = (key, arrays, network)
+    return network
 
-    rows = []
-    for u, v, data in graph.edges(data=True):
-        if "travel_time" not in data:
-            msg = f"road edge {u}->{v} has no travel_time; load the graph with eicgeo.roads.load_network"
-            raise InputError(msg)
-        rows.append((u, v, float(data["travel_time"]), _first(data.get("highway")), data.get("geometry")))
-    edges = pd.DataFrame(rows, columns=["u", "v", "time", "highway", "geometry"])
-    edges["u"] = index.loc[edges["u"].to_numpy()].to_numpy()
-    edges["v"] = index.loc[edges["v"].to_numpy()].to_numpy()
-    # Parallel edges: keep the fastest.
-    edges = edges.sort_values("time", kind="stable").drop_duplicates(["u", "v"]).sort_index()
-    edges = edges[edges["u"] != edges["v"]].reset_index(drop=True)
+
+@dataclass
+class _GraphArrays:
+    """A graph's nodes and edges read into arrays: what compiling needs, and the cache key.
+
+    Two reads of a graph are the same network when every array is equal and every edge holds the
+    same geometry object (shapely geometries are immutable; the cache keeps them alive, so an
+    object id cannot be reused by another geometry while compared).
+    """
+
+    node_ids: np.ndarray
+    node_xy: np.ndarray
+    out_degree: np.ndarray  # edges leaving each node, in node order: the u of every edge
+    v_ids: np.ndarray
+    time: np.ndarray
+    length: np.ndarray
+    highway: list
+    geoms: list
+
+    def same_as(self, other: _GraphArrays) -> bool:
+        arrays = ("node_ids", "node_xy", "out_degree", "v_ids", "time", "length")
+        return (
+            all(np.array_equal(getattr(self, a), getattr(other, a), equal_nan=a != "node_ids") for a in arrays)
+            and self.highway == other.highway
+            and len(self.geoms) == len(other.geoms)
+            and all(map(operator.is_, self.geoms, other.geoms))
+        )
+
+    def compile(self, crs: Any, spacing_m: float) -> CompiledNetwork:
+        u = np.repeat(np.arange(self.node_ids.size), self.out_degree)
+        v = pd.Index(self.node_ids).get_indexer(self.v_ids)
+        geoms = np.empty(len(self.geoms), dtype=object)
+        geoms[:] = self.geoms
+        curved = ~pd.isna(geoms)
+        highway = np.empty(len(self.highway), dtype=object)
+        highway[:] = [_first(h) for h in self.highway]
+        return _compile(
+            crs,
+            self.node_ids,
+            self.node_xy,
+            u,
+            v,
+            self.time,
+            self.length,
+            highway,
+            _Polylines.from_geometries(geoms, curved),
+            spacing_m,
+        )
+
+
+def _graph_arrays(graph: nx.MultiDiGraph) -> _GraphArrays:
+    """Read a MultiDiGraph's nodes and edges in a few C-level passes over its adjacency dicts."""
+    node_data = graph._node  # networkx's own dicts: reading them directly is several times faster
+    adjacency = graph._adj
+    n = len(node_data)
+    node_ids = np.fromiter(node_data, dtype=np.int64, count=n)
+    attrs = list(node_data.values())
+    node_xy = np.column_stack(
+        [np.fromiter(map(operator.itemgetter(k), attrs), dtype=float, count=n) for k in ("x", "y")]
+    ).reshape(-1, 2)
+    out_degree = np.fromiter((sum(map(len, nbrs.values())) for nbrs in adjacency.values()), dtype=np.int64, count=n)
+    m = int(out_degree.sum())
+    v_ids = np.fromiter(
+        (v for nbrs in adjacency.values() for v, keys in nbrs.items() for _ in keys), dtype=np.int64, count=m
+    )
+    data = [d for nbrs in adjacency.values() for keys in nbrs.values() for d in keys.values()]
+    times = list(map(operator.methodcaller("get", "travel_time"), data))
+    if None in times:
+        k = times.index(None)
+        u = np.repeat(node_ids, out_degree)[k]
+        msg = f"road edge {u}->{v_ids[k]} has no travel_time; load the graph with eicgeo.roads.load_network"
+        raise InputError(msg)
+    return _GraphArrays(
+        node_ids=node_ids,
+        node_xy=node_xy,
+        out_degree=out_degree,
+        v_ids=v_ids,
+        time=np.array(times, dtype=float),
+        length=np.array(list(map(operator.methodcaller("get", "length", np.nan), data)), dtype=float),
+        highway=list(map(operator.methodcaller("get", "highway"), data)),
+        geoms=list(map(operator.methodcaller("get", "geometry"), data)),
+    )
+
+
+@dataclass
+class _Polylines:
+    """Edge shapes: directed edge ``e`` follows polyline ``line[e]`` (``coords[offsets[k]:offsets[k+1]]``),
+    backwards where ``rev[e]``; ``line[e] = -1`` is a straight edge between its nodes."""
+
+    offsets: np.ndarray
+    coords: np.ndarray
+    line: np.ndarray
+    rev: np.ndarray
+
+    @classmethod
+    def from_geometries(cls, geoms: np.ndarray, curved: np.ndarray) -> _Polylines:
+        line = np.full(len(geoms), -1, dtype=np.int64)
+        line[curved] = np.arange(int(curved.sum()))
+        if curved.any():
+            coords, part = shapely.get_coordinates(geoms[curved], return_index=True)
+            offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=int(curved.sum())))].astype(np.int64)
+        else:
+            coords, offsets = np.empty((0, 2)), np.zeros(1, np.int64)
+        return cls(offsets, coords, line, np.zeros(len(geoms), dtype=bool))
+
+    def subset(self, edges: np.ndarray) -> _Polylines:
+        return _Polylines(self.offsets, self.coords, self.line[edges], self.rev[edges])
+
+    def planar_length(self, straight_length: np.ndarray) -> np.ndarray:
+        """Drawn length of every edge (m): its polyline's, or ``straight_length``."""
+        out = np.asarray(straight_length, dtype=float).copy()
+        curved = self.line >= 0
+        if curved.any():
+            cum = self._cumulative()
+            k = self.line[curved]
+            out[curved] = cum[self.offsets[k + 1] - 1] - cum[self.offsets[k]]
+        return out
+
+    def _cumulative(self) -> np.ndarray:
+        step = np.hypot(*np.diff(self.coords, axis=0).T) if len(self.coords) > 1 else np.empty(0)
+        if len(self.offsets) > 2:
+            step[self.offsets[1:-1] - 1] = 0.0
+        return np.r_[0.0, np.cumsum(step)]
+
+    def interpolate(self, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """Points at ``frac`` (0..1) of the drawn length along curved edges ``edge``."""
+        if edge.size == 0:
+            return np.empty((0, 2))
+        cum = self._cumulative()
+        k = self.line[edge]
+        f = np.where(self.rev[edge], 1.0 - frac, frac)
+        first, last = self.offsets[k], self.offsets[k + 1] - 1
+        target = cum[first] + f * (cum[last] - cum[first])
+        j = np.clip(np.searchsorted(cum, target, side="right") - 1, first, np.maximum(last - 1, first))
+        span = cum[j + 1] - cum[j] if len(cum) > 1 else np.zeros(j.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(span > 0, (target - cum[j]) / span, 0.0)
+        t = np.clip(t, 0.0, 1.0)[:, None]
+        return self.coords[j] + t * (self.coords[np.minimum(j + 1, last)] - self.coords[j])
+
+
+def _compile(
+    crs: Any,
+    node_ids: np.ndarray,
+    node_xy: np.ndarray,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    time: np.ndarray,
+    length: np.ndarray,
+    highway: np.ndarray,
+    polylines: _Polylines,
+    spacing_m: float,
+) -> CompiledNetwork:
+    """The compiled network of directed edges ``eu -> ev`` (node indices), all arrays."""
     n = node_ids.size
-    matrix = csr_matrix((np.maximum(edges["time"].to_numpy(), 1e-9), (edges["u"], edges["v"])), shape=(n, n))
-    back = pd.Series(edges["time"].to_numpy(), index=pd.MultiIndex.from_arrays([edges["u"], edges["v"]]))
-    back_time = back.reindex(pd.MultiIndex.from_arrays([edges["v"], edges["u"]])).to_numpy(dtype=float)
-    back_time = np.where(np.isnan(back_time), np.inf, back_time)
+    if eu.size == 0:
+        msg = "road graph has no edges; expected a network from eicgeo.roads.load_network"
+        raise NetworkError(msg)
+    # Parallel edges: keep the fastest (the first of equal ones); self-loops route nowhere.
+    order = np.lexsort((np.arange(eu.size), time, ev, eu))
+    su, sv = eu[order], ev[order]
+    first = np.r_[True, (su[1:] != su[:-1]) | (sv[1:] != sv[:-1])]
+    kept = np.sort(order[first])
+    kept = kept[eu[kept] != ev[kept]]
+    eu, ev, time, length, highway = eu[kept], ev[kept], time[kept], length[kept], highway[kept]
+    polylines = polylines.subset(kept)
+    matrix = csr_matrix((np.maximum(time, 1e-9), (eu, ev)), shape=(n, n))
+    # The time of each edge's reverse (inf where the road is one-way).
+    key = eu.astype(np.int64) * n + ev
+    back_key = ev.astype(np.int64) * n + eu
+    sorter = np.argsort(key)
+    pos = np.clip(np.searchsorted(key, back_key, sorter=sorter), 0, max(key.size - 1, 0))
+    match = sorter[pos]
+    back_time = np.where(key[match] == back_key, time[match], np.inf)
 
-    eu, ev = edges["u"].to_numpy(), edges["v"].to_numpy()
-    geoms = edges["geometry"].to_numpy(dtype=object)
-    # Edges without geometry are straight (osmnx convention): sampled by arithmetic, not shapely.
-    straight = pd.isna(edges["geometry"]).to_numpy()
-    lengths = np.hypot(*(node_xy[ev] - node_xy[eu]).T)
-    lengths[~straight] = shapely.length(geoms[~straight])
+    straight = polylines.line < 0
+    drawn = polylines.planar_length(np.hypot(*(node_xy[ev] - node_xy[eu]).T))
+    length = np.where(np.isnan(length), drawn, length)
     # A two-way road is sampled once (from its u < v edge); its points know both directions.
     sample = (eu < ev) | np.isinf(back_time)
-    counts = np.where(sample, np.maximum(np.ceil(lengths / spacing_m).astype(np.int64), 1) - 1, 0)
-    edge_of_point = np.repeat(np.arange(len(edges)), counts)
+    counts = np.where(sample, np.maximum(np.ceil(drawn / spacing_m).astype(np.int64), 1) - 1, 0)
+    edge_of_point = np.repeat(np.arange(eu.size), counts)
     starts = np.cumsum(counts) - counts
     k = np.arange(edge_of_point.size) - np.repeat(starts, counts) + 1
     frac = k / np.repeat(counts + 1, counts)
@@ -663,13 +1421,14 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
     interior_xy = a + frac[:, None] * (b - a)
     curved = ~straight[edge_of_point]
     if curved.any():
-        pts = shapely.line_interpolate_point(geoms[edge_of_point[curved]], frac[curved], normalized=True)
-        interior_xy[curved] = shapely.get_coordinates(pts)
+        interior_xy[curved] = polylines.interpolate(edge_of_point[curved], frac[curved])
 
-    tiers = np.array([_TIERS.get(h, 2) for h in edges["highway"]], dtype=np.int8)
+    names = highway.astype(str)
+    classes, inverse = np.unique(names, return_inverse=True)
+    tiers = np.array([_TIERS.get(h, 2) for h in classes], dtype=np.int8)[inverse]
     node_tier = np.full(n, 2, dtype=np.int8)
-    np.minimum.at(node_tier, edges["u"].to_numpy(), tiers)
-    np.minimum.at(node_tier, edges["v"].to_numpy(), tiers)
+    np.minimum.at(node_tier, eu, tiers)
+    np.minimum.at(node_tier, ev, tiers)
     point_xy = np.vstack([node_xy, interior_xy])
     point_edge = np.concatenate([np.full(n, -1, dtype=np.int64), edge_of_point])
     point_frac = np.concatenate([np.zeros(n), frac])
@@ -679,11 +1438,12 @@ def compile_network(graph: nx.MultiDiGraph, *, spacing_m: float = 100.0) -> Comp
         node_ids=node_ids,
         node_xy=node_xy,
         matrix=matrix,
-        edge_u=edges["u"].to_numpy(),
-        edge_v=edges["v"].to_numpy(),
-        edge_time=edges["time"].to_numpy(),
+        edge_u=eu,
+        edge_v=ev,
+        edge_time=time,
         edge_back_time=back_time,
-        edge_highway=edges["highway"].astype(str).to_numpy(),
+        edge_highway=names,
+        edge_length=length,
         point_xy=point_xy,
         point_edge=point_edge,
         point_frac=point_frac,
@@ -754,7 +1514,7 @@ def straight_line_minutes(
 
 
 def travel_time_surface(
-    graph: nx.MultiDiGraph | CompiledNetwork,
+    graph: nx.MultiDiGraph | RoadNetwork | CompiledNetwork,
     sources: Sources,
     grid: Grid | xr.DataArray,
     *,
@@ -768,9 +1528,10 @@ def travel_time_surface(
 
     Parameters
     ----------
-    graph : networkx.MultiDiGraph or CompiledNetwork
-        A projected graph from :func:`load_network`, or one compiled by
-        :func:`compile_network` (faster when several surfaces share a network).
+    graph : networkx.MultiDiGraph, RoadNetwork or CompiledNetwork
+        A projected graph from :func:`load_network`, a network from :func:`load_roads`, or
+        one compiled by :func:`compile_network`. Graphs and networks are compiled once per
+        grid resolution and the result cached on them (see :func:`compile_network`).
     sources : GeoDataFrame, GeoSeries, DataArray, str or list of str
         Points, lines or polygons (any CRS; reprojected); a boolean DataArray on ``grid`` whose
         True cells are the sources (urban-centre cells, say); or a ``highway`` selector such as
