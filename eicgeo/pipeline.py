@@ -743,7 +743,7 @@ def _symbiosis(s: Scenario, found: _Found, net: _Roads) -> _Symbiosis:
     sym, vocab, firms = s.symbiosis, found.vocab, found.firms
     links = symbiosis.match(
         firms,
-        net.graph,
+        net.network,
         sym.max_km,
         detour=sym.detour,
         kinds=sym.kinds,

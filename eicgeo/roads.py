@@ -1822,8 +1822,9 @@ def _geometry_seeds(net: CompiledNetwork, geoms: list[Any], spacing: float, offr
     # Nodes inside source polygons are sources themselves.
     polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
     if polygons:
-        tree = shapely.STRtree(shapely.points(net.node_xy))
-        inside = np.unique(tree.query(polygons, predicate="contains")[1])
+        if "node_tree" not in net._cache:  # built once per network, not once per source
+            net._cache["node_tree"] = shapely.STRtree(shapely.points(net.node_xy))
+        inside = np.unique(net._cache["node_tree"].query(polygons, predicate="contains")[1])
         seeds.append((inside, np.zeros(inside.size)))
     return _merge_seeds(seeds), xy
 

@@ -93,7 +93,7 @@ UNMATCHED_COLUMNS = ["firm_id", "sector", "material", "unit", "offered", "matche
 
 def match(
     firms: gpd.GeoDataFrame,
-    graph: nx.MultiDiGraph | None = None,
+    graph: nx.MultiDiGraph | Any = None,
     max_km: float = SYMBIOSIS.max_km,
     *,
     detour: float = SYMBIOSIS.detour,
@@ -110,9 +110,10 @@ def match(
         Points with ``firm_id``, ``inputs`` and ``outputs`` (``material:tonnes`` lists) and
         optionally ``sector``, in a projected CRS (metres). Polygons stand for their
         representative point.
-    graph : networkx.MultiDiGraph, optional
-        A projected road graph (``length`` in metres); distances are then along roads (from
-        each firm to its nearest node in a straight line, then the shortest path).
+    graph : networkx.MultiDiGraph or roads.CompiledNetwork, optional
+        A projected road graph (``length`` in metres), or a network compiled from one
+        (``edge_length``, as the pipeline passes); distances are then along roads (from each
+        firm to its nearest node in a straight line, then the shortest path).
     max_km : float
         Longest exchange, km. The default of 33 km is the median distance of exchanges
         reported for the UK National Industrial Symbiosis Programme.

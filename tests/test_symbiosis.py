@@ -765,3 +765,19 @@ def test_road_searches_reach_across_tiles_and_stop_at_max_km():
         graph.add_edge(b, a, length=length)
     got = links_of(symbiosis.match(firms, graph=graph, max_km=33), "fly_ash")
     assert got == {("S", "U1"): pytest.approx((10.0, 30.0))}
+
+
+def test_a_compiled_network_gives_the_graphs_road_distances():
+    # The pipeline passes the compiled network (edge_length), not the networkx graph.
+    from eicgeo import roads
+
+    firms = register(["P1", "C1"])
+    graph = nx.MultiDiGraph(crs="EPSG:32647")
+    graph.add_node(1, x=X0, y=Y0)
+    graph.add_node(2, x=X0 + 5_000, y=Y0 + 5_000)
+    graph.add_node(3, x=X0 + 10_000, y=Y0 - 1_000)
+    for a, b in ((1, 2), (2, 3)):
+        graph.add_edge(a, b, length=8_000.0, travel_time=600.0, highway="primary")
+    want = links_of(symbiosis.match(firms, graph=graph), "fly_ash")
+    got = links_of(symbiosis.match(firms, graph=roads.compile_network(graph)), "fly_ash")
+    assert got == want == {("P1", "C1"): pytest.approx((60.0, 17.0))}
