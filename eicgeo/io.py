@@ -464,15 +464,18 @@ def read_vector(
     return gdf
 
 
-def read_mask(path: str | Path, grid: Grid, *, all_touched: bool = False, what: str = "mask") -> xr.DataArray:
+def read_mask(
+    path: str | Path, grid: Grid, *, all_touched: bool = False, what: str = "mask", chunks: int | None = None
+) -> xr.DataArray:
     """Cells a raster or vector file covers, as a boolean layer on ``grid``.
 
     A raster covers its non-zero cells (nearest neighbour); a vector the cells whose centre a
-    feature covers, or every cell it touches with ``all_touched``.
+    feature covers, or every cell it touches with ``all_touched``. With ``chunks`` a raster is
+    read chunk by chunk (see :func:`read_raster`).
     """
     path = Path(path)
     if path.name.lower().endswith(RASTER_SUFFIXES):
-        layer = read_raster(path, grid, kind="continuous", resampling="nearest", what=what)
+        layer = read_raster(path, grid, kind="continuous", resampling="nearest", what=what, chunks=chunks)
         return layer.notnull() & (layer != 0)
     features = read_vector(path, what=what, crs=grid.crs)
     covered = rasterio.features.geometry_mask(
@@ -611,8 +614,10 @@ def write_raster(
 
     GDAL's COG driver lays the file out as the COG specification asks: 256 x 256 tiles, the
     image file directories first, then the overviews' tiles from the smallest, then the full
-    resolution. Overviews are averaged for float layers and nearest for class codes. The file
-    is written beside its final name and renamed into place.
+    resolution. Overviews are averaged for float layers and nearest for class codes, and GDAL
+    compresses with every CPU. The file is written beside its final name and renamed into place.
+    A dask-backed layer is written window by window (a row of chunks in memory at a time) into a
+    tiled GeoTIFF, which the COG driver then copies: the same cells as in memory.
 
     Parameters
     ----------
@@ -630,60 +635,120 @@ def write_raster(
         The nodata value of an integer layer: 0 (the default) where 0 is no class, 255 for a
         uint8 layer whose 0 is a class ("allowed", "other"). A value that is a class code of
         the layer is an error. Ignored for float layers (NaN).
-    outside : boolean array, optional
-        Cells outside the study area's data (the land cover's nodata): written as nodata.
+    outside : boolean array or DataArray, optional
+        Cells outside the study area's data (the land cover's nodata): written as nodata (read
+        window by window when dask-backed).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = Grid.from_dataarray(layer)
-    data = np.array(layer.values)
-    is_float = np.issubdtype(data.dtype, np.floating)
+    is_float = np.issubdtype(layer.dtype, np.floating)
+    dtype = np.dtype(np.float32) if is_float else np.dtype(layer.dtype)
     if is_float:
-        data = data.astype(np.float32)
         nodata = np.nan
     else:
         nodata = 0 if nodata is None else int(nodata)
-        if not np.can_cast(np.min_scalar_type(nodata), data.dtype):
-            msg = f"write_raster nodata {nodata} does not fit {data.dtype} layer {layer.name!r}"
+        if not np.can_cast(np.min_scalar_type(nodata), dtype):
+            msg = f"write_raster nodata {nodata} does not fit {dtype} layer {layer.name!r}"
             raise InputError(msg)
-        if nodata != 0 and (data == nodata).any():
-            msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
-            raise InputError(msg)
-    if outside is not None:
-        data[np.asarray(outside, dtype=bool)] = nodata
     profile = {
         "driver": "GTiff",
         "height": grid.height,
         "width": grid.width,
         "count": 1,
-        "dtype": data.dtype,
+        "dtype": dtype,
         "crs": grid.crs.to_wkt(),
         "transform": grid.transform,
         "nodata": nodata,
     }
+    cog = {
+        "driver": "COG",
+        "COMPRESS": "DEFLATE",
+        "PREDICTOR": "YES" if is_float else "NO",
+        "BLOCKSIZE": 256,
+        "OVERVIEWS": "AUTO",
+        "RESAMPLING": "AVERAGE" if is_float else "NEAREST",
+        "NUM_THREADS": "ALL_CPUS",
+    }
     tmp = path.with_name(f".{path.name}.tmp")
+    if hasattr(layer.data, "dask"):
+        _write_windowed(layer, path, tmp, profile, cog, nodata, outside, tags, description, units)
+        os.replace(tmp, path)
+        return path
+    data = np.array(layer.values)
+    data = data.astype(np.float32) if is_float else data
+    if not is_float and nodata != 0 and (data == nodata).any():
+        msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
+        raise InputError(msg)
+    if outside is not None:
+        data[np.asarray(outside, dtype=bool)] = nodata
     with MemoryFile() as mem:
         with mem.open(**profile) as dst:
             dst.write(data, 1)
-            dst.update_tags(**{k: str(v) for k, v in (tags or {}).items()})
-            if description:
-                dst.set_band_description(1, description)
-            if units:
-                dst.update_tags(1, units=units)
-                dst.units = (units,)
+            _describe(dst, tags, description, units)
         with mem.open() as src:
-            rasterio.shutil.copy(
-                src,
-                tmp,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="YES" if is_float else "NO",
-                BLOCKSIZE=256,
-                OVERVIEWS="AUTO",
-                RESAMPLING="AVERAGE" if is_float else "NEAREST",
-            )
+            rasterio.shutil.copy(src, tmp, **cog)
     os.replace(tmp, path)
     return path
+
+
+def _describe(dst: Any, tags: Mapping[str, Any] | None, description: str | None, units: str | None) -> None:
+    dst.update_tags(**{k: str(v) for k, v in (tags or {}).items()})
+    if description:
+        dst.set_band_description(1, description)
+    if units:
+        dst.update_tags(1, units=units)
+        dst.units = (units,)
+
+
+def _write_windowed(
+    layer: xr.DataArray,
+    path: Path,
+    tmp: Path,
+    profile: dict[str, Any],
+    cog: dict[str, Any],
+    nodata: float,
+    outside: Any,
+    tags: Mapping[str, Any] | None,
+    description: str | None,
+    units: str | None,
+) -> None:
+    """A dask-backed layer as a COG, window by window: each chunk is computed and written into a
+    tiled GeoTIFF beside the output (one row of chunks in memory at a time), then GDAL's COG
+    driver adds the overviews and lays the file out, with every CPU compressing."""
+    from eicgeo import compute
+
+    staging = path.with_name(f".{path.name}.chunks.tif")
+    block = 256
+    tiled = {
+        **profile,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "ZSTD",
+        "BIGTIFF": "IF_SAFER",
+    }
+    mask = outside.data if isinstance(outside, xr.DataArray) else outside
+    is_float = np.isnan(nodata) if isinstance(nodata, float) else False
+    try:
+        with rasterio.open(staging, "w", **tiled) as dst:
+            for (rows, cols), values in compute.blocks(layer):
+                values = values.astype(profile["dtype"], copy=True)
+                if not is_float and nodata != 0 and (values == nodata).any():
+                    msg = (
+                        f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a "
+                        "value never data"
+                    )
+                    raise InputError(msg)
+                if mask is not None:
+                    values[np.asarray(mask[rows, cols], dtype=bool)] = nodata
+                window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+                dst.write(values, 1, window=window)
+            _describe(dst, tags, description, units)
+        with rasterio.open(staging) as src:
+            rasterio.shutil.copy(src, tmp, **cog)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 #: A layer's declared schema: its geometry type and the dtype of each column.
