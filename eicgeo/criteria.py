@@ -598,7 +598,12 @@ def _standardise(name: str, layer: xr.DataArray, c: Criterion, reference: xr.Dat
 
 
 def _percentile(layer: xr.DataArray, reference: xr.DataArray | None, pct: float) -> float:
-    """The ``pct`` percentile of ``layer``'s finite values over ``reference`` (all cells without)."""
+    """The ``pct`` percentile of ``layer``'s finite values over ``reference`` (all cells without).
+
+    A percentile is global, so it is taken over the reduced data it needs: the finite values
+    over the allowed land only, gathered from their chunks in a chunked run (exact, as in
+    memory: the standardised layer is then computed chunk by chunk).
+    """
     values = np.asarray(layer.values, dtype=float)
     if reference is not None and bool(reference.any()):
         values = values[np.asarray(reference.values, dtype=bool)]
