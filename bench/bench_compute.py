@@ -62,7 +62,8 @@ def _child(args: argparse.Namespace) -> None:
                 "stage_peak_mb": {k: v["peak_rss_mb"] for k, v in result.memory.items()},
                 "workers_mb": {k: v.get("workers_rss_mb") for k, v in result.memory.items()},
                 "process_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "zones": result.zones.drop(columns="geometry").round(9).to_json(),
+                "zones": result.zones.drop(columns="geometry").to_json(),
+                "zone_shapes": [g.wkb_hex for g in result.zones.geometry],
             }
         )
     )
@@ -100,7 +101,9 @@ def main() -> None:
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             import numpy as np
 
-            runs[mode] = (np.load(save), figures["zones"])
+            runs[mode] = (np.load(save), figures["zones"], figures["zone_shapes"])
+            first = runs[next(iter(runs))]
+            diff = np.abs(runs[mode][0].astype(float) - first[0])
             rows.append(
                 {
                     "mode": mode if mode == "memory" else f"{mode} ({args.chunks})",
@@ -112,7 +115,10 @@ def main() -> None:
                     "same suitability": bool(np.array_equal(runs[mode][0], runs["memory"][0], equal_nan=True))
                     if "memory" in runs
                     else "",
+                    "max |suitability diff|": float(np.nanmax(diff)) if "memory" in runs else "",
+                    "cells differing": int((diff > 0).sum()) if "memory" in runs else "",
                     "same zones": runs[mode][1] == runs["memory"][1] if "memory" in runs else "",
+                    "same zone shapes": runs[mode][2] == runs["memory"][2] if "memory" in runs else "",
                 }
             )
             print(mode, json.dumps(figures["stage_seconds"]), json.dumps(figures["stage_peak_mb"]), flush=True)

@@ -204,18 +204,19 @@ def blocks(layer: xr.DataArray) -> Iterator[tuple[tuple[slice, slice], np.ndarra
 # memory
 # --------------------------------------------------------------------------------------------
 class Meter:
-    """Samples this process's resident set size (and its child processes', which the
-    ``processes`` scheduler uses) every ``interval`` seconds in a background thread; each
-    :meth:`stage` reports its peak and the RSS at its start and end, in MB.
+    """Samples this process's resident set size (with ``children``, its child processes' too,
+    which the ``processes`` scheduler uses) every ``interval`` seconds in a background thread;
+    each :meth:`stage` reports its peak and the RSS at its start and end, in MB.
 
     On a ``dask.distributed`` cluster the workers' memory is their own: :meth:`stage` adds the
     workers' total RSS at the stage's end, as the scheduler reports it.
     """
 
-    def __init__(self, interval: float = 0.01):
+    def __init__(self, interval: float = 0.01, *, children: bool = False):
         import psutil
 
         self._process = psutil.Process()
+        self._children = children
         self._interval = interval
         self._peak = 0
         self._lock = threading.Lock()
@@ -225,6 +226,8 @@ class Meter:
 
     def _rss(self) -> int:
         rss = self._process.memory_info().rss
+        if not self._children:
+            return rss
         with contextlib.suppress(Exception):
             for child in self._process.children(recursive=True):
                 with contextlib.suppress(Exception):

@@ -115,7 +115,8 @@ def test_a_run_on_a_distributed_cluster_gives_the_in_memory_outputs(in_memory, s
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=50
     ) as cluster:
-        s = scenario.replace(compute={"chunks": CHUNKS, "scheduler": cluster.scheduler_address})
+        # chunks of 32 cells: 2 x 2 of them, fewer tasks per computation on the cluster
+        s = scenario.replace(compute={"chunks": 2 * CHUNKS, "scheduler": cluster.scheduler_address})
         result = _run(s)
     assert result.compute["scheduler"] == cluster.scheduler_address
     assert result.compute["workers"]["n_workers"] == 2
