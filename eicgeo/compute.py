@@ -93,7 +93,11 @@ def session(settings: ComputeSettings = COMPUTE) -> Iterator[Session]:
         client = None
         workers: dict[str, Any] = {}
         if scheduler in LOCAL_SCHEDULERS:
-            if chunks is not None:
+            if chunks is not None and scheduler == "processes":
+                # one pool for the run: dask would start one per computation otherwise
+                pool = stack.enter_context(_process_pool())
+                stack.enter_context(dask.config.set(scheduler=scheduler, pool=pool))
+            elif chunks is not None:
                 stack.enter_context(dask.config.set(scheduler=scheduler))
         else:
             client = _connect(scheduler, timeout)
@@ -113,6 +117,20 @@ def session(settings: ComputeSettings = COMPUTE) -> Iterator[Session]:
             yield _CURRENT
         finally:
             _CURRENT = previous
+
+
+def _process_pool() -> Any:
+    """The process pool of a run with the ``processes`` scheduler, started as dask starts its own."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    import dask.multiprocessing as dmp
+
+    if os.environ.get("PYTHONHASHSEED") in (None, "0"):
+        os.environ["PYTHONHASHSEED"] = "6640"  # as dask does: the same hashes in every process
+    initializer = partial(dmp.initialize_worker_process, user_initializer=None)
+    return ProcessPoolExecutor(os.cpu_count() or 1, mp_context=dmp.get_context(), initializer=initializer)
 
 
 def _connect(address: str, timeout: float) -> Any:

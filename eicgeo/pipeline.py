@@ -9,6 +9,11 @@ the criteria, which may use its unmatched by-products (``symbiosis_potential``).
 north-east of <town>"), ``lon`` and ``lat``. Missing inputs skip the criteria that need them;
 the result (and ``report.md``) says what was skipped and why.
 
+A run computes as ``[compute]`` says (:mod:`eicgeo.compute`): in memory, or with ``chunks`` every
+raster stage chunk by chunk with dask, on this machine or on a ``dask.distributed`` cluster,
+with the same outputs. Each stage's seconds and peak memory are in ``Result.timings`` and
+``Result.memory`` (and ``manifest.json``).
+
 Examples
 --------
 The sample region on 2 km cells without its road network: the travel times are straight-line
@@ -282,6 +287,12 @@ def run(
         Make ``map.html`` self-contained (no CDN).
     overwrite : bool
         Write into a folder that holds files eicgeo did not write, beside them.
+
+    Raises
+    ------
+    InputError
+        Among the input errors: a ``compute.scheduler`` that cannot be reached within
+        ``compute.connect_timeout_s``, before any stage runs.
 
     Examples
     --------
