@@ -233,3 +233,26 @@ def test_an_unreachable_scheduler_stops_the_run_before_any_stage():
     s = eicgeo.load_sample().replace(compute={"scheduler": "tcp://127.0.0.1:9", "connect_timeout_s": 0.5})
     with pytest.raises(InputError, match=r"compute\.scheduler: cannot reach a dask\.distributed scheduler"):
         eicgeo.run(s, progress=False)
+
+
+def test_constraints_with_overlap_and_a_chunked_dem_are_the_in_memory_ones(small_tiles, tmp_path):
+    """The residential buffer and the slope need their neighbours (dask map_overlap), the DEM is
+    read chunk by chunk: the exclusion codes, the suitability and the zones are equal."""
+    with rasterio.open(eicgeo.load_sample().inputs.landcover) as src:
+        bounds, crs = src.bounds, src.crs
+    profile = {"driver": "GTiff", "height": 200, "width": 200, "count": 1, "dtype": "float32", "crs": crs}
+    profile["transform"] = rasterio.transform.from_bounds(*bounds, 200, 200)
+    with rasterio.open(tmp_path / "dem.tif", "w", **profile) as dst:  # a steady climb to the east
+        dst.write(np.tile(np.linspace(0, 3000, 200, dtype=np.float32), (200, 1)), 1)
+    s = eicgeo.load_sample().replace(
+        resolution=1000,
+        without=["roads", "sources"],
+        dem=tmp_path / "dem.tif",
+        constraints={"residential_buffer_m": 1500, "slope_max_deg": 3, "protect_green_space": True},
+        zones={"stability_runs": 0},
+    )
+    a, b = _run(s), _run(s.replace(compute={"chunks": CHUNKS}))
+    assert {10, 11} <= set(np.unique(a.excluded.values).tolist())
+    np.testing.assert_array_equal(a.excluded.values, b.excluded.values)
+    np.testing.assert_array_equal(a.suitability.values, b.suitability.values)
+    assert a.zones.geometry.geom_equals(b.zones.geometry).all()
