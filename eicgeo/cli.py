@@ -17,7 +17,30 @@ from eicgeo._errors import EicgeoError, EicgeoWarning, ScenarioError
 
 __all__ = ["INTERNAL_ERROR", "main"]
 
-# The zone columns worth a terminal line (zone_id equals rank).
+
+def _compute_options(command):
+    """``--chunks`` and ``--scheduler``: the ``[compute]`` settings from the command line."""
+    command = click.option(
+        "--scheduler",
+        help="Where the chunks run: threads, processes, synchronous, or a dask.distributed scheduler "
+        "address such as tcp://host:8786 ([compute] scheduler).",
+    )(command)
+    return click.option(
+        "--chunks",
+        help="Run the raster stages chunk by chunk, in square chunks of this many cells (2048 is a good "
+        "start) or 'auto' ([compute] chunks).",
+    )(command)
+
+
+def _compute(chunks: str | None, scheduler: str | None) -> dict:
+    """The ``[compute]`` keys the flags give (validated with the scenario, as its own keys)."""
+    out: dict = {}
+    if chunks is not None:
+        text = chunks.strip()
+        out["chunks"] = int(text) if text.lstrip("+-").isdigit() else text
+    if scheduler is not None:
+        out["scheduler"] = scheduler
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,11 +64,16 @@ def cli(debug: bool) -> None:
     is_flag=True,
     help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
 )
-def demo(out: Path, offline: bool, quiet: bool, overwrite: bool) -> None:
+@_compute_options
+def demo(out: Path, offline: bool, quiet: bool, overwrite: bool, chunks: str | None, scheduler: str | None) -> None:
     """Run the synthetic peri-urban sample region end to end."""
     from eicgeo.datasets import load_sample
 
-    _run_and_report(load_sample(), out, offline=offline, quiet=quiet, overwrite=overwrite)
+    s = load_sample()
+    flags = _compute(chunks, scheduler)
+    if flags:
+        s = s.replace(compute=flags)
+    _run_and_report(s, out, offline=offline, quiet=quiet, overwrite=overwrite)
 
 
 @cli.command()
@@ -73,14 +101,18 @@ def demo(out: Path, offline: bool, quiet: bool, overwrite: bool) -> None:
     is_flag=True,
     help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
 )
+@_compute_options
 def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, overwrite: bool, **flags: object) -> None:
     """Run a scenario file, flags, or both (flags override the file)."""
     from eicgeo.scenario import Scenario, read_scenario
 
+    compute = _compute(flags.pop("chunks"), flags.pop("scheduler"))
     if scenario is not None:
         # Validation comes first: an invalid scenario stops here, before any data is read.
         s = read_scenario(scenario, preset=flags.pop("preset"))
         changed = {k: v for k, v in flags.items() if v is not None}
+        if compute:
+            changed["compute"] = compute
         if changed:
             s = s.replace(**changed)
     else:
@@ -93,6 +125,8 @@ def run(scenario: Path | None, out: Path, offline: bool, quiet: bool, overwrite:
                 data["grid"][key] = flags[key]
         if flags.get("preset"):
             data["preset"] = flags["preset"]
+        if compute:
+            data["compute"] = compute
         data["name"] = Path(str(flags.get("landcover") or "run")).name.split(".")[0]
         s = Scenario.from_dict(data, base_dir=Path.cwd())
     _run_and_report(s, out, offline=offline, quiet=quiet, overwrite=overwrite)
@@ -145,6 +179,7 @@ def validate(scenario: Path, preset: str | None) -> None:
     is_flag=True,
     help="Write into a folder that holds other files, beside them (eicgeo never deletes a file it did not write).",
 )
+@_compute_options
 def compare(
     scenario_a: Path,
     scenario_b: Path | None,
@@ -155,6 +190,8 @@ def compare(
     offline: bool,
     quiet: bool,
     overwrite: bool,
+    chunks: str | None,
+    scheduler: str | None,
 ) -> None:
     """Run two scenarios and compare them: zone overlap, rank changes, suitability difference.
 
@@ -170,6 +207,9 @@ def compare(
     # Both scenarios and the output folder are checked before either runs.
     a = read_scenario(scenario_a, preset=preset_a)
     b = read_scenario(scenario_b or scenario_a, preset=preset_b)
+    flags = _compute(chunks, scheduler)
+    if flags:
+        a, b = a.replace(compute=flags), b.replace(compute=flags)
     with io.folder_lock(out):
         io.inspect_folder(out, overwrite=overwrite, names=COMPARE_FILES, protect=a.input_paths() + b.input_paths())
         t0 = time.perf_counter()
@@ -231,6 +271,7 @@ def _run_and_report(scenario, out: Path, *, offline: bool, quiet: bool, overwrit
     for key, why in result.skipped:
         click.echo(f"skipped {key}: {why}")
     click.echo(_timings_line(result.timings))
+    click.echo(_memory_line(result))
     click.echo(f"done in {elapsed:.1f} s; outputs in {out}/ — open {out / 'map.html'} in a browser")
 
 
@@ -251,6 +292,14 @@ def _timings_line(timings: dict[str, float]) -> str:
     """``stage seconds: grid 0.1, ..., outputs 2.0 (total 14.2)``."""
     stages = ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
     return f"stage seconds: {stages} (total {sum(timings.values()):.1f})"
+
+
+def _memory_line(result) -> str:
+    """``peak memory (MB): ...`` per stage, and how the run computed."""
+    stages = ", ".join(f"{k} {m['peak_rss_mb']:,.0f}" for k, m in result.memory.items())
+    c = result.compute or {}
+    how = "in memory" if c.get("mode") != "chunked" else f"chunks {c['chunks']}, scheduler {c['scheduler']}"
+    return f"peak memory (MB): {stages} ({how})"
 
 
 #: The start of the line the last-resort handler prints (the catalogue of bad inputs checks

@@ -645,6 +645,10 @@ def _percentile(layer: xr.DataArray, reference: xr.DataArray | None, pct: float)
 
     As ``numpy.percentile`` (linear interpolation) of the values as float64, but found by a
     partial sort of the selected values in their own dtype: no float64 copy of the grid.
+
+    A percentile is global, so it is taken over the reduced data it needs: the finite values
+    over the allowed land only, gathered from their chunks in a chunked run (exact, as in
+    memory: the standardised layer is then computed chunk by chunk).
     """
     values = np.asarray(layer.values)
     owned = False  # whether values is a copy this function may reorder

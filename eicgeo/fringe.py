@@ -102,6 +102,14 @@ def degurba(
         uint8 codes of :data:`SMOD_CLASSES` (0 = nodata, a block without any population
         data), named ``degurba``; ``attrs["block_cells"]`` is the block size in cells.
 
+    Notes
+    -----
+    The rules need the whole region at once (connected components of the aggregated cells), so
+    the stage runs on the reduced data: the 1 km block sums (a hundredth of the cells of a
+    100 m grid). In a chunked run (``[compute] chunks``) the population arrives dask-backed and
+    is gathered for the block sums; the codes it returns are cut into the run's chunks again
+    by the stages that read them.
+
     Examples
     --------
     A 3 km x 3 km area on a 100 m population grid, summed to the default aggregation cells

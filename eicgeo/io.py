@@ -27,6 +27,7 @@ import rasterio
 import rasterio.features
 import rasterio.shutil
 import xarray as xr
+from affine import Affine
 from pyproj import CRS, Geod
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
@@ -106,6 +107,7 @@ def read_raster(
     band: int = 1,
     resampling: str | None = None,
     what: str | None = None,
+    chunks: int | None = None,
 ) -> xr.DataArray:
     """Read one band of a raster file onto ``grid``.
 
@@ -124,6 +126,14 @@ def read_raster(
         Layer name (default: the file stem).
     resampling : str, optional
         Override the resampling (a ``rasterio.enums.Resampling`` name, e.g. ``"mode"``).
+    chunks : int, optional
+        Return a dask-backed layer in square chunks of this many cells, each read and warped
+        on its own (a task opens the file and reads the source window under its chunk, with a
+        margin of two source cells), so no step holds the whole source or the whole grid. The
+        values are those of the in-memory read (``tests/test_compute.py``). A class raster's
+        dtype is its codes' (uint8 unless a code exceeds 255; found by a pass over the source
+        unless it is uint8), and its checks (whole codes in 0..65535, population >= 0) run
+        chunk by chunk, when the chunks are computed.
     """
     what = what or f"{kind} raster"
     path = check_file(path, what, RASTER_SUFFIXES)
@@ -141,26 +151,139 @@ def read_raster(
         if window is None:
             msg = f"{what} {str(path)!r} does not overlap the analysis grid ({_extent(grid)})"
             raise InputError(msg)
+        source_m = _cell_size_m(src)
+        dtype = _class_dtype(src, band, window, label) if kind == "categorical" else np.dtype(np.float32)
+    attrs = {"kind": kind, "units": "per cell", "source": path.name} if kind == "quantity" else {"kind": kind}
+    attrs.setdefault("source", path.name)
+    attrs["source_resolution_m"] = source_m
+    if chunks is None:
+        out = _warp_tiles(path, band, grid, kind, resampling, label, dtype, _WARP_TILE)
+    else:
+        out = _lazy_warp(path, band, grid, kind, resampling, label, dtype, chunks, _WARP_TILE)
+    return grid.wrap(out, name, attrs=attrs)
+
+
+#: Cells per side of the tiles a raster is warped in, in memory or chunked alike. GDAL's warper
+#: approximates the coordinate transformation along each output row of the area it warps
+#: (to 1/8 of a source cell), so a cell's value depends on the extent warped with it: warping the
+#: same tiles, aligned on the grid's origin, whatever the chunks, is what makes chunked and
+#: in-memory reads equal cell for cell. A grid of up to this many cells per side is one tile.
+_WARP_TILE = 512
+
+
+_DEFAULT_RESAMPLING = {"categorical": Resampling.nearest, "quantity": Resampling.average}
+
+
+def _class_dtype(src: rasterio.DatasetReader, band: int, window: Window, label: str) -> np.dtype:
+    """The dtype the in-memory read gives a class raster: uint8 unless a code over the study
+    area exceeds 255 (then uint16), found strip by strip unless the source is uint8."""
+    if np.dtype(src.dtypes[band - 1]) == np.uint8:
+        return np.dtype(np.uint8)
+    top = 0
+    rows = max(1, (1 << 22) // max(int(window.width), 1))
+    for r0 in range(int(window.row_off), int(window.row_off + window.height), rows):
+        strip = Window(window.col_off, r0, window.width, min(rows, int(window.row_off + window.height) - r0))
+        try:
+            data = src.read(band, window=strip, masked=True)
+        except rasterio.errors.RasterioError as err:
+            msg = f"{label} cannot be read as a raster (truncated or corrupt?): {' '.join(str(err).split())}"
+            raise InputError(msg) from err
+        values = np.ma.filled(data, 0)
+        if np.issubdtype(values.dtype, np.floating):
+            values = np.nan_to_num(values, nan=0.0)
+        top = max(top, float(values.max(initial=0)))
+    return np.dtype(np.uint8 if top <= 255 else np.uint16)
+
+
+def _warp_tiles(
+    path: Path, band: int, grid: Grid, kind: str, resampling: str | None, label: str, dtype: np.dtype, tile: int
+) -> np.ndarray:
+    """``grid`` warped tile by tile (tiles of ``tile`` cells from the grid's origin)."""
+    out = np.empty(grid.shape, dtype=dtype)
+    for r0 in range(0, grid.height, tile):
+        for c0 in range(0, grid.width, tile):
+            h, w = min(tile, grid.height - r0), min(tile, grid.width - c0)
+            out[r0 : r0 + h, c0 : c0 + w] = _warp_block(
+                path, band, _sub_grid(grid, r0, c0, h, w), kind, resampling, label, dtype
+            )
+    return out
+
+
+def _lazy_warp(
+    path: Path,
+    band: int,
+    grid: Grid,
+    kind: str,
+    resampling: str | None,
+    label: str,
+    dtype: np.dtype,
+    chunks: int,
+    tile: int,
+) -> Any:
+    """A dask array on ``grid`` in chunks of ``chunks`` cells: one task per read chunk (a whole
+    number of warp tiles) reads and warps the source under it."""
+    import dask
+    import dask.array as da
+
+    size = tile * -(-chunks // tile)
+    rows = [(r0, min(r0 + size, grid.height)) for r0 in range(0, grid.height, size)]
+    cols = [(c0, min(c0 + size, grid.width)) for c0 in range(0, grid.width, size)]
+    token = dask.base.tokenize(str(path), Path(path).stat().st_mtime_ns, band, grid, kind, resampling, size, tile)
+    warp = dask.delayed(_warp_tiles, pure=True)
+    blocks = [
+        [
+            da.from_delayed(
+                warp(
+                    path,
+                    band,
+                    _sub_grid(grid, r0, c0, r1 - r0, c1 - c0),
+                    kind,
+                    resampling,
+                    label,
+                    dtype,
+                    tile,
+                    dask_key_name=f"eicgeo-read-{token}-{i}-{j}",
+                ),
+                shape=(r1 - r0, c1 - c0),
+                dtype=dtype,
+            )
+            for j, (c0, c1) in enumerate(cols)
+        ]
+        for i, (r0, r1) in enumerate(rows)
+    ]
+    out = da.block(blocks)
+    return out.rechunk((chunks, chunks)) if size != chunks else out
+
+
+def _sub_grid(grid: Grid, row: int, col: int, height: int, width: int) -> Grid:
+    """The part of ``grid`` of ``height`` x ``width`` cells from cell ``(row, col)``."""
+    t = grid.transform
+    return Grid(grid.crs, Affine(t.a, 0.0, t.c + t.a * col, 0.0, t.e, t.f + t.e * row), (height, width))
+
+
+def _warp_block(
+    path: Path, band: int, block: Grid, kind: str, resampling: str | None, label: str, dtype: np.dtype
+) -> np.ndarray:
+    """One chunk of :func:`read_raster`: the source window under ``block``, warped onto it."""
+    method = Resampling[resampling] if resampling else _DEFAULT_RESAMPLING.get(kind, Resampling.bilinear)
+    fill = 0 if kind == "categorical" else np.nan
+    with rasterio.open(path) as src:
+        window = _window_over(src, block)
+        if window is None:
+            return np.full(block.shape, fill, dtype=dtype)
         try:
             data = src.read(band, window=window, masked=True)
         except rasterio.errors.RasterioError as err:
             msg = f"{label} cannot be read as a raster (truncated or corrupt?): {' '.join(str(err).split())}"
             raise InputError(msg) from err
-        src_transform = src.window_transform(window)
-        src_crs = src.crs
-        source_m = _cell_size_m(src)
-        method = Resampling[resampling] if resampling else None
-        if kind == "categorical":
-            out = _warp_classes(data, src_transform, src_crs, grid, method or Resampling.nearest, label)
-            attrs = {"kind": "categorical", "source": path.name}
-        elif kind == "quantity":
-            out = _warp_quantity(data, src_transform, src_crs, grid, method or Resampling.average, label)
-            attrs = {"kind": "quantity", "units": "per cell", "source": path.name}
-        else:
-            out = _warp_float(data, src_transform, src_crs, grid, method or Resampling.bilinear)
-            attrs = {"kind": "continuous", "source": path.name}
-    attrs["source_resolution_m"] = source_m
-    return grid.wrap(out, name, attrs=attrs)
+        transform, crs = src.window_transform(window), src.crs
+    if kind == "categorical":
+        out = _warp_classes(data, transform, crs, block, method, label)
+    elif kind == "quantity":
+        out = _warp_quantity(data, transform, crs, block, method, label)
+    else:
+        out = _warp_float(data, transform, crs, block, method)
+    return out.astype(dtype, copy=False)
 
 
 def _cell_size_m(src: rasterio.DatasetReader) -> float:
@@ -341,15 +464,18 @@ def read_vector(
     return gdf
 
 
-def read_mask(path: str | Path, grid: Grid, *, all_touched: bool = False, what: str = "mask") -> xr.DataArray:
+def read_mask(
+    path: str | Path, grid: Grid, *, all_touched: bool = False, what: str = "mask", chunks: int | None = None
+) -> xr.DataArray:
     """Cells a raster or vector file covers, as a boolean layer on ``grid``.
 
     A raster covers its non-zero cells (nearest neighbour); a vector the cells whose centre a
-    feature covers, or every cell it touches with ``all_touched``.
+    feature covers, or every cell it touches with ``all_touched``. With ``chunks`` a raster is
+    read chunk by chunk (see :func:`read_raster`).
     """
     path = Path(path)
     if path.name.lower().endswith(RASTER_SUFFIXES):
-        layer = read_raster(path, grid, kind="continuous", resampling="nearest", what=what)
+        layer = read_raster(path, grid, kind="continuous", resampling="nearest", what=what, chunks=chunks)
         return layer.notnull() & (layer != 0)
     features = read_vector(path, what=what, crs=grid.crs)
     covered = rasterio.features.geometry_mask(
@@ -488,8 +614,10 @@ def write_raster(
 
     GDAL's COG driver lays the file out as the COG specification asks: 256 x 256 tiles, the
     image file directories first, then the overviews' tiles from the smallest, then the full
-    resolution. Overviews are averaged for float layers and nearest for class codes. The file
-    is written beside its final name and renamed into place.
+    resolution. Overviews are averaged for float layers and nearest for class codes, and GDAL
+    compresses with every CPU. The file is written beside its final name and renamed into place.
+    A dask-backed layer is written window by window (a row of chunks in memory at a time) into a
+    tiled GeoTIFF, which the COG driver then copies: the same cells as in memory.
 
     Parameters
     ----------
@@ -507,60 +635,120 @@ def write_raster(
         The nodata value of an integer layer: 0 (the default) where 0 is no class, 255 for a
         uint8 layer whose 0 is a class ("allowed", "other"). A value that is a class code of
         the layer is an error. Ignored for float layers (NaN).
-    outside : boolean array, optional
-        Cells outside the study area's data (the land cover's nodata): written as nodata.
+    outside : boolean array or DataArray, optional
+        Cells outside the study area's data (the land cover's nodata): written as nodata (read
+        window by window when dask-backed).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = Grid.from_dataarray(layer)
-    data = np.array(layer.values)
-    is_float = np.issubdtype(data.dtype, np.floating)
+    is_float = np.issubdtype(layer.dtype, np.floating)
+    dtype = np.dtype(np.float32) if is_float else np.dtype(layer.dtype)
     if is_float:
-        data = data.astype(np.float32)
         nodata = np.nan
     else:
         nodata = 0 if nodata is None else int(nodata)
-        if not np.can_cast(np.min_scalar_type(nodata), data.dtype):
-            msg = f"write_raster nodata {nodata} does not fit {data.dtype} layer {layer.name!r}"
+        if not np.can_cast(np.min_scalar_type(nodata), dtype):
+            msg = f"write_raster nodata {nodata} does not fit {dtype} layer {layer.name!r}"
             raise InputError(msg)
-        if nodata != 0 and (data == nodata).any():
-            msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
-            raise InputError(msg)
-    if outside is not None:
-        data[np.asarray(outside, dtype=bool)] = nodata
     profile = {
         "driver": "GTiff",
         "height": grid.height,
         "width": grid.width,
         "count": 1,
-        "dtype": data.dtype,
+        "dtype": dtype,
         "crs": grid.crs.to_wkt(),
         "transform": grid.transform,
         "nodata": nodata,
     }
+    cog = {
+        "driver": "COG",
+        "COMPRESS": "DEFLATE",
+        "PREDICTOR": "YES" if is_float else "NO",
+        "BLOCKSIZE": 256,
+        "OVERVIEWS": "AUTO",
+        "RESAMPLING": "AVERAGE" if is_float else "NEAREST",
+        "NUM_THREADS": "ALL_CPUS",
+    }
     tmp = path.with_name(f".{path.name}.tmp")
+    if hasattr(layer.data, "dask"):
+        _write_windowed(layer, path, tmp, profile, cog, nodata, outside, tags, description, units)
+        os.replace(tmp, path)
+        return path
+    data = np.array(layer.values)
+    data = data.astype(np.float32) if is_float else data
+    if not is_float and nodata != 0 and (data == nodata).any():
+        msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
+        raise InputError(msg)
+    if outside is not None:
+        data[np.asarray(outside, dtype=bool)] = nodata
     with MemoryFile() as mem:
         with mem.open(**profile) as dst:
             dst.write(data, 1)
-            dst.update_tags(**{k: str(v) for k, v in (tags or {}).items()})
-            if description:
-                dst.set_band_description(1, description)
-            if units:
-                dst.update_tags(1, units=units)
-                dst.units = (units,)
+            _describe(dst, tags, description, units)
         with mem.open() as src:
-            rasterio.shutil.copy(
-                src,
-                tmp,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="YES" if is_float else "NO",
-                BLOCKSIZE=256,
-                OVERVIEWS="AUTO",
-                RESAMPLING="AVERAGE" if is_float else "NEAREST",
-            )
+            rasterio.shutil.copy(src, tmp, **cog)
     os.replace(tmp, path)
     return path
+
+
+def _describe(dst: Any, tags: Mapping[str, Any] | None, description: str | None, units: str | None) -> None:
+    dst.update_tags(**{k: str(v) for k, v in (tags or {}).items()})
+    if description:
+        dst.set_band_description(1, description)
+    if units:
+        dst.update_tags(1, units=units)
+        dst.units = (units,)
+
+
+def _write_windowed(
+    layer: xr.DataArray,
+    path: Path,
+    tmp: Path,
+    profile: dict[str, Any],
+    cog: dict[str, Any],
+    nodata: float,
+    outside: Any,
+    tags: Mapping[str, Any] | None,
+    description: str | None,
+    units: str | None,
+) -> None:
+    """A dask-backed layer as a COG, window by window: each chunk is computed and written into a
+    tiled GeoTIFF beside the output (one row of chunks in memory at a time), then GDAL's COG
+    driver adds the overviews and lays the file out, with every CPU compressing."""
+    from eicgeo import compute
+
+    staging = path.with_name(f".{path.name}.chunks.tif")
+    block = 256
+    tiled = {
+        **profile,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "ZSTD",
+        "BIGTIFF": "IF_SAFER",
+    }
+    mask = outside.data if isinstance(outside, xr.DataArray) else outside
+    is_float = np.isnan(nodata) if isinstance(nodata, float) else False
+    try:
+        with rasterio.open(staging, "w", **tiled) as dst:
+            for (rows, cols), values in compute.blocks(layer):
+                values = values.astype(profile["dtype"], copy=True)
+                if not is_float and nodata != 0 and (values == nodata).any():
+                    msg = (
+                        f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a "
+                        "value never data"
+                    )
+                    raise InputError(msg)
+                if mask is not None:
+                    values[np.asarray(mask[rows, cols], dtype=bool)] = nodata
+                window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+                dst.write(values, 1, window=window)
+            _describe(dst, tags, description, units)
+        with rasterio.open(staging) as src:
+            rasterio.shutil.copy(src, tmp, **cog)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 #: A layer's declared schema: its geometry type and the dtype of each column.

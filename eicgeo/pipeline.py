@@ -9,6 +9,11 @@ the criteria, which may use its unmatched by-products (``symbiosis_potential``).
 north-east of <town>"), ``lon`` and ``lat``. Missing inputs skip the criteria that need them;
 the result (and ``report.md``) says what was skipped and why.
 
+A run computes as ``[compute]`` says (:mod:`eicgeo.compute`): in memory, or with ``chunks`` every
+raster stage chunk by chunk with dask, on this machine or on a ``dask.distributed`` cluster,
+with the same outputs. Each stage's seconds and peak memory are in ``Result.timings`` and
+``Result.memory`` (and ``manifest.json``).
+
 Examples
 --------
 The sample region on 2 km cells without its road network: the travel times are straight-line
@@ -44,7 +49,7 @@ import rasterio.features
 import xarray as xr
 from pyproj import CRS, Transformer
 
-from eicgeo import constraints, io, materials, mcda, places, roads, symbiosis, zones
+from eicgeo import compute, constraints, io, materials, mcda, places, roads, symbiosis, zones
 from eicgeo import criteria as crit
 from eicgeo import fringe as fr
 from eicgeo._errors import (
@@ -117,6 +122,13 @@ class Result:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: Each stage's memory (MB): this process's resident set at its start and end and its peak
+    #: in between (sampled every 10 ms; with the ``processes`` scheduler its worker processes'
+    #: too), and on a ``dask.distributed`` cluster the workers' total at its end.
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: How the run computed: ``mode`` (in memory or chunked), ``chunks``, ``scheduler``, and the
+    #: cluster's ``workers`` on a ``dask.distributed`` scheduler.
+    compute: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
     symbiosis_metrics: dict[str, Any] = field(default_factory=dict)
     unmatched: gpd.GeoDataFrame | None = None
@@ -174,12 +186,17 @@ class Result:
         from eicgeo import report
 
         t0 = time.perf_counter()
-        with io.output_folder(
-            out, overwrite=overwrite, names=report.output_names(), protect=self.scenario.input_paths()
-        ) as stage:
-            report.write_outputs(self, stage, offline=offline)
-            self.timings["outputs"] = time.perf_counter() - t0
-            report.write_manifest(self, stage)
+        meter = compute.Meter(children=compute.current().scheduler == "processes")
+        try:
+            with io.output_folder(
+                out, overwrite=overwrite, names=report.output_names(), protect=self.scenario.input_paths()
+            ) as stage:
+                with meter.stage(self.memory, "outputs"):
+                    report.write_outputs(self, stage, offline=offline)
+                self.timings["outputs"] = time.perf_counter() - t0
+                report.write_manifest(self, stage)
+        finally:
+            meter.close()
         return Path(out)
 
     def _repr_html_(self) -> str:
@@ -212,11 +229,15 @@ class Result:
 
 
 class _Clock:
-    """Times the stages and shows progress: a bar over the stages, and a nested bar for the long
-    loops inside a stage (:meth:`track`). ``progress=False`` silences both."""
+    """Times the stages, measures their memory (:class:`eicgeo.compute.Meter`) and shows
+    progress: a bar over the stages, and a nested bar for the long loops inside a stage
+    (:meth:`track`). ``progress=False`` silences both."""
 
-    def __init__(self, progress: bool):
+    def __init__(self, progress: bool, *, memory: bool = False):
         self.timings: dict[str, float] = {}
+        self.memory: dict[str, dict[str, float]] = {}
+        children = compute.current().scheduler == "processes"
+        self.meter = compute.Meter(children=children) if memory else None
         self.progress = progress
         self.bar = tqdm(total=len(STAGES), desc="eicgeo", unit="stage", disable=not progress, leave=False)
 
@@ -228,12 +249,15 @@ class _Clock:
     def stage(self, name: str) -> Iterator[None]:
         self.bar.set_postfix_str(name)
         t0 = time.perf_counter()
-        yield
+        with self.meter.stage(self.memory, name) if self.meter is not None else contextlib.nullcontext():
+            yield
         self.timings[name] = time.perf_counter() - t0
         self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
+        if self.meter is not None:
+            self.meter.close()
 
 
 def _untracked(items: Iterable[T], desc: str, **kwargs: Any) -> Iterable[T]:
@@ -264,6 +288,12 @@ def run(
     overwrite : bool
         Write into a folder that holds files eicgeo did not write, beside them.
 
+    Raises
+    ------
+    InputError
+        Among the input errors: a ``compute.scheduler`` that cannot be reached within
+        ``compute.connect_timeout_s``, before any stage runs.
+
     Examples
     --------
     >>> import tempfile, pathlib, eicgeo
@@ -284,16 +314,32 @@ def run(
             # Refuse a folder that cannot be written now, not after the heavy stages.
             hold.enter_context(io.folder_lock(out))
             io.inspect_folder(out, overwrite=overwrite, names=report.output_names(), protect=scenario.input_paths())
-        clock = _Clock(progress)
+        # In memory, chunked, or on a cluster ([compute]); an unreachable scheduler stops here.
+        session = hold.enter_context(compute.session(scenario.compute))
+        clock = _Clock(progress, memory=True)
         skipped: list[tuple[str, str]] = []
         notes: list[str] = []
         try:
             result = _run(scenario, clock, skipped, notes)
         finally:
             clock.close()
+        result.memory = dict(clock.memory)
+        result.compute = session.describe()
         if out is not None:
             result.save(out, offline=offline, overwrite=overwrite)
+        if session.client is not None:
+            _gather(result)  # the workers' chunks go with the client: the result keeps its layers here
     return result
+
+
+def _gather(result: Result) -> None:
+    """Every dask-backed layer of ``result`` computed into this process (from the cluster)."""
+    result.layers = result.layers.load()
+    result.criteria = result.criteria.load()
+    for name in ("suitability", "fringe", "excluded", "degurba"):
+        layer = getattr(result, name)
+        if layer is not None:
+            setattr(result, name, layer.load())
 
 
 def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list[str]) -> Result:
@@ -328,6 +374,10 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
     # Every float layer shares the land cover's NaN mask (criteria are masked as they are built).
     on_land = land.roles != ROLE_CODE["nodata"]
     layers = {k: crit.on_land(v, on_land) for k, v in layers.items()}
+    # Chunked, the layers are held in chunks (on the cluster's workers with a scheduler), each
+    # computed once for every output that reads it.
+    names, held = list(layers), compute.persist(*layers.values())
+    layers = dict(zip(names, held, strict=True))
     return Result(
         scenario=s,
         grid=grid,
@@ -540,28 +590,39 @@ def _landcover(s: Scenario, grid: Grid) -> _Land:
     """Land-cover classes on the grid, every code in the legend, and their roles."""
     legend = get_legend(s.inputs.legend)
     path = s.inputs.landcover
-    classes = io.read_raster(path, grid, kind="categorical", name="landcover_class", what="landcover")
+    chunks = compute.current().chunks
+    classes = io.read_raster(path, grid, kind="categorical", name="landcover_class", what="landcover", chunks=chunks)
+    (classes,) = compute.persist(classes)  # read and warped chunk by chunk, once
     if not bool((classes > 0).any()):
         msg = (
             f"landcover {str(path)!r} has no data over the study area (every cell is nodata); "
             "expected class codes, with 0 or the raster's nodata value only outside the region"
         )
         raise InputError(msg)
-    unknown = legend.unknown_codes(np.asarray(classes.values))
+    present = np.unique(classes.data).compute() if compute.is_lazy(classes) else np.asarray(classes.values)
+    unknown = legend.unknown_codes(present)
     if unknown:
         msg = (
             f"landcover {str(path)!r} has class codes {unknown[:10]} that legend {legend.name!r} "
             f"does not list; expected codes {legend.codes[:12]}... (is inputs.legend right?)"
         )
         raise InputError(msg)
-    return _Land(legend, classes, crit.landcover(classes, legend))
+    if not compute.is_lazy(classes):
+        return _Land(legend, classes, crit.landcover(classes, legend))
+    # chunk by chunk: the role of each class code is a lookup cell by cell
+    roles = classes.data.map_blocks(legend.role_codes, dtype=np.uint8)
+    attrs = {"units": "land-cover role code", "legend": legend.name}
+    (roles,) = compute.persist(grid.wrap(roles, "landcover", attrs=attrs))
+    return _Land(legend, classes, roles)
 
 
 def _population(s: Scenario, grid: Grid, land: _Land, notes: list[str]) -> xr.DataArray | None:
     if s.inputs.population is None:
         return None
     path = s.inputs.population
-    population = io.read_raster(path, grid, kind="quantity", name="population", what="population")
+    chunks = compute.current().chunks
+    population = io.read_raster(path, grid, kind="quantity", name="population", what="population", chunks=chunks)
+    (population,) = compute.persist(population)
     _coverage(population, land, f"population {str(path)!r}", notes)
     return population
 
@@ -569,9 +630,10 @@ def _population(s: Scenario, grid: Grid, land: _Land, notes: list[str]) -> xr.Da
 def _coverage(layer: xr.DataArray, land: _Land, label: str, notes: list[str]) -> None:
     """A layer must have data where the land cover has; one that covers part of it is a named
     warning (its cells outside are nodata, not zero), one that covers none an error."""
-    has_land = np.asarray(land.classes.values) > 0
-    covered = np.isfinite(np.asarray(layer.values)) & has_land
-    share = covered.sum() / max(int(has_land.sum()), 1)
+    # reductions, chunk by chunk when the layers are dask-backed
+    has_land = land.classes > 0
+    covered = layer.notnull() & has_land
+    share = int(covered.sum()) / max(int(has_land.sum()), 1)
     if share == 0:
         msg = f"{label} has no data over the study area (it is nodata wherever the land cover has data)"
         raise InputError(msg)
@@ -784,8 +846,11 @@ def _criteria(
     """Every weighted criterion of the registry (:data:`eicgeo.criteria.REGISTRY`), and the user
     rasters, read here; percentile thresholds are taken over ``reference``, the allowed land."""
     weights = s.weights()
+    chunks = compute.current().chunks
     rasters = {
-        name: io.read_raster(c.raster, grid, kind="continuous", name=name, what=f"criteria.{name}.raster")
+        name: io.read_raster(
+            c.raster, grid, kind="continuous", name=name, what=f"criteria.{name}.raster", chunks=chunks
+        )
         for name, c in s.criteria.items()
         if c.raster is not None and c.enabled and weights.get(name, 0.0) > 0
     }
@@ -804,7 +869,14 @@ def _criteria(
         track=track,
         reference=reference,
     )
-    return crit.build(s.criteria, weights, context)
+    built = crit.build(s.criteria, weights, context)
+    if chunks is not None:
+        # The criteria the MCDA combines, in the run's chunks and computed once: the combination,
+        # the constraints and the Monte Carlo then run block by block.
+        names = list(built.standard)
+        held = compute.persist(*(compute.chunked(built.standard[k]) for k in names))
+        built.standard.update(zip(names, held, strict=True))
+    return built
 
 
 def _allowed_land(
@@ -902,6 +974,7 @@ def _suitability(
     suitability.name = "suitability"
     suitability.attrs = {**combined.attrs, "long_name": "EIC suitability (excluded cells are NaN)"}
     suitability = suitability.rio.write_nodata(np.nan, encoded=False)
+    suitability, excluded = compute.persist(suitability, excluded)
     m = s.mcda
     if m.monte_carlo > 0:
         mc = mcda.monte_carlo(
@@ -924,8 +997,9 @@ def _constraint_layers(
     set, and the mask of each user layer. With ``land``, a DEM or raster layer that covers part
     of the land cover is a named warning (in ``notes`` too)."""
     made = {}
+    chunks = compute.current().chunks
     if s.constraints.slope_max_deg is not None:
-        dem = io.read_raster(s.inputs.dem, grid, kind="continuous", name="dem", what="inputs.dem")
+        dem = io.read_raster(s.inputs.dem, grid, kind="continuous", name="dem", what="inputs.dem", chunks=chunks)
         if land is not None:
             _coverage(dem, land, f"inputs.dem {str(s.inputs.dem)!r}", notes if notes is not None else [])
         made["slope"] = mcda.slope_degrees(dem, cell_m=grid.resolution)
@@ -933,9 +1007,9 @@ def _constraint_layers(
     for i, layer in enumerate(s.constraints.layers):
         what = f"constraints.layers[{i}]"
         if land is not None and layer.path.name.lower().endswith(io.RASTER_SUFFIXES):
-            values = io.read_raster(layer.path, grid, kind="continuous", resampling="nearest", what=what)
+            values = io.read_raster(layer.path, grid, kind="continuous", resampling="nearest", what=what, chunks=chunks)
             _coverage(values, land, f"{what} {str(layer.path)!r}", notes if notes is not None else [])
-        masks.append(io.read_mask(layer.path, grid, all_touched=layer.all_touched, what=what))
+        masks.append(io.read_mask(layer.path, grid, all_touched=layer.all_touched, what=what, chunks=chunks))
     return made, masks
 
 

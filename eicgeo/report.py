@@ -53,7 +53,7 @@ OUTPUT_FILES: dict[str, str] = {
     "report.md": "ranked zones, method, weights, what was skipped and why",
     "report.html": "the brief to hand on: first page, map, one card per zone, method (self-contained)",
     "report.pdf": "the same brief as an A4 PDF",
-    "manifest.json": "inputs with sha256, resolved scenario, package versions, stage timings",
+    "manifest.json": "inputs with sha256, resolved scenario, package versions, stage seconds and peak memory, compute",
 }
 
 
@@ -128,6 +128,7 @@ _PACKAGES = [
     "branca",
     "matplotlib",
     "dask",
+    "distributed",
 ]
 
 
@@ -225,14 +226,24 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     brief.write(result, folder, map_png=folder / "map.png")
 
 
-def no_data(result: Result) -> np.ndarray:
-    """Cells outside the land cover's data (its nodata roles): nodata in every output raster."""
-    return np.asarray(result.layers["landcover_role"].values) == ROLE_CODE["nodata"]
+def no_data(result: Result) -> Any:
+    """Cells outside the land cover's data (its nodata roles): nodata in every output raster (a
+    boolean array; a dask-backed DataArray in a chunked run, read window by window)."""
+    roles = result.layers["landcover_role"]
+    if hasattr(roles.data, "dask"):
+        return roles == ROLE_CODE["nodata"]
+    return np.asarray(roles.values) == ROLE_CODE["nodata"]
 
 
-def _written(layer: Any, name: str, outside: np.ndarray) -> np.ndarray:
-    """A class layer's codes as written, the nodata value outside the land cover's data."""
-    return np.where(outside, CLASS_NODATA[name], np.asarray(layer.values))
+def _written(layer: Any, name: str, outside: Any) -> np.ndarray:
+    """The codes a class layer holds as written (the nodata value outside the land cover's
+    data), each once: a reduction chunk by chunk in a chunked run."""
+    if hasattr(getattr(layer, "data", None), "dask"):
+        import dask.array as da
+
+        mask = outside.data if hasattr(outside, "data") else outside
+        return np.asarray(da.unique(da.where(mask, CLASS_NODATA[name], layer.data)).compute())
+    return np.unique(np.where(np.asarray(outside), CLASS_NODATA[name], np.asarray(layer.values)))
 
 
 def _write_raster_styles(result: Result, folder: Path, classes: dict[str, np.ndarray]) -> None:
@@ -240,7 +251,7 @@ def _write_raster_styles(result: Result, folder: Path, classes: dict[str, np.nda
     a class raster's style lists the classes it holds."""
     io.write_text(folder / "suitability.qml", styles.qgis_style("suitability"))
     for name, codes in classes.items():
-        present = np.unique(codes[codes != CLASS_NODATA[name]]).tolist()
+        present = codes[codes != CLASS_NODATA[name]].tolist()
         reasons = result.excluded.attrs.get("reason_names") if name == "excluded" else None
         io.write_text(folder / f"{name}.qml", styles.qgis_style(name, present=present, names=reasons))
     for name in result.criteria.data_vars:
@@ -299,6 +310,10 @@ def write_manifest(result: Result, folder: Path) -> None:
         "network": result.network,
         "stage_seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "total_seconds": round(sum(result.timings.values()), 3),
+        # per stage: this process's RSS at start and end and its peak (MB; see Result.memory)
+        "stage_memory_mb": result.memory,
+        "peak_memory_mb": max((m["peak_rss_mb"] for m in result.memory.values()), default=None),
+        "compute": result.compute,
         "packages": versions,
         # "outputs" (every file with its sha256) is filled in by io.output_folder, which knows
         # its own folders by it.
@@ -357,10 +372,25 @@ def report_markdown(result: Result) -> str:
         lines += _symbiosis_section(result)
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
-    lines += ["## Stage timings (s)", "", "| stage | seconds |", "| --- | ---: |"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in result.timings.items()]
+    lines += ["## Stage timings", "", _compute_line(result), ""]
+    lines += ["| stage | seconds | peak memory (MB) |", "| --- | ---: | ---: |"]
+    for k, v in result.timings.items():
+        peak = result.memory.get(k, {}).get("peak_rss_mb")
+        lines.append(f"| {k} | {v:.2f} | {'' if peak is None else f'{peak:,.0f}'} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _compute_line(result: Result) -> str:
+    """How the run computed, in words (``[compute]``)."""
+    c = result.compute or {"mode": "in memory"}
+    if c.get("mode") != "chunked":
+        return "Computed in memory. Peak memory is this process's resident set during the stage."
+    line = f"Computed chunk by chunk ({c['chunks']} x {c['chunks']} cells) on the `{c['scheduler']}` scheduler"
+    workers = c.get("workers")
+    if workers:
+        line += f" ({workers['n_workers']} workers, {workers['threads']} threads)"
+    return line + ". Peak memory is this process's resident set during the stage (the workers' is in manifest.json)."
 
 
 def _symbiosis_section(result: Result) -> list[str]:

@@ -1549,7 +1549,8 @@ def travel_time_surface(
         differ only where one-way roads matter.
     chunks : int or (rows, cols), optional
         Return a dask-backed layer computed chunk by chunk (the default with a dask-backed
-        ``grid`` layer); the values equal the in-memory result.
+        ``grid`` layer, and in a run with ``[compute] chunks``); the values equal the in-memory
+        result.
 
     Returns
     -------
@@ -1592,6 +1593,10 @@ def travel_time_surface(
         if chunks is None and grid.chunks is not None:
             chunks = (grid.chunks[-2], grid.chunks[-1])
         grid = Grid.from_dataarray(grid)
+    if chunks is None:  # a chunked run ([compute] chunks) computes every surface chunk by chunk
+        from eicgeo import compute
+
+        chunks = compute.current().chunks
     offroad = check_positive(offroad_kph, "offroad_kph") / 3.6  # m/s
     net = graph if isinstance(graph, CompiledNetwork) else compile_network(graph, spacing_m=grid.resolution)
     if check_crs(net.crs, "road graph crs") != grid.crs:

@@ -32,6 +32,7 @@ from eicgeo._validate import did_you_mean
 from eicgeo.settings import (
     SECTIONS,
     ClusteringSettings,
+    ComputeSettings,
     ConstraintSettings,
     Criterion,
     FringeSettings,
@@ -88,6 +89,7 @@ class Scenario(Header):
     symbiosis: SymbiosisSettings = SymbiosisSettings()
     clustering: ClusteringSettings = ClusteringSettings()
     zones: ZoneSettings = ZoneSettings()
+    compute: ComputeSettings = ComputeSettings()
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source_file: Path | None = PrivateAttr(default=None)

@@ -3,11 +3,12 @@
 Each stage has a frozen settings type (:class:`GridSettings`, :class:`RoadSettings`,
 :class:`FringeSettings`, :class:`Criterion`, :class:`MCDASettings`,
 :class:`ConstraintSettings`, :class:`SymbiosisSettings`, :class:`ClusteringSettings`,
-:class:`ZoneSettings`); a :class:`~eicgeo.Scenario` holds one of each, and the stages take
-them. The declarations are pydantic models: pydantic checks types, unknown keys, choices and
-bounds, and lists every problem with its location, which :mod:`eicgeo.scenario` turns into
-dotted key paths. Checks against vocabularies and files (highway classes, land-cover roles,
-materials, CRS, AHP consistency) are domain checks in :mod:`eicgeo.scenario`.
+:class:`ZoneSettings`, and :class:`ComputeSettings` for how the raster stages run); a
+:class:`~eicgeo.Scenario` holds one of each, and the stages take them. The declarations are
+pydantic models: pydantic checks types, unknown keys, choices and bounds, and lists every
+problem with its location, which :mod:`eicgeo.scenario` turns into dotted key paths. Checks
+against vocabularies and files (highway classes, land-cover roles, materials, CRS, AHP
+consistency) are domain checks in :mod:`eicgeo.scenario`.
 
 The default instances (:data:`GRID`, :data:`ROADS`, ...) are where the building blocks take
 their defaults from, so a default is written here and nowhere else; ``docs/scenario.md``'s key
@@ -55,9 +56,11 @@ from pydantic import (
 __all__ = [
     "CLUSTERING",
     "COMBINE_METHODS",
+    "COMPUTE",
     "CONSTRAINTS",
     "FRINGE",
     "GRID",
+    "LOCAL_SCHEDULERS",
     "MCDA",
     "ROADS",
     "SCORE_WEIGHTS",
@@ -67,6 +70,7 @@ __all__ = [
     "ZONES",
     "AHPSettings",
     "ClusteringSettings",
+    "ComputeSettings",
     "ConstraintLayer",
     "ConstraintSettings",
     "Criterion",
@@ -134,12 +138,23 @@ def percentile_of(value: Any) -> float | None:
     return float(value[1:]) if isinstance(value, str) and value.startswith("p") else None
 
 
-def setting(default: Any = ..., *, doc: str, unit: str = "–", default_text: str | None = None, **bounds: Any) -> Any:
+def setting(
+    default: Any = ...,
+    *,
+    doc: str,
+    unit: str = "–",
+    default_text: str | None = None,
+    type_text: str | None = None,
+    **bounds: Any,
+) -> Any:
     """A field with its meaning and unit (and how the docs show its default, where a value is
-    not the whole story, e.g. "the land cover's footprint")."""
+    not the whole story, e.g. "the land cover's footprint", and its type, where it is a choice
+    of kinds)."""
     extra = {"unit": unit}
     if default_text is not None:
         extra["default_text"] = default_text
+    if type_text is not None:
+        extra["type_text"] = type_text
     return Field(default, description=doc, json_schema_extra=extra, **bounds)
 
 
@@ -664,6 +679,85 @@ class ZoneSettings(Settings):
         return {**SCORE_WEIGHTS, **self.score_weights}
 
 
+#: The dask schedulers that run in this process (any other ``compute.scheduler`` is the address
+#: of a ``dask.distributed`` scheduler).
+LOCAL_SCHEDULERS: tuple[str, ...] = ("threads", "processes", "synchronous")
+#: The protocols of a ``dask.distributed`` scheduler address.
+_SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+#: The smallest chunk (cells per side): smaller ones cost more in dask's bookkeeping than they save.
+MIN_CHUNK = 16
+
+
+class ComputeSettings(Settings):
+    """``[compute]``: how the raster stages run, in memory or chunk by chunk with dask.
+
+    They change how a run computes, never what: a chunked or distributed run writes the same
+    rasters and zones as an in-memory one (see ``docs/compute.md``).
+    """
+
+    chunks: StrictInt | Literal["auto"] | None = setting(
+        None,
+        unit="cells per side",
+        type_text='integer ≥ 16, or `"auto"`',
+        default_text="none: every layer in memory",
+        doc='Run the raster stages chunk by chunk with dask, in square chunks of this many cells (`"auto"`: '
+        "2048, 16 MB per float32 chunk): reading and warping, criteria, MCDA, constraints, Monte Carlo, "
+        "the per-cell travel times and the GeoTIFFs, written window by window.",
+    )
+    scheduler: StrictStr = setting(
+        "threads",
+        doc='Where the chunks run: `"threads"` (a thread pool in this process), `"processes"` (a process pool), '
+        '`"synchronous"` (one at a time, for debugging), or the address of a `dask.distributed` scheduler, '
+        '`"tcp://host:8786"`; a scheduler address without `chunks` runs with `chunks = "auto"`.',
+    )
+    connect_timeout_s: Number = setting(
+        10.0, gt=0, unit="s", doc="How long to wait for the `dask.distributed` scheduler of `scheduler`."
+    )
+
+    @field_validator("chunks", mode="before")
+    @classmethod
+    def _chunk_size(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value == "auto"):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= MIN_CHUNK:
+            return value
+        msg = (
+            f'expected a whole number of cells per side >= {MIN_CHUNK} (2048 is a good start) or "auto", got {value!r}'
+        )
+        raise ValueError(msg)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str) -> str:
+        text = value.strip()
+        if text in LOCAL_SCHEDULERS:
+            return text
+        protocol, sep, rest = text.partition("://")
+        if sep and protocol in _SCHEDULER_PROTOCOLS and rest and not any(c.isspace() for c in rest):
+            return text
+        from eicgeo._validate import did_you_mean
+
+        hint = did_you_mean(text, LOCAL_SCHEDULERS)
+        if not sep and ":" in text and text.rsplit(":", 1)[1].isdigit():
+            hint = f" (did you mean 'tcp://{text}'?)"
+        msg = (
+            f"expected {', '.join(repr(s) for s in LOCAL_SCHEDULERS)} or the address of a dask.distributed "
+            f"scheduler such as 'tcp://host:8786', got {value!r}{hint}"
+        )
+        raise ValueError(msg)
+
+    def chunk_size(self) -> int | None:
+        """Cells per side of a chunk, or None for in memory (a scheduler address alone: ``"auto"``)."""
+        chunks = self.chunks
+        if chunks is None and self.scheduler not in LOCAL_SCHEDULERS:
+            chunks = "auto"
+        return AUTO_CHUNK if chunks == "auto" else chunks
+
+
+#: The chunk of ``chunks = "auto"``: 2048 x 2048 cells, 16 MB as float32.
+AUTO_CHUNK = 2048
+
+
 #: The defaults, for the building blocks' keyword arguments.
 GRID = GridSettings()
 ROADS = RoadSettings()
@@ -673,6 +767,7 @@ CONSTRAINTS = ConstraintSettings()
 SYMBIOSIS = SymbiosisSettings()
 CLUSTERING = ClusteringSettings()
 ZONES = ZoneSettings()
+COMPUTE = ComputeSettings()
 
 #: The scenario sections (TOML tables) and their settings types, in the order of the docs.
 SECTIONS: dict[str, type[Settings]] = {
@@ -686,6 +781,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "symbiosis": SymbiosisSettings,
     "clustering": ClusteringSettings,
     "zones": ZoneSettings,
+    "compute": ComputeSettings,
 }
 
 
@@ -771,7 +867,7 @@ def markdown_table(section: str) -> str:
     prefix = "criteria.NAME" if section == "criteria" else section
     rows = ["| key | type | unit | default | meaning |", "| --- | --- | --- | --- | --- |"]
     for name, info in model.model_fields.items():
-        kind = _type_text(info.annotation) + _bounds_text(info)
+        kind = (info.json_schema_extra or {}).get("type_text") or _type_text(info.annotation) + _bounds_text(info)
         unit = (info.json_schema_extra or {}).get("unit", "–")
         key = name if section == "top" else f"{prefix}.{name}"
         rows.append(f"| `{key}` | {kind} | {unit} | {_default_text(info)} | {info.description} |")

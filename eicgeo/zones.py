@@ -156,6 +156,14 @@ def locate(
         In [0, 1): the lowest floor step 5 may reach (``None``, or a value at or above
         ``quantile``: the floor is never lowered).
 
+    Notes
+    -----
+    Zone growing needs the whole allowed fringe land at once (regions grow across any chunk
+    edge), so it runs on the reduced data it needs: the boolean mask of allowed cells and the
+    suitability, one byte and one float32 per cell. In a chunked run (``[compute] chunks``) they
+    are gathered from their chunks into one array each; the suitability itself is made chunk by
+    chunk.
+
     Returns
     -------
     GeoDataFrame

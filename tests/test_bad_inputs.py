@@ -621,6 +621,27 @@ def _parquet_lines(c: Case) -> Path:
     return c.folder / "roads.parquet"
 
 
+# ---- compute --------------------------------------------------------------------------------
+case("scenario-compute-chunks-too-small", "compute.chunks: expected a whole number of cells per side >= 16", "got 4")(
+    lambda c: c.run(compute={"chunks": 4})
+)
+case("scenario-compute-chunks-text", "compute.chunks", "or \"auto\", got 'big'")(
+    lambda c: c.run(compute={"chunks": "big"})
+)
+case("scenario-compute-chunks-flag", "compute.chunks", "got 0")(lambda c: [*c.run(), "--chunks", "0"])
+case("scenario-compute-scheduler-typo", "compute.scheduler", "did you mean 'threads'")(
+    lambda c: c.run(compute={"scheduler": "thread"})
+)
+case("scenario-compute-scheduler-no-protocol", "compute.scheduler", "did you mean 'tcp://localhost:8786'")(
+    lambda c: [*c.run(), "--scheduler", "localhost:8786"]
+)
+case(
+    "scenario-compute-scheduler-unreachable",
+    "compute.scheduler: cannot reach a dask.distributed scheduler at 'tcp://127.0.0.1:9' within 0.5 s",
+    "expected the address of a running scheduler",
+)(lambda c: c.run(compute={"scheduler": "tcp://127.0.0.1:9", "connect_timeout_s": 0.5}))
+
+
 # ---- usage ---------------------------------------------------------------------------------
 USAGE = [
     ("usage-no-out", lambda c: ["run", str(c.folder / "s.toml")], ("Missing option '--out'",)),
