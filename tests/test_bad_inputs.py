@@ -647,7 +647,7 @@ USAGE = [
     ("usage-no-out", lambda c: ["run", str(c.folder / "s.toml")], ("Missing option '--out'",)),
     ("usage-unknown-option", lambda c: ["run", "--landcvoer", "x.tif", "--out", str(c.out)], ("No such option",)),
     ("usage-unknown-command", lambda c: ["runn"], ("No such command 'runn'",)),
-    ("usage-bad-size", lambda c: ["sample-data", "--out", str(c.out), "--size", "XL"], ("'XL' is not one of",)),
+    ("usage-bad-size", lambda c: ["sample-data", "--out", str(c.out), "--size", "XXL"], ("'XXL' is not one of",)),
 ]
 
 

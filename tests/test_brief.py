@@ -91,7 +91,7 @@ def test_the_method_groups_the_materials_and_speaks_in_units(sample_result):
         f"1 at 0 min or less, falling to 0 at {road_high:.1f} min or more (the region's 95th percentile)"
     )
     assert "8 materials: bagasse, clay" in rows["Raw-material access"][2]
-    assert rows["Raw-material access"][3].startswith("1 at 0 min or less, falling to 0 at 19.3–66.1 min or more")
+    assert rows["Raw-material access"][3].startswith("1 at 0 min or less, falling to 0 at 19.3–66 min or more")
     assert rows["Land cover"][3].startswith("scores by land cover: cropland 1, grass shrub 0.9")
     assert "{" not in " ".join(" ".join(r) for r in b.criteria), "no Python dict in the method"
     m = sample_result.symbiosis_metrics
