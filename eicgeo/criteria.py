@@ -347,13 +347,25 @@ class Context:
         if not present:
             return None
         layers = [self.material_minutes(m) for m in self.track(present, "material access", unit="material")]
-        if any(isinstance(layer.data, da.Array) for layer in layers):
-            mean = xr.concat(layers, dim="material").mean("material").astype(np.float32)
+        lazy = [layer.data for layer in layers if isinstance(layer.data, da.Array)]
+        if lazy:
+            # The same running float32 sum, block by block: a chunked run gives the in-memory cells.
+            chunks = lazy[0].chunks
+            blocks = [
+                d.rechunk(chunks) if isinstance(d, da.Array) else da.from_array(np.asarray(d), chunks=chunks)
+                for d in (layer.data for layer in layers)
+            ]
+            data = da.map_blocks(_nanmean_blocks, *blocks, dtype=np.float32)
         else:
-            mean = layers[0].copy(deep=False, data=_nanmean([np.asarray(layer.data) for layer in layers]))
-            mean.encoding = {}
+            data = _nanmean([np.asarray(layer.data) for layer in layers])
+        mean = layers[0].copy(deep=False, data=data)
+        mean.encoding = {}
         mean.attrs = {"units": "minutes", "materials": ", ".join(present)}
         return self.grid.georef(mean.rename("material_access"))
+
+
+def _nanmean_blocks(*blocks: np.ndarray) -> np.ndarray:
+    return _nanmean(blocks)
 
 
 def _nanmean(arrays: Sequence[np.ndarray]) -> np.ndarray:
