@@ -26,7 +26,7 @@ from _common import best_of, report
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
-from eicgeo import symbiosis
+from eicgeo import materials, symbiosis
 from eicgeo.grid import Grid
 from eicgeo.materials import SYNERGIES
 
@@ -55,7 +55,9 @@ def problems(firms: gpd.GeoDataFrame) -> list[tuple]:
     """The transportation problem of each material, as ``match`` builds it."""
     kinds = {"byproduct", "energy", "emission"}
     xy = symbiosis._xy(firms)
-    supply, demand = symbiosis._flows(firms, "outputs", kinds), symbiosis._flows(firms, "inputs", kinds)
+    vocab = materials.BUILTIN
+    supply = symbiosis._flows(firms, "outputs", kinds, vocab)
+    demand = symbiosis._flows(firms, "inputs", kinds, vocab)
     out = []
     for material in sorted(set(supply["material"]) & set(demand["material"])):
         s, d = supply[supply["material"] == material], demand[demand["material"] == material]
