@@ -830,12 +830,12 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     if result.main_roads is not None and len(result.main_roads):
         # One collection per line width: a Line2D per road costs ~1 ms each on country maps.
         big = result.main_roads["highway"].isin(["motorway", "trunk"]).to_numpy()
-        for wide in (False, True):
-            lines = shapely.get_parts(result.main_roads.geometry.to_numpy()[big == wide])
+        for major in (False, True):
+            lines = shapely.get_parts(result.main_roads.geometry.to_numpy()[big == major])
             if len(lines):
                 segments = [shapely.get_coordinates(line) / 1000.0 for line in lines]
                 ax.add_collection(
-                    LineCollection(segments, colors="#222222", linewidths=1.4 if wide else 0.7, alpha=0.8)
+                    LineCollection(segments, colors="#222222", linewidths=1.4 if major else 0.7, alpha=0.8)
                 )
     if len(result.firms):
         points = result.firms.geometry.representative_point()
