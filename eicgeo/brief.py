@@ -604,15 +604,10 @@ def _lon(v: float) -> str:
     return f"{abs(v):.3f}° {'E' if v >= 0 else 'W'}"
 
 
-def _parts_chart(parts: Sequence[tuple[str, float, float]]) -> bytes:
-    """A small bar chart: each criterion's weight (grey, what it could give) and its part of the
-    zone's suitability (colour, what it gives)."""
-    return _Charts()(parts)
-
-
 class _Charts:
-    """Draws :func:`_parts_chart` for many zones: the zones of a run share their criteria and
-    weights, so the figure is built once and only the coloured bars change between zones."""
+    """Each zone's small bar chart: each criterion's weight (grey, what it could give) and its part
+    of the zone's suitability (colour, what it gives). The zones of a run share their criteria
+    and weights, so the figure is built once and only the coloured bars change between zones."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None

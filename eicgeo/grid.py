@@ -220,6 +220,31 @@ class Grid:
         row = np.floor((np.asarray(y, dtype=float) - t.f) / t.e).astype(np.int64)
         return row, col
 
+    def window(self, bounds: Any) -> tuple[tuple[slice, slice], Grid] | tuple[None, None]:
+        """The cells under ``bounds`` (west, south, east, north), clipped to the grid: their row
+        and column slices and the grid they form; ``(None, None)`` when none are.
+
+        Examples
+        --------
+        >>> grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 1000), (10, 10))
+        >>> (rows, cols), sub = grid.window((150, 420, 380, 1200))
+        >>> rows, cols, sub.shape, sub.transform.c, sub.transform.f
+        (slice(0, 6, None), slice(1, 4, None), (6, 3), 100.0, 1000.0)
+        >>> grid.window((2000, 0, 2100, 100))
+        (None, None)
+        """
+        west, south, east, north = (float(v) for v in bounds)
+        if not np.isfinite([west, south, east, north]).all():
+            return None, None
+        t = self.transform
+        c0 = max(int(np.floor((west - t.c) / t.a)), 0)
+        c1 = min(int(np.ceil((east - t.c) / t.a)), self.width)
+        r0 = max(int(np.floor((north - t.f) / t.e)), 0)
+        r1 = min(int(np.ceil((south - t.f) / t.e)), self.height)
+        if r0 >= r1 or c0 >= c1:
+            return None, None
+        return (slice(r0, r1), slice(c0, c1)), Grid(self.crs, t * t.translation(c0, r0), (r1 - r0, c1 - c0))
+
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Boolean mask of the points that fall inside the grid."""
         row, col = self.rowcol(x, y)

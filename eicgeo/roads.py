@@ -1983,7 +1983,6 @@ def reach_sums(
         raise InputError(msg)
     lookups = _lookup(network, grid)
     zero_edges = np.zeros(len(network.edge_u), dtype=bool)
-    t = grid.transform
     out = np.zeros(len(sources))
     for k, geom in enumerate(sources.to_crs(grid.crs).geometry):
         if geom is None or geom.is_empty:
@@ -2000,15 +1999,11 @@ def reach_sums(
         corners = np.reshape(geom.bounds, (2, 2))
         xy = np.vstack([reached, extra_xy, corners])
         margin = limit * offroad + 2 * grid.resolution
-        r0, c0 = grid.rowcol(np.array([xy[:, 0].min() - margin]), np.array([xy[:, 1].max() + margin]))
-        r1, c1 = grid.rowcol(np.array([xy[:, 0].max() + margin]), np.array([xy[:, 1].min() - margin]))
-        rows = slice(max(int(r0[0]), 0), min(int(r1[0]) + 1, grid.height))
-        cols = slice(max(int(c0[0]), 0), min(int(c1[0]) + 1, grid.width))
-        if rows.start >= rows.stop or cols.start >= cols.stop:
+        (west, south), (east, north) = xy.min(axis=0) - margin, xy.max(axis=0) + margin
+        cells, window = grid.window((west, south, east, north))
+        if window is None:
             continue
-        window = Grid(
-            grid.crs, t * t.translation(cols.start, rows.start), (rows.stop - rows.start, cols.stop - cols.start)
-        )
+        rows, cols = cells
         tables = [(point_t, point[rows, cols], dist[rows, cols]) for point, dist in lookups]
         extra = _nearest_point_lookup(extra_xy, window)
         if extra is not None:

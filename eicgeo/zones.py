@@ -483,7 +483,7 @@ def cluster_zones(
         if anchor == [cluster.geometry]:
             anchor = [cluster.geometry.buffer(buffer_m)]
         # Every step works in the window of the anchor's bounds: the cost follows the cluster.
-        window, sub = _window(grid, shapely.total_bounds(anchor))
+        window, sub = grid.window(shapely.total_bounds(anchor))
         if window is None:
             continue
         cells = rasterio.features.geometry_mask(anchor, sub.shape, sub.transform, invert=True) & ok[window]
@@ -1006,19 +1006,6 @@ def _top_share(score: np.ndarray, suitability: np.ndarray, k: int, eps: float = 
     return better.astype(float) + equal * (k - better.sum()) / equal.sum()
 
 
-def _window(grid: Grid, bounds: Any) -> tuple[tuple[slice, slice] | None, Grid | None]:
-    """The cells of ``grid`` under ``bounds`` (west, south, east, north), as slices and a grid."""
-    west, south, east, north = (float(v) for v in bounds)
-    t = grid.transform
-    c0 = max(int(np.floor((west - t.c) / t.a)), 0)
-    c1 = min(int(np.ceil((east - t.c) / t.a)), grid.width)
-    r0 = max(int(np.floor((north - t.f) / t.e)), 0)
-    r1 = min(int(np.ceil((south - t.f) / t.e)), grid.height)
-    if not (np.isfinite([west, south, east, north]).all() and r0 < r1 and c0 < c1):
-        return None, None
-    return (slice(r0, r1), slice(c0, c1)), Grid(grid.crs, t * t.translation(c0, r0), (r1 - r0, c1 - c0))
-
-
 def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
     """The cells (centre inside) of each zone, in order, as flat (row-major) cell indices.
 
@@ -1028,7 +1015,7 @@ def _masks(zones: gpd.GeoDataFrame, grid: Grid) -> list[np.ndarray]:
     geoms = zones.to_crs(grid.crs).geometry if zones.crs is not None else zones.geometry
     out = []
     for g in geoms:
-        window, sub = (None, None) if g is None or g.is_empty else _window(grid, g.bounds)
+        window, sub = (None, None) if g is None or g.is_empty else grid.window(g.bounds)
         if window is None:
             out.append(np.empty(0, dtype=np.int64))
             continue
