@@ -25,9 +25,11 @@ True
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,18 @@ import xarray as xr
 from eicgeo._errors import InputError
 from eicgeo.settings import COMPUTE, LOCAL_SCHEDULERS, ComputeSettings
 
-__all__ = ["Meter", "Session", "chunked", "current", "is_lazy", "persist", "session"]
+__all__ = ["Meter", "Session", "chunked", "current", "is_lazy", "persist", "session", "thread_map"]
+
+#: The most threads :func:`thread_map` runs at once: each holds whole-grid temporaries (a
+#: distance transform's indices, a travel-time surface), so more cores are not worth their memory.
+MAX_THREADS = 4
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -49,6 +62,13 @@ class Session:
     scheduler: str = COMPUTE.scheduler
     client: Any = None
     workers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def threads(self) -> int:
+        """Threads for independent whole-grid work in this process (:func:`thread_map`): the
+        cores this process may use, at most :data:`MAX_THREADS`; one with the ``synchronous``
+        scheduler, which is for debugging."""
+        return 1 if self.scheduler == "synchronous" else min(_cores(), MAX_THREADS)
 
     def describe(self) -> dict[str, Any]:
         """What ``manifest.json`` records of how the run computed."""
@@ -117,6 +137,26 @@ def session(settings: ComputeSettings = COMPUTE) -> Iterator[Session]:
             yield _CURRENT
         finally:
             _CURRENT = previous
+
+
+def thread_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """``fn`` over ``items`` in the run's threads (:attr:`Session.threads`), the results in the
+    order of ``items``.
+
+    For independent pieces of work that spend their time in numpy, scipy's distance transforms
+    or GDAL, which release the GIL: on two cores two travel-time surfaces take about the time
+    of one. With one thread, or one item, ``fn`` runs in the calling thread.
+
+    >>> list(thread_map(lambda x: x * x, range(5)))
+    [0, 1, 4, 9, 16]
+    """
+    items = list(items)
+    n = min(current().threads, len(items))
+    if n <= 1:
+        yield from (fn(item) for item in items)
+        return
+    with ThreadPoolExecutor(n, thread_name_prefix="eicgeo") as pool:
+        yield from pool.map(fn, items)
 
 
 def _process_pool() -> Any:

@@ -25,7 +25,7 @@ import rasterio.features
 import xarray as xr
 from shapely.geometry import shape
 
-from eicgeo import mcda, symbiosis
+from eicgeo import compute, mcda, symbiosis
 from eicgeo._errors import InputError
 from eicgeo.fringe import built_share
 from eicgeo.grid import Grid
@@ -320,6 +320,20 @@ class Context:
             lambda net, kph: material_access(net, self.grid, self.sources, material, offroad_kph=kph),
         )
 
+    def material_surfaces(self, materials: Sequence[str]) -> list[xr.DataArray]:
+        """:meth:`material_minutes` of each material; the surfaces not made yet are made side by
+        side in the run's threads (:func:`eicgeo.compute.thread_map`)."""
+        missing = [m for m in materials if f"material_access:{m}" not in self.raw]
+        made = compute.thread_map(self.material_minutes, missing)
+        for _ in self.track(made, "material access", total=len(missing), unit="material"):
+            pass
+        for m in missing:  # in the materials' order, whichever thread finished first
+            key = f"material_access:{m}"
+            self.raw[key] = self.raw.pop(key)
+            if key in self.fallbacks:
+                self.fallbacks[key] = self.fallbacks.pop(key)
+        return [self.material_minutes(m) for m in materials]
+
     def market_minutes(self) -> xr.DataArray:
         where, described = centres(self.smod, self.fringe), "the nearest urban centre"
         if where is None:
@@ -346,7 +360,7 @@ class Context:
         present = self.materials()
         if not present:
             return None
-        layers = [self.material_minutes(m) for m in self.track(present, "material access", unit="material")]
+        layers = self.material_surfaces(present)
         lazy = [layer.data for layer in layers if isinstance(layer.data, da.Array)]
         if lazy:
             # The same running float32 sum, block by block: a chunked run gives the in-memory cells.
@@ -453,7 +467,7 @@ def _material_access(ctx: Context, name: str, c: Criterion) -> Layers:
     present = ctx.materials(Criterion(materials=(one,)) if one else c)
     if not present:
         raise Unavailable("no source of the material(s) in inputs.sources")
-    return [(f"material_access:{m}", ctx.material_minutes(m)) for m in present]
+    return list(zip((f"material_access:{m}" for m in present), ctx.material_surfaces(present), strict=True))
 
 
 def _equal_access(ctx: Context, name: str, c: Criterion) -> Layers:

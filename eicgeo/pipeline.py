@@ -367,6 +367,8 @@ def _run(s: Scenario, clock: _Clock, skipped: list[tuple[str, str]], notes: list
         ranked = _ranked(s, candidates, context, sym, built, suit, notes, clock.track)
         ranked = places.describe_zones(ranked, prepared.places)
         cautions = _cautions(s, ranked, suit, built, diagnostics, reference, notes)
+    if net.network is not None:
+        net.network.forget_lookups()  # 8 bytes per cell and road tier; the outputs do not need them
     layers = {**land.layers, **({"population": population} if population is not None else {})}
     layers["green_space"] = fr.green
     layers.update(built.raw)

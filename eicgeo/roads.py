@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import operator
 import re
+import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1124,6 +1125,13 @@ class CompiledNetwork:
     def n_nodes(self) -> int:
         return len(self.node_ids)
 
+    def forget_lookups(self) -> None:
+        """Drop the cell lookups that :func:`travel_time_surface` cached, whole-grid arrays of 8
+        bytes per cell and road tier; the next surface on a grid makes them again. A run drops
+        them once its zones are ranked (the rural population within reach reads them)."""
+        for key in [k for k in self._cache if isinstance(k, tuple) and k[0] == "lookup"]:
+            del self._cache[key]
+
     def tier_trees(self) -> list[cKDTree | None]:
         """k-d trees of the road points of each tier (built on first use, for snapping sources)."""
         if "trees" not in self._cache:
@@ -1683,16 +1691,18 @@ def _dask_cells(block: _CellBlock, arrays: list[np.ndarray], chunks: Any) -> Any
     return da.map_blocks(block, *lazy, dtype=np.float32)
 
 
+_LOOKUP_LOCK = threading.Lock()
+
+
 def _lookup(net: CompiledNetwork, grid: Grid) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per road tier with points, the road point serving every cell and its distance, cached."""
+    from eicgeo import compute
+
     key = ("lookup", grid)
-    if key not in net._cache:
-        out = []
-        for tier_points in net._tier_points:
-            lookup = _nearest_point_lookup(net.point_xy[tier_points], grid, ids=tier_points)
-            if lookup is not None:
-                out.append(lookup)
-        net._cache[key] = out
+    with _LOOKUP_LOCK:  # surfaces computed in threads (compute.thread_map) wait for one lookup
+        if key not in net._cache:
+            tiers = compute.thread_map(lambda p: _nearest_point_lookup(net.point_xy[p], grid, ids=p), net._tier_points)
+            net._cache[key] = [lookup for lookup in tiers if lookup is not None]
     return net._cache[key]
 
 
@@ -1721,17 +1731,20 @@ def _nearest_point_lookup(
     centre_x = t.c + t.a * (col - pad + 0.5)
     centre_y = t.f + t.e * (row - pad + 0.5)
     offset = np.hypot(xy[near, 0] - centre_x, xy[near, 1] - centre_y)
-    # The point nearest its cell's centre represents the cell (one pass; no sort).
-    closest = np.full(height * width, np.inf)
-    np.minimum.at(closest, cell, offset)
-    wins = offset == closest[cell]
+    # The point nearest its cell's centre represents the cell (of equal offsets, the last in
+    # ``xy``): sorted by cell, then offset, then position from the last, the first of each cell.
+    order = np.lexsort((-near, offset, cell))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = cell[order[1:]] != cell[order[:-1]]
     owner = np.full(height * width, -1, dtype=np.int32)
-    owner[cell[wins]] = near[wins]
+    owner[cell[order[first]]] = near[order[first]]
     indices = distance_transform_edt(owner.reshape(height, width) < 0, return_distances=False, return_indices=True)
     window = (slice(pad, pad + grid.height), slice(pad, pad + grid.width))
     nearest = indices[0][window] * np.int32(width)  # int32: the padded grid has < 2**31 cells
     nearest += indices[1][window]
+    del indices
     point = owner[nearest]
+    del nearest, owner
     # float32 offsets from the grid's corner: exact to centimetres over 400 km, and ~5x faster.
     px = (xy[:, 0] - t.c).astype(np.float32)
     py = (xy[:, 1] - t.f).astype(np.float32)
@@ -1740,7 +1753,7 @@ def _nearest_point_lookup(
     dy = py[point]
     dy -= (grid.ys - t.f).astype(np.float32)[:, None]
     dist = np.hypot(dx, dy, out=dx)
-    return (point if ids is None else ids[point].astype(np.int32)), dist
+    return (point if ids is None else ids.astype(np.int32)[point]), dist
 
 
 def _source_geometries(sources: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid) -> list[Any]:
@@ -1981,12 +1994,14 @@ def reach_sums(
     if values.shape != grid.shape:
         msg = f"reach_sums values have shape {values.shape}; expected the grid's {grid.shape}"
         raise InputError(msg)
+    from eicgeo import compute
+
     lookups = _lookup(network, grid)
     zero_edges = np.zeros(len(network.edge_u), dtype=bool)
-    out = np.zeros(len(sources))
-    for k, geom in enumerate(sources.to_crs(grid.crs).geometry):
+
+    def one(geom: Any) -> float:
         if geom is None or geom.is_empty:
-            continue
+            return 0.0
         seeds, extra_xy = _geometry_seeds(network, [geom], grid.resolution, offroad, direction)
         seeds = _merge_seeds([seeds])
         node_t = network.node_times(
@@ -2002,7 +2017,7 @@ def reach_sums(
         (west, south), (east, north) = xy.min(axis=0) - margin, xy.max(axis=0) + margin
         cells, window = grid.window((west, south, east, north))
         if window is None:
-            continue
+            return 0.0
         rows, cols = cells
         tables = [(point_t, point[rows, cols], dist[rows, cols]) for point, dist in lookups]
         extra = _nearest_point_lookup(extra_xy, window)
@@ -2012,5 +2027,7 @@ def reach_sums(
         if geom.geom_type in ("Polygon", "MultiPolygon"):
             arrays.append(rasterio.features.geometry_mask([geom], window.shape, window.transform, invert=True))
         minutes = _CellBlock([table[0] for table in tables], offroad, max_minutes)(*arrays)
-        out[k] = float(values[rows, cols][np.isfinite(minutes)].sum())
-    return out
+        return float(values[rows, cols][np.isfinite(minutes)].sum())
+
+    # The geometries are independent: side by side in the run's threads.
+    return np.fromiter(compute.thread_map(one, sources.to_crs(grid.crs).geometry), dtype=float, count=len(sources))

@@ -297,6 +297,45 @@ def test_surfaces_on_a_graph_reuse_its_compiled_network():
     assert float(faster.values[0, 15]) == pytest.approx((30 + 30 + np.hypot(50, 50) / (10 / 3.6)) / 60, rel=1e-6)
 
 
+def test_forgotten_cell_lookups_are_made_again_with_the_same_minutes():
+    g = tiny_graph(roads.RoadGraph)
+    grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 100), (1, 20))
+    start = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32647")
+    net = roads.compile_network(g, spacing_m=100)
+    minutes = roads.travel_time_surface(net, start, grid).values
+    assert ("lookup", grid) in net._cache
+    net.forget_lookups()
+    assert not [k for k in net._cache if isinstance(k, tuple) and k[0] == "lookup"]
+    again = roads.travel_time_surface(net, start, grid).values
+    np.testing.assert_array_equal(again, minutes)
+    # 1.5 km along the road at 1 km a minute, then 70.7 m off it at 10 km/h to the cell at (1550, 50).
+    assert float(again[0, 15]) == pytest.approx((90 + np.hypot(50, 50) / (10 / 3.6)) / 60, rel=1e-6)
+
+
+def test_lookups_in_threads_equal_one_thread():
+    """The road tiers' lookups run side by side in threads; the cells' road points and distances
+    are those of one tier at a time."""
+    from eicgeo import compute
+    from eicgeo.settings import ComputeSettings
+
+    g = tiny_graph(roads.RoadGraph)
+    g.add_node(4, x=0.0, y=-900.0)
+    for u, v in ((1, 4), (4, 1)):
+        g.add_edge(u, v, highway="residential", length=900.0, travel_time=200.0)
+    grid = Grid("EPSG:32647", Affine(100, 0, -500, 0, -100, 500), (15, 30))
+    net = roads.compile_network(g, spacing_m=100)
+    assert len(net._tier_points) >= 2
+    threaded = roads._lookup(net, grid)
+    net.forget_lookups()
+    with compute.session(ComputeSettings(scheduler="synchronous")) as run:
+        assert run.threads == 1
+        single = roads._lookup(net, grid)
+    assert len(threaded) == len(single) >= 2
+    for (p1, d1), (p2, d2) in zip(threaded, single, strict=True):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(d1, d2)
+
+
 def test_graph_filled_directly_equals_the_public_way(osm_files):
     net = roads.load_roads(osm_files[1])
     direct, public = net._build_graph(), net._build_graph(direct=False)
