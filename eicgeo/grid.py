@@ -271,14 +271,21 @@ class Grid:
         return self.georef(da, nodata=nodata)
 
     def georef(self, da: xr.DataArray, *, nodata: float | int | None = None) -> xr.DataArray:
-        """Attach this grid's CRS, transform and nodata (NaN for floats, else 0) to ``da``."""
+        """``da`` with this grid's CRS, transform and nodata (NaN for floats, else 0) attached.
+
+        A new DataArray over the same values: rioxarray's ``write_*`` copy the values each
+        (three whole-grid copies per layer), so they write into one shallow copy instead.
+        """
+        da = da.copy(deep=False)
         with warnings.catch_warnings():
             # pyproj's CF conversion of oblique projections (e.g. Swiss LV95) warns needlessly.
             warnings.filterwarnings("ignore", message="angle from rectified", category=UserWarning)
-            da = da.rio.write_crs(self.crs.to_wkt()).rio.write_transform(self.transform)
+            da.rio.write_crs(self.crs.to_wkt(), inplace=True)
+            da.rio.write_transform(self.transform, inplace=True)
         if nodata is None:
             nodata = np.nan if np.issubdtype(da.dtype, np.floating) else 0
-        return da.rio.write_nodata(nodata, encoded=False)
+        da.rio.write_nodata(nodata, encoded=False, inplace=True)
+        return da
 
     def check(self, layer: xr.DataArray, what: str | None = None) -> None:
         """Raise :class:`GridMismatchError` if ``layer`` is not on this grid."""
