@@ -13,10 +13,12 @@ What it measures, each against a plain-numpy floor (or the obvious alternative) 
 * ``mcda.monte_carlo`` with n = 100 weight draws of 6 criteria on 1,000 x 1,000 (``mean``,
   ``std`` and ``p_top``). **Floor**: the same ``n`` Dirichlet draws (``mcda.sample_weights``, in
   the timing), then per draw one weighted sum of the 6-layer float32 stack
-  (``np.dot(w, stack, out=s)``, a BLAS gemv) accumulated in place into float32 ``sum`` and
-  ``sum of squares``; ``mean = sum / n``, ``std = sqrt(max(sumsq / n - mean², 0))``. It computes
-  no ``p_top``. A second alternative is the in-memory way with ``p_top`` (all ``n`` maps at once
-  and ``numpy.quantile`` per draw), which needs n x cells values of memory.
+  (``np.dot(w, stack, out=s)``, a BLAS gemv on one thread, as eicgeo's products are: two
+  OpenBLAS threads made it 5x slower on the 2-core machine with another job running)
+  accumulated in place into float32 ``sum`` and ``sum of squares``; ``mean = sum / n``,
+  ``std = sqrt(max(sumsq / n - mean², 0))``. It computes no ``p_top``. A second alternative is
+  the in-memory way with ``p_top`` (all ``n`` maps at once and ``numpy.quantile`` per draw),
+  which needs n x cells values of memory.
 * ``mcda.combine`` (WLC) of 6 float32 criteria on 4,000 x 4,000, against one memory pass over
   the same arrays (``np.copyto`` of the 6-layer stack into another buffer) and the plain numpy
   expression ``sum(w_i * c_i)``. Target: WLC within 2x the memory pass. Unlike ``np.copyto``,
@@ -71,6 +73,7 @@ from pathlib import Path
 import numpy as np
 from _common import best_of, report
 from affine import Affine
+from threadpoolctl import threadpool_limits
 
 from eicgeo import mcda
 from eicgeo.grid import Grid
@@ -290,11 +293,12 @@ def bench_monte_carlo(xrs: XarraySpatial | None, size: int = 1000, n: int = 100)
         s = np.empty(stack.shape[1], dtype=np.float32)
         total = np.zeros_like(s)
         squares = np.zeros_like(s)
-        for w in draws:
-            np.dot(w, stack, out=s)
-            total += s
-            s *= s
-            squares += s
+        with threadpool_limits(limits=1, user_api="blas"):
+            for w in draws:
+                np.dot(w, stack, out=s)
+                total += s
+                s *= s
+                squares += s
         mean = total / np.float32(n)
         std = np.sqrt(np.maximum(squares / np.float32(n) - mean * mean, 0))
         return mean, std
