@@ -251,6 +251,21 @@ def test_monte_carlo_counts_over_many_tiles_and_float64_moments(monkeypatch, n):
         assert np.isnan(ds[key].values[~valid]).all()
 
 
+@pytest.mark.parametrize("ks", [[0, 3], [3700, 3800], [4990, 4999], [3800, 3700]])
+def test_row_order_statistics_are_numpys_partition(ks):
+    rng = np.random.default_rng(3)
+    part = rng.random((12, 5000), dtype=np.float32)
+    part[1, :2000] = 0.25  # ties across the window
+    part[2] = 0.5  # one value
+    part[3, ::8] = 9.0  # the subsample is every 8th value: its window misses the row's ranks
+    part[4] = np.sort(part[4])[::-1]
+    expected = np.partition(part, ks, axis=1)[:, ks]
+    np.testing.assert_array_equal(mcda._row_order_statistics(part, ks), expected)
+    small = part[:, :300]  # too few values for a subsample: a plain partition
+    expected = np.partition(small, [5, 9], axis=1)[:, [5, 9]]
+    np.testing.assert_array_equal(mcda._row_order_statistics(small, [5, 9]), expected)
+
+
 def test_monte_carlo_threshold_on_a_plateau_of_ties():
     # a third of the valid cells tie at the top: the threshold is their value, hi itself
     g = grid(30, 30)
