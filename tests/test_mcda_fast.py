@@ -232,6 +232,40 @@ def test_monte_carlo_bracket_radix_and_missed_bracket_agree(monkeypatch, top_q):
         xr.testing.assert_identical(mcda.monte_carlo(crit, w, **args), one_pass)
 
 
+@pytest.mark.parametrize("n", [30, 300])  # 300 draws: per-cell counts beyond uint8
+def test_monte_carlo_counts_over_many_tiles_and_float64_moments(monkeypatch, n):
+    # tiles of 5 cells: 600 tiles, so the uint8 per-draw counts are summed mid-pass
+    monkeypatch.setattr(mcda, "_MC_TILE_VALUES", 5 * n)
+    crit = _criteria()
+    w = {"a": 0.5, "b": 0.3, "c": 0.2}
+    ds = mcda.monte_carlo(crit, w, n=n, concentration=5.0, seed=4)
+    valid, p = _brute(crit, w, n, concentration=5.0, seed=4)
+    np.testing.assert_array_equal(ds["p_top"].values[valid], p.astype(np.float32))
+    # mean and std are those of the draws' values in float64, rounded once to float32
+    draws = mcda.sample_weights(w, n, concentration=5.0, seed=4).to_numpy(dtype=np.float32)
+    s = draws.astype(np.float64) @ np.stack([crit[k].values[valid] for k in w]).astype(np.float64)
+    for key, exact in (("mean", s.mean(axis=0)), ("std", s.std(axis=0))):
+        got = ds[key].values[valid]
+        assert got.dtype == np.float32
+        assert np.abs(got - exact).max() <= np.spacing(exact.astype(np.float32)).max(), key
+        assert np.isnan(ds[key].values[~valid]).all()
+
+
+@pytest.mark.parametrize("ks", [[0, 3], [3700, 3800], [4990, 4999], [3800, 3700]])
+def test_row_order_statistics_are_numpys_partition(ks):
+    rng = np.random.default_rng(3)
+    part = rng.random((12, 5000), dtype=np.float32)
+    part[1, :2000] = 0.25  # ties across the window
+    part[2] = 0.5  # one value
+    part[3, ::8] = 9.0  # the subsample is every 8th value: its window misses the row's ranks
+    part[4] = np.sort(part[4])[::-1]
+    expected = np.partition(part, ks, axis=1)[:, ks]
+    np.testing.assert_array_equal(mcda._row_order_statistics(part, ks), expected)
+    small = part[:, :300]  # too few values for a subsample: a plain partition
+    expected = np.partition(small, [5, 9], axis=1)[:, [5, 9]]
+    np.testing.assert_array_equal(mcda._row_order_statistics(small, [5, 9]), expected)
+
+
 def test_monte_carlo_threshold_on_a_plateau_of_ties():
     # a third of the valid cells tie at the top: the threshold is their value, hi itself
     g = grid(30, 30)
