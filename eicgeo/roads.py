@@ -2020,14 +2020,24 @@ def reach_sums(
             return 0.0
         rows, cols = cells
         tables = [(point_t, point[rows, cols], dist[rows, cols]) for point, dist in lookups]
-        extra = _nearest_point_lookup(extra_xy, window)
-        if extra is not None:
-            tables.append((np.zeros(len(extra_xy)), *extra))
         arrays = [a for table in tables for a in table[1:]]
         if geom.geom_type in ("Polygon", "MultiPolygon"):
             arrays.append(rasterio.features.geometry_mask([geom], window.shape, window.transform, invert=True))
-        minutes = _CellBlock([table[0] for table in tables], offroad, max_minutes)(*arrays)
-        return float(values[rows, cols][np.isfinite(minutes)].sum())
+        if arrays:
+            within = np.isfinite(_CellBlock([table[0] for table in tables], offroad, max_minutes)(*arrays))
+        else:
+            within = np.zeros(window.shape, dtype=bool)
+        # Straight to the geometry itself, off-road: only the cells within that reach of its
+        # bounds can be served so, and its lookup runs on their (much smaller) window. A cell is
+        # within reach as the whole surface has it: its float32 walk, in minutes, at most the limit.
+        margin = limit * offroad + 2 * grid.resolution
+        gw, gs, ge, gn = geom.bounds
+        near_cells, near = window.window((gw - margin, gs - margin, ge + margin, gn + margin))
+        extra = _nearest_point_lookup(extra_xy, near) if near is not None and len(extra_xy) else None
+        if extra is not None:
+            walk = extra[1] / offroad  # float32 seconds, as _CellBlock has them
+            within[near_cells] |= walk.astype(np.float64) / 60.0 <= max_minutes
+        return float(values[rows, cols][within].sum())
 
     # The geometries are independent: side by side in the run's threads.
     return np.fromiter(compute.thread_map(one, sources.to_crs(grid.crs).geometry), dtype=float, count=len(sources))
