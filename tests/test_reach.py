@@ -40,6 +40,9 @@ def test_reach_sums_equal_the_whole_surfaces_zone_by_zone():
             box(20000, 25000, 21000, 27000),
             Point(15000, 15500),
             box(-3000, -1000, 500, 800),
+            # Beyond the lattice's corner, 1 km and more from a road: within 5 minutes at 8 km/h
+            # (667 m) its neighbours only walk straight to it, the window around its bounds.
+            box(30900, 30900, 31400, 31400),
         ],
         crs="EPSG:32647",
     )
