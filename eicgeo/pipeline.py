@@ -33,6 +33,7 @@ estimates, and the result says so.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 import warnings
 from collections import OrderedDict
@@ -228,6 +229,14 @@ class Result:
         )
 
 
+#: Stages after which the garbage collector runs: xarray caches rioxarray's accessor on a layer
+#: and the accessor refers back to it, so the layers these stages drop (raw surfaces before their
+#: land mask, intermediate criteria) are reference cycles that would otherwise hold their values
+#: until Python's oldest generation is next collected (0.13 s a collection on L; ~110 MB on L at
+#: 100 m, ~450 MB at 50 m).
+_COLLECT_AFTER = frozenset({"criteria", "zones"})
+
+
 class _Clock:
     """Times the stages, measures their memory (:class:`eicgeo.compute.Meter`) and shows
     progress: a bar over the stages, and a nested bar for the long loops inside a stage
@@ -251,6 +260,8 @@ class _Clock:
         t0 = time.perf_counter()
         with self.meter.stage(self.memory, name) if self.meter is not None else contextlib.nullcontext():
             yield
+            if name in _COLLECT_AFTER:
+                gc.collect()
         self.timings[name] = time.perf_counter() - t0
         self.bar.update(1)
 
