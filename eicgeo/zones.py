@@ -387,9 +387,26 @@ def _near(mask: np.ndarray, grid: Grid, spacing_m: float) -> np.ndarray:
     """
     if spacing_m <= 0:
         return mask.copy()
-    grown = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool))
-    gap = ndimage.distance_transform_edt(~grown, sampling=(-grid.transform.e, grid.transform.a))
-    return (gap < spacing_m - 1e-6) | mask
+    sampling = (-grid.transform.e, grid.transform.a)
+    # In strips of rows, each with the rows within ``spacing_m`` above and below it: a gap
+    # shorter than ``spacing_m`` is measured to a mask cell inside them, so each strip is exact,
+    # and the distance transform's temporaries (about 30 bytes a cell) are a strip's, not the grid's.
+    halo = math.ceil(spacing_m / sampling[0]) + 2
+    out = mask.copy()
+    for r0 in range(0, mask.shape[0], _NEAR_ROWS):
+        r1 = min(r0 + _NEAR_ROWS, mask.shape[0])
+        h0, h1 = max(r0 - halo, 0), min(r1 + halo, mask.shape[0])
+        part = mask[h0:h1]
+        if not part.any():
+            continue
+        grown = ndimage.binary_dilation(part, structure=np.ones((3, 3), dtype=bool))
+        gap = ndimage.distance_transform_edt(~grown, sampling=sampling)[r0 - h0 : r1 - h0]
+        out[r0:r1] |= gap < spacing_m - 1e-6
+    return out
+
+
+#: Rows of a strip of :func:`_near`.
+_NEAR_ROWS = 1024
 
 
 def _block(cells: np.ndarray, free: np.ndarray, grid: Grid, spacing_m: float) -> int:

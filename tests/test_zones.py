@@ -778,3 +778,25 @@ def test_cluster_zone_at_the_grid_edge_keeps_the_cells_inside():
     drawn = rasterio.features.geometry_mask([got.geometry.iloc[0]], grid.shape, grid.transform, invert=True)
     np.testing.assert_array_equal(drawn, want)
     assert got.geometry.iloc[0].bounds[0] == 0.0
+
+
+def test_near_in_strips_equals_the_cell_gaps(monkeypatch):
+    """zones._near in strips of 7 rows: every cell whose square lies within 250 m of a mask
+    cell's square, checked against the gaps between squares computed by hand."""
+    monkeypatch.setattr(zones, "_NEAR_ROWS", 7)
+    grid = eicgeo.Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, 0), (30, 12))
+    mask = np.zeros(grid.shape, dtype=bool)
+    mask[[2, 15, 16, 29], [3, 0, 11, 6]] = True
+    rows, cols = np.indices(grid.shape)
+    want = mask.copy()
+    for r, c in zip(*np.nonzero(mask), strict=True):
+        # the gap between two 100 m squares: (|dr| - 1)+ and (|dc| - 1)+ cells
+        dr = np.maximum(np.abs(rows - r) - 1, 0) * 100.0
+        dc = np.maximum(np.abs(cols - c) - 1, 0) * 100.0
+        want |= np.hypot(dr, dc) < 250
+    got = zones._near(mask, grid, 250.0)
+    np.testing.assert_array_equal(got, want)
+    assert got.sum() == want.sum() > 4 * 9
+    # rows 2 and 15 are 13 apart: the strips in between stay clear; an empty mask is near nothing
+    assert not got[6:12].any()
+    assert not zones._near(np.zeros(grid.shape, dtype=bool), grid, 250.0).any()
