@@ -162,6 +162,18 @@ def vs_xrspatial(xrs_seconds: float | None, eic_seconds: float, dtype: str, peak
             "xrs dtype": dtype, "xrs peak MB": peak}  # fmt: skip
 
 
+def vs_xrspatial_values(xrs, t: dict, case: str, ours: np.ndarray, *, drop: str) -> dict:
+    """:func:`vs_xrspatial` for ``case``, with the largest difference of xarray-spatial's values
+    from ``ours``; then the child drops the case's arrays (``drop``)."""
+    peak = xrs.ask(op="peak", case=case)
+    with tempfile.TemporaryDirectory() as tmp:
+        xrs.ask(op="save", case=case, path=f"{tmp}/{case}.npy")
+        theirs = np.load(f"{tmp}/{case}.npy")
+    xrs.ask(op="drop", case=drop)
+    return {**vs_xrspatial(t["xrs"], t["eicgeo"], peak["dtype"], peak["peak MB"]),
+            "max diff from xrs": float(np.nanmax(np.abs(theirs - ours)))}  # fmt: skip
+
+
 def criteria(size: int, k: int = 6, seed: int = 0, scale: float = 1.0) -> dict:
     grid = Grid("EPSG:32647", Affine(100, 0, 0, 0, -100, size * 100), (size, size))
     rng = np.random.default_rng(seed)
@@ -219,13 +231,7 @@ def bench_standardize(xrs: XarraySpatial | None, size: int = 4000) -> list[dict]
     m_eic = traced_peak_mb(lambda: mcda.standardize(raw["c0"], "linear", low=0, high=60))
     xrs_row = {}
     if xrs is not None:
-        peak = xrs.ask(op="peak", case="standardize1")
-        with tempfile.TemporaryDirectory() as tmp:
-            xrs.ask(op="save", case="standardize1", path=f"{tmp}/s.npy")
-            theirs = np.load(f"{tmp}/s.npy")
-        xrs.ask(op="drop", case="standardize")
-        xrs_row = {**vs_xrspatial(t["xrs"], t["eicgeo"], peak["dtype"], peak["peak MB"]),
-                   "max diff from xrs": float(np.nanmax(np.abs(theirs - first)))}  # fmt: skip
+        xrs_row = vs_xrspatial_values(xrs, t, "standardize1", first, drop="standardize")
     cells = f"6 x {size} x {size} float32"
     return [
         {"case": "floor: np.clip((x - lo) / (hi - lo), 0, 1)", "cells": cells, "seconds": t["floor"], "x floor": 1.0,
@@ -265,13 +271,7 @@ def bench_wlc(xrs: XarraySpatial | None, size: int = 4000) -> list[dict]:
     m_wlc = traced_peak_mb(lambda: mcda.combine(crit, weights))
     xrs_row = {}
     if xrs is not None:
-        peak = xrs.ask(op="peak", case="wlc")
-        with tempfile.TemporaryDirectory() as tmp:
-            xrs.ask(op="save", case="wlc", path=f"{tmp}/w.npy")
-            theirs = np.load(f"{tmp}/w.npy")
-        xrs.ask(op="drop", case="wlc")
-        xrs_row = {**vs_xrspatial(t["xrs"], t["eicgeo"], peak["dtype"], peak["peak MB"]),
-                   "max diff from xrs": float(np.nanmax(np.abs(theirs - out.values)))}  # fmt: skip
+        xrs_row = vs_xrspatial_values(xrs, t, "wlc", out.values, drop="wlc")
     cells = f"6 x {size} x {size}"
     return [
         {"case": "memory pass: np.copyto of the stack", "cells": cells, "seconds": t_copy, "x memory pass": 1.0},
