@@ -607,7 +607,9 @@ def _lon(v: float) -> str:
 class _Charts:
     """Each zone's small bar chart: each criterion's weight (grey, what it could give) and its part
     of the zone's suitability (colour, what it gives). The zones of a run share their criteria
-    and weights, so the figure is built once and only the coloured bars change between zones."""
+    and weights, so the figure is drawn once without the coloured bars and the axis lines over
+    them; each zone's chart restores that drawing and adds only its bars and the axis lines, in
+    the order a full draw takes (blitting: a full draw and PNG per zone took ~0.1 s each)."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None
@@ -620,15 +622,18 @@ class _Charts:
         if key != self.key:
             self._build(names, weights)
             self.key = key
+        canvas, ax = self.fig.canvas, self.ax
+        canvas.restore_region(self.background)
         for bar, width in zip(self.bars, achieved, strict=True):
             bar.set_width(width)
-        buf = _io.BytesIO()
-        self.fig.savefig(buf, format="png")
-        return buf.getvalue()
+            ax.draw_artist(bar)
+        for spine in self.over:
+            ax.draw_artist(spine)
+        return _png(np.asarray(canvas.buffer_rgba()), dpi=self.fig.dpi)
 
     def _build(self, names: list[str], weights: list[float]) -> None:
         fig = Figure(figsize=(4.6, 0.32 * max(len(names), 1) + 0.55), dpi=200)
-        FigureCanvasAgg(fig)
+        canvas = FigureCanvasAgg(fig)
         ax = fig.add_axes((0.42, 0.62 / (0.32 * max(len(names), 1) + 0.55), 0.54, 0.9))
         ax.set_position((0.44, 0.5 / fig.get_figheight(), 0.52, 1 - 0.62 / fig.get_figheight()))
         y = np.arange(len(names))
@@ -640,7 +645,24 @@ class _Charts:
         ax.set_xlabel("part of the zone's suitability (0–1)", fontsize=6.5)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        self.fig = fig
+        # drawn per zone, after the grey bars and the axes, as a full draw orders them
+        self.over = [ax.spines["left"], ax.spines["bottom"]]
+        for artist in (*self.bars, *self.over):
+            artist.set_animated(True)
+        canvas.draw()
+        self.background = canvas.copy_from_bbox(fig.bbox)
+        self.fig, self.ax = fig, ax
+
+
+def _png(rgba: np.ndarray, *, dpi: float) -> bytes:
+    """An opaque RGBA canvas as an RGB PNG (the PDF then embeds it without an alpha mask)."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    buf = _io.BytesIO()
+    Image.fromarray(rgba[..., :3]).save(buf, format="PNG", dpi=(dpi, dpi), pnginfo=info)
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------

@@ -177,3 +177,27 @@ def test_a_region_without_roads_says_its_minutes_are_estimates(data_dir, tmp_pat
     assert " S" in b.region and " W" in b.region and "41." in b.region
     html_path, pdf_path = brief.write(result, tmp_path)
     assert pdf_path.stat().st_size > 10_000 and "its by-product partners are not known" in html_path.read_text()
+
+
+def test_each_zone_chart_is_the_full_drawing_of_its_bars_as_an_rgb_png(sample_result):
+    """The charts are drawn once and each zone's bars blitted over: every chart equals a full
+    draw of the figure with that zone's bars, pixel for pixel; opaque, so an RGB PNG (the PDF
+    embeds it without an alpha mask)."""
+    import io
+
+    cards = brief.zone_cards(sample_result)
+    reference = brief._Charts()
+    reference(cards[0].parts)
+    for artist in (*reference.bars, *reference.over):
+        artist.set_animated(False)
+    for card in cards[:4]:
+        achieved = [a if np.isfinite(a) else 0.0 for _, a, _ in card.parts][::-1]
+        for bar, width in zip(reference.bars, achieved, strict=True):
+            bar.set_width(width)
+        buf = io.BytesIO()
+        reference.fig.savefig(buf, format="png")
+        with Image.open(buf) as full, Image.open(io.BytesIO(card.chart)) as chart:
+            assert chart.mode == "RGB" and chart.size == full.size
+            assert chart.info["dpi"] == pytest.approx((200, 200), abs=0.01)
+            assert np.array_equal(np.asarray(chart), np.asarray(full.convert("RGB")))
+    assert len({c.chart for c in cards}) == len(cards), "each zone its own bars"

@@ -193,6 +193,7 @@ def test_static_map_is_an_a4_page_at_the_asked_dpi(sample_result, tmp_path):
         # 297 x 210 mm at 300 dpi = 3507.9 x 2480.3 pixels.
         assert abs(png.size[0] - 3508) <= 1 and abs(png.size[1] - 2480) <= 1
         assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+        assert png.mode == "RGB", "an opaque page: no alpha channel for the PDF to mask"
     rgb = (matplotlib.image.imread(path)[..., :3] * 255).round().astype(int)
     colours = {tuple(c) for c in rgb.reshape(-1, 3)[::7]}
     assert (215, 48, 31) in colours, "zone outlines"
