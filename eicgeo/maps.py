@@ -935,7 +935,16 @@ def _map_layers(ax: matplotlib.axes.Axes, result: Result) -> None:
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
     step = f * grid.resolution / 1000.0
     h, w = rgba.shape[:2]
-    ax.imshow(rgba, extent=(xmin, xmin + w * step, ymax - h * step, ymax), interpolation="nearest")
+    # In strips of rows: matplotlib resamples each image through float32 RGBA copies of it and of
+    # its pixels on the page, so a strip at a time holds a strip's worth (the strips meet on
+    # whole pixels: the same nearest cells as one image).
+    for top in range(0, h, _STRIP_ROWS):
+        bottom = min(h, top + _STRIP_ROWS)
+        ax.imshow(
+            rgba[top:bottom],
+            extent=(xmin, xmin + w * step, ymax - bottom * step, ymax - top * step),
+            interpolation="nearest",
+        )
     # block centres (a last, partial block: the centre of its cells)
     xs = _block_centres(grid.xs / 1000.0, f)
     ys = _block_centres(grid.ys / 1000.0, f)
@@ -979,6 +988,8 @@ def _map_layers(ax: matplotlib.axes.Axes, result: Result) -> None:
         )
 
 
+#: Rows of each strip of the static map's raster image (see _map_layers).
+_STRIP_ROWS = 256
 #: The excluded land's grey and its opacity over the suitability (as Agg blends it, in bytes).
 _EXCLUDED_GREY = (0xD9, 0xD9, 0xD9)
 _EXCLUDED_ALPHA = int(0.9 * 255) / 255
@@ -1003,7 +1014,7 @@ def _map_rasters(result: Result, f: int, *, background: Any) -> tuple[np.ndarray
     excluded, classes = result.excluded, result.fringe
     cols = np.arange(0, width, f)
     col_cells = np.diff(np.append(cols, width)).astype(np.float32)
-    rows_per_strip = f * max(1, (1 << 20) // (f * width))
+    rows_per_strip = f * max(1, (1 << 18) // (f * width))
     for top in range(0, height, rows_per_strip):
         cells = slice(top, min(height, top + rows_per_strip))
         suit = np.asarray(suitability[cells].values, dtype=np.float32)
