@@ -342,17 +342,22 @@ def _all_partners(result: Result, ranked: pd.DataFrame) -> list[list[str]]:
         return [[] for _ in range(len(ranked))]
     names = dict(zip(firms["firm_id"], firms["name"], strict=False)) if "name" in firms else {}
     by_firm = symbiosis.links_by_firm(links)
+    # the columns as arrays: a zone's links are then positions, sorted by tonnes as
+    # sort_values(ascending=False, kind="stable") sorts them (ties in link order, NaN last)
+    tonnes = links["tonnes"].to_numpy(dtype=float)
+    material, km = links["material"].to_numpy(), links["km"].to_numpy(dtype=float)
+    source, user = links["from_firm"].to_numpy(), links["to_firm"].to_numpy()
     out = []
     for ids in zones.members(ranked, firms):
-        rows = sorted({k for firm in ids for k in by_firm.get(firm, [])})
-        mine = links.iloc[rows].sort_values("tonnes", ascending=False, kind="stable")
+        rows = np.array(sorted({k for firm in ids for k in by_firm.get(firm, [])}), dtype=np.int64)
+        mine = rows[np.argsort(-tonnes[rows], kind="stable")]
         lines = []
-        for link in mine.head(5).itertuples():
-            unit = result.vocabulary.unit(link.material)
+        for k in mine[:5]:
+            unit = result.vocabulary.unit(material[k])
             lines.append(
-                f"{link.material.replace('_', ' ')}: {_num(link.tonnes, sig=3)} {unit} from "
-                f"{names.get(link.from_firm, link.from_firm)} to {names.get(link.to_firm, link.to_firm)} "
-                f"({link.km:.0f} km)"
+                f"{material[k].replace('_', ' ')}: {_num(tonnes[k], sig=3)} {unit} from "
+                f"{names.get(source[k], source[k])} to {names.get(user[k], user[k])} "
+                f"({km[k]:.0f} km)"
             )
         if len(mine) > 5:
             lines.append(f"and {len(mine) - 5} more exchange{'s' if len(mine) > 6 else ''}")
