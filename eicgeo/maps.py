@@ -177,8 +177,8 @@ def explore(
     if tiles is not None:
         folium.plugins.MiniMap(tile_layer=tiles, position="bottomleft", toggle_display=True).add_to(m)
     root = m.get_root()
-    root.html.add_child(Element(_title_html(result)))
-    root.html.add_child(Element(_legend_html(result, excluded, sectors, materials)))
+    root.html.add_child(_Text(_title_html(result)))
+    root.html.add_child(_Text(_legend_html(result, excluded, sectors, materials)))
     if offline:
         # A child of the page itself, rendered after the map and everything added to it.
         root.add_child(_InlineAssets(), name="eicgeo_inline_assets")
@@ -462,6 +462,23 @@ def _flows_table(text: object, vocab: Vocabulary) -> str:
     return "<br>".join(f"{html.escape(k)}: {v:,.0f} {html.escape(vocab.unit(k, ''))}" for k, v in flows.items())
 
 
+class _Text(Element):
+    """Text put into the page as it is.
+
+    A branca ``Element(text)`` compiles its text as a Jinja template and renders it: on a script
+    holding thousands of features (or an inlined Leaflet) that took longer than building them,
+    and a ``{{`` in a name would have been read as Jinja."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Text"
+        # the page as the template made it: Jinja drops one trailing newline
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
 class _Features(MacroElement):
     """Many circle markers or polylines with tooltips and popups, drawn by one script loop.
 
@@ -498,6 +515,11 @@ class _Features(MacroElement):
 {% endmacro %}
 """
     )
+
+    def render(self, **kwargs: Any) -> None:
+        """As ``MacroElement.render``, with the script (the payload) put in as it is (:class:`_Text`)."""
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_Text(script(self, kwargs)), name=self.get_name())
 
     def __init__(self, features: list[list[Any]], **options: Any):
         super().__init__()
@@ -720,9 +742,9 @@ class _InlineAssets(MacroElement):
                 )
                 raise EicgeoError(msg)
             if isinstance(child, JavascriptLink):
-                header._children[name] = Element(f"<script>{_asset_js(_VENDORED[file])}</script>")
+                header._children[name] = _Text(f"<script>{_asset_js(_VENDORED[file])}</script>")
             else:
-                header._children[name] = Element(f"<style>{_asset_css(_VENDORED[file])}</style>")
+                header._children[name] = _Text(f"<style>{_asset_css(_VENDORED[file])}</style>")
 
 
 def _asset_js(name: str) -> str:

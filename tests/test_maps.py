@@ -358,3 +358,16 @@ def test_the_static_map_blocks_take_the_mean_suitability_and_the_majority_of_exc
     share = np.zeros((486, 488))
     share[:485] = codes == 3
     assert np.allclose(urban, share.reshape(243, 2, 244, 2).sum(axis=(1, 3)) / cells)
+
+
+def test_the_page_holds_names_as_they_are_not_as_jinja(sample_result):
+    """The features' script and the legend go into the page as text: a firm or sector named with
+    Jinja's braces shows as named (branca's Element renders its text as a template)."""
+    import dataclasses
+
+    firms = sample_result.firms.copy()
+    firms.loc[firms.index[0], "name"] = "Mill {{ 6 * 7 }} {% raw %}"
+    firms.loc[firms.index[1], "sector"] = "rice_{{ sector }}"
+    page = maps.explore(dataclasses.replace(sample_result, firms=firms), offline=True).get_root().render()
+    assert "Mill {{ 6 * 7 }} {% raw %}" in page and "Mill 42" not in page
+    assert "rice_{{ sector }}" in page
