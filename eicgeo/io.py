@@ -31,7 +31,6 @@ from affine import Affine
 from pyproj import CRS, Geod
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.io import MemoryFile
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -675,19 +674,20 @@ def write_raster(
         _write_windowed(layer, path, tmp, profile, cog, nodata, outside, tags, description, units)
         os.replace(tmp, path)
         return path
-    data = np.array(layer.values)
-    data = data.astype(np.float32) if is_float else data
+    data = np.array(layer.values, dtype=dtype)  # one copy, to blank the cells outside
     if not is_float and nodata != 0 and (data == nodata).any():
         msg = f"write_raster nodata {nodata} is a class code of layer {layer.name!r}; expected a value never data"
         raise InputError(msg)
     if outside is not None:
         data[np.asarray(outside, dtype=bool)] = nodata
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            dst.write(data, 1)
-            _describe(dst, tags, description, units)
-        with mem.open() as src:
-            rasterio.shutil.copy(src, tmp, **cog)
+    # The COG driver copies from a GDAL in-memory (MEM) dataset: one buffer, read without GDAL's
+    # block cache (a GeoTIFF in /vsimem/ grew its file and cached its blocks as it was read).
+    with rasterio.open(f"{path.name}.mem", "w", **{**profile, "driver": "MEM"}) as src:
+        src.write(data, 1)
+        del data
+        _describe(src, tags, description, units)
+        src.update_tags(AREA_OR_POINT="Area")  # what a GeoTIFF declares, and the COG with it
+        rasterio.shutil.copy(src, tmp, **cog)
     os.replace(tmp, path)
     return path
 

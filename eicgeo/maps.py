@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import branca
 import branca.colormap
+import contourpy
 import folium
 import folium.plugins
 import geopandas as gpd
@@ -36,7 +37,8 @@ import shapely
 import xarray as xr
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from matplotlib import colormaps
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
+from PIL import Image, PngImagePlugin
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from shapely.geometry import shape
@@ -175,8 +177,8 @@ def explore(
     if tiles is not None:
         folium.plugins.MiniMap(tile_layer=tiles, position="bottomleft", toggle_display=True).add_to(m)
     root = m.get_root()
-    root.html.add_child(Element(_title_html(result)))
-    root.html.add_child(Element(_legend_html(result, excluded, sectors, materials)))
+    root.html.add_child(_Text(_title_html(result)))
+    root.html.add_child(_Text(_legend_html(result, excluded, sectors, materials)))
     if offline:
         # A child of the page itself, rendered after the map and everything added to it.
         root.add_child(_InlineAssets(), name="eicgeo_inline_assets")
@@ -460,6 +462,23 @@ def _flows_table(text: object, vocab: Vocabulary) -> str:
     return "<br>".join(f"{html.escape(k)}: {v:,.0f} {html.escape(vocab.unit(k, ''))}" for k, v in flows.items())
 
 
+class _Text(Element):
+    """Text put into the page as it is.
+
+    A branca ``Element(text)`` compiles its text as a Jinja template and renders it: on a script
+    holding thousands of features (or an inlined Leaflet) that took longer than building them,
+    and a ``{{`` in a name would have been read as Jinja."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Text"
+        # the page as the template made it: Jinja drops one trailing newline
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
 class _Features(MacroElement):
     """Many circle markers or polylines with tooltips and popups, drawn by one script loop.
 
@@ -496,6 +515,11 @@ class _Features(MacroElement):
 {% endmacro %}
 """
     )
+
+    def render(self, **kwargs: Any) -> None:
+        """As ``MacroElement.render``, with the script (the payload) put in as it is (:class:`_Text`)."""
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_Text(script(self, kwargs)), name=self.get_name())
 
     def __init__(self, features: list[list[Any]], **options: Any):
         super().__init__()
@@ -718,9 +742,9 @@ class _InlineAssets(MacroElement):
                 )
                 raise EicgeoError(msg)
             if isinstance(child, JavascriptLink):
-                header._children[name] = Element(f"<script>{_asset_js(_VENDORED[file])}</script>")
+                header._children[name] = _Text(f"<script>{_asset_js(_VENDORED[file])}</script>")
             else:
-                header._children[name] = Element(f"<style>{_asset_css(_VENDORED[file])}</style>")
+                header._children[name] = _Text(f"<style>{_asset_css(_VENDORED[file])}</style>")
 
 
 def _asset_js(name: str) -> str:
@@ -748,6 +772,8 @@ def _asset_css(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 #: A4 landscape, in inches.
 A4_LANDSCAPE = (297 / 25.4, 210 / 25.4)
+#: zlib level of the static map's PNG (matplotlib's is 6).
+PNG_COMPRESS_LEVEL = 6
 
 
 def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
@@ -778,7 +804,18 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
     fig = static_figure(result, dpi=dpi)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
+    # The figure was laid out as it was built (static_figure): drawn once, not laid out again.
+    fig.set_layout_engine("none")
+    fig.canvas.draw()
+    # The page is opaque: an RGB PNG, which the PDF brief embeds without an alpha mask.
+    page = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    try:
+        page.save(tmp, format="PNG", dpi=(dpi, dpi), pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path
 
@@ -787,6 +824,8 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     """The figure :func:`static` saves: the map axes, a side (or bottom) panel with the legend
     and the ranked zones, the colour bar and the footer caption (a matplotlib Figure, not
     attached to pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -794,6 +833,7 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
     grid = result.grid
     xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
     fig = Figure(figsize=A4_LANDSCAPE, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)  # the layout is computed while the figure is built (see _map_layers)
     # The footer caption sits in a strip the layout keeps free, whatever the region's shape.
     fig.get_layout_engine().set(rect=(0.0, 0.03, 1.0, 0.97))
     aspect = (xmax - xmin) / (ymax - ymin)
@@ -806,44 +846,12 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
         # plus its axis labels and colour bar) and the legend and ranked zones the rest.
         map_mm = min(297.0 - 80.0, aspect * 175.0 + 45.0)
         side, ax = fig.subplots(1, 2, width_ratios=[297.0 - map_mm, map_mm])
-    suit = np.asarray(result.suitability.values, dtype=float)
-    image = ax.imshow(
-        np.ma.masked_invalid(suit),
-        cmap=_SUITABILITY_CMAP,
-        vmin=0,
-        vmax=1,
-        extent=(xmin, xmax, ymin, ymax),
-        interpolation="nearest",
-    )
-    excluded = np.asarray(result.excluded.values) > 0
-    ax.imshow(
-        np.ma.masked_where(~excluded, np.ones_like(suit)),
-        cmap=matplotlib.colors.ListedColormap(["#d9d9d9"]),
-        extent=(xmin, xmax, ymin, ymax),
-        interpolation="nearest",
-        alpha=0.9,
-    )
-    fringe = np.asarray(result.fringe.values)
-    xs, ys = grid.xs / 1000.0, grid.ys / 1000.0
-    ax.contour(xs, ys, (fringe == 2).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[2], linewidths=1.0)
-    ax.contour(xs, ys, (fringe == 3).astype(float), levels=[0.5], colors=_FRINGE_COLOURS[3], linewidths=1.2)
-    if result.main_roads is not None and len(result.main_roads):
-        # One collection per line width: a Line2D per road costs ~1 ms each on country maps.
-        big = result.main_roads["highway"].isin(["motorway", "trunk"]).to_numpy()
-        for major in (False, True):
-            lines = shapely.get_parts(result.main_roads.geometry.to_numpy()[big == major])
-            if len(lines):
-                segments = [shapely.get_coordinates(line) / 1000.0 for line in lines]
-                ax.add_collection(
-                    LineCollection(segments, colors="#222222", linewidths=1.4 if major else 0.7, alpha=0.8)
-                )
-    if len(result.firms):
-        points = result.firms.geometry.representative_point()
-        ax.scatter(points.x / 1000, points.y / 1000, s=6, c="#000000", linewidths=0, zorder=4)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    # Zone labels, the scale bar and the place names may reach past the map's edge, so they are on
+    # the axes before the layout is computed; the rasters and lines, clipped to the axes, after it.
     for row in result.zones.itertuples():
-        for poly in getattr(row.geometry, "geoms", [row.geometry]):
-            x, y = poly.exterior.xy
-            ax.fill(np.asarray(x) / 1000, np.asarray(y) / 1000, facecolor="none", edgecolor="#d7301f", lw=1.5, zorder=5)
         p = row.geometry.representative_point()
         ax.annotate(
             str(row.rank),
@@ -856,9 +864,6 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
             zorder=6,
             bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": _ZONE_EDGE, "lw": 1},
         )
-    ax.set_xlim(xmin, xmax)
-    ax.set_ylim(ymin, ymax)
-    ax.set_aspect("equal")
     ax.tick_params(labelsize=8)
     ax.set_xlabel(f"easting (km, {grid.crs.to_string()})", fontsize=9)
     ax.set_ylabel("northing (km)", fontsize=9)
@@ -877,10 +882,11 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
     )
     _place_labels(ax, result, (xmin, xmax, ymin, ymax))
+    scale = ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=_SUITABILITY_CMAP)
     if wide:
-        cbar = fig.colorbar(image, cax=side.inset_axes((0.02, 0.08, 0.4, 0.07)), orientation="horizontal")
+        cbar = fig.colorbar(scale, cax=side.inset_axes((0.02, 0.08, 0.4, 0.07)), orientation="horizontal")
     else:
-        cbar = fig.colorbar(image, ax=ax, shrink=0.6, pad=0.02)
+        cbar = fig.colorbar(scale, ax=ax, shrink=0.6, pad=0.02)
     cbar.set_label("suitability (0–1, dimensionless)", fontsize=9)
     cbar.ax.tick_params(labelsize=8)
     handles = [
@@ -925,7 +931,174 @@ def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure
         color="#555555",
         va="bottom",
     )
+    _map_layers(ax, result)
     return fig
+
+
+def _map_layers(ax: matplotlib.axes.Axes, result: Result) -> None:
+    """The map's rasters, outlines, roads, firms and zones, drawn at the page's resolution.
+
+    The page is laid out first, so the map's size in pixels is known: the rasters are then
+    aggregated to blocks of ``f`` x ``f`` cells, ``f`` the most cells a pixel holds (1 when a
+    cell is a pixel or more), and coloured once, suitability and excluded land together, instead
+    of matplotlib colouring every cell of the grid in float64 and resampling it at each draw. A
+    block shows the mean suitability of its cells when at least half have one, and is excluded
+    land when at least half of its cells are; the urban and fringe edges are the 0.5 contours of
+    the block's share of each class. On a grid as fine as the page (or coarser) nothing is
+    aggregated and the map shows each cell as before.
+    """
+    grid = result.grid
+    fig = ax.get_figure()
+    fig.get_layout_engine().execute(fig)
+    ax.apply_aspect()  # the map's box on the page, shrunk to the region's shape as a draw does
+    box = ax.get_window_extent()
+    f = max(1, int(min(grid.width / max(box.width, 1.0), grid.height / max(box.height, 1.0))))
+    rgba, urban, fringe = _map_rasters(result, f, background=ax.get_facecolor())
+    xmin, ymin, xmax, ymax = (v / 1000.0 for v in grid.bounds)
+    step = f * grid.resolution / 1000.0
+    h, w = rgba.shape[:2]
+    # In strips of rows: matplotlib resamples each image through float32 RGBA copies of it and of
+    # its pixels on the page, so a strip at a time holds a strip's worth (the strips meet on
+    # whole pixels: the same nearest cells as one image).
+    for top in range(0, h, _STRIP_ROWS):
+        bottom = min(h, top + _STRIP_ROWS)
+        ax.imshow(
+            rgba[top:bottom],
+            extent=(xmin, xmin + w * step, ymax - bottom * step, ymax - top * step),
+            interpolation="nearest",
+        )
+    # block centres (a last, partial block: the centre of its cells)
+    xs = _block_centres(grid.xs / 1000.0, f)
+    ys = _block_centres(grid.ys / 1000.0, f)
+    _edge(ax, xs, ys, fringe, colour=_FRINGE_COLOURS[2], width=1.0)
+    _edge(ax, xs, ys, urban, colour=_FRINGE_COLOURS[3], width=1.2)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    if result.main_roads is not None and len(result.main_roads):
+        # One collection per line width: a Line2D per road costs ~1 ms each on country maps.
+        big = result.main_roads["highway"].isin(["motorway", "trunk"]).to_numpy()
+        for major in (False, True):
+            lines = shapely.get_parts(result.main_roads.geometry.to_numpy()[big == major])
+            if len(lines):
+                segments = [shapely.get_coordinates(line) / 1000.0 for line in lines]
+                ax.add_collection(
+                    LineCollection(segments, colors="#222222", linewidths=1.4 if major else 0.7, alpha=0.8)
+                )
+    if len(result.firms):
+        points = result.firms.geometry.representative_point()
+        ax.scatter(points.x / 1000, points.y / 1000, s=6, c="#000000", linewidths=0, zorder=4)
+    # The zones' outlines in one collection (an Axes.fill per polygon cost ~10 ms each); each
+    # polygon's exterior, as a patch draws it (mitred corners).
+    rings = [
+        shapely.get_coordinates(poly.exterior) / 1000.0
+        for geom in result.zones.geometry
+        for poly in getattr(geom, "geoms", [geom])
+    ]
+    if rings:
+        ax.add_collection(
+            PolyCollection(
+                rings,
+                closed=True,
+                facecolors="none",
+                edgecolors="#d7301f",
+                linewidths=1.5,
+                joinstyle="miter",
+                capstyle="butt",
+                zorder=5,
+            ),
+            autolim=False,
+        )
+
+
+#: Rows of each strip of the static map's raster image (see _map_layers).
+_STRIP_ROWS = 256
+#: The excluded land's grey and its opacity over the suitability (as Agg blends it, in bytes).
+_EXCLUDED_GREY = (0xD9, 0xD9, 0xD9)
+_EXCLUDED_ALPHA = int(0.9 * 255) / 255
+
+
+def _map_rasters(result: Result, f: int, *, background: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The static map's rasters on blocks of ``f`` x ``f`` cells: the suitability coloured with
+    the excluded land over it (RGBA bytes, opaque over ``background``), and the share of each
+    block in the urban class and in the peri-urban fringe (float32, 0..1).
+
+    The grid is read a strip of rows at a time, so the memory is that of the page's pixels and
+    one strip, whatever the grid's size."""
+    height, width = result.grid.shape
+    h, w = -(-height // f), -(-width // f)
+    rgba = np.empty((h, w, 4), dtype=np.uint8)
+    urban = np.empty((h, w), dtype=np.float32)
+    fringe = np.empty((h, w), dtype=np.float32)
+    cmap = colormaps[_SUITABILITY_CMAP]
+    bg = np.asarray(matplotlib.colors.to_rgba(background)[:3], dtype=np.float32) * 255
+    grey = np.asarray(_EXCLUDED_GREY, dtype=np.float32)
+    suitability = result.suitability
+    excluded, classes = result.excluded, result.fringe
+    cols = np.arange(0, width, f)
+    col_cells = np.diff(np.append(cols, width)).astype(np.float32)
+    rows_per_strip = f * max(1, (1 << 18) // (f * width))
+    for top in range(0, height, rows_per_strip):
+        cells = slice(top, min(height, top + rows_per_strip))
+        suit = np.asarray(suitability[cells].values, dtype=np.float32)
+        gone = np.asarray(excluded[cells].values) > 0
+        codes = np.asarray(classes[cells].values)
+        out = slice(top // f, -(-cells.stop // f))
+        if f == 1:
+            keep = ~np.isnan(suit)
+            mean = suit
+            grey_share = gone
+            urban[out], fringe[out] = codes == 3, codes == 2
+        else:
+            rows = np.arange(0, suit.shape[0], f)
+            n = np.outer(np.diff(np.append(rows, suit.shape[0])), col_cells)
+
+            def block_sum(values: np.ndarray, rows: np.ndarray = rows) -> np.ndarray:
+                summed = np.add.reduceat(values, rows, axis=0, dtype=np.float32)
+                return np.add.reduceat(summed, cols, axis=1, dtype=np.float32)
+
+            valid = ~np.isnan(suit)
+            count = block_sum(valid)
+            keep = 2 * count >= n
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = block_sum(np.where(valid, suit, np.float32(0))) / count
+            grey_share = 2 * block_sum(gone) >= n
+            urban[out], fringe[out] = block_sum(codes == 3) / n, block_sum(codes == 2) / n
+        colour = cmap(np.clip(np.where(keep, mean, 0), 0, 1), bytes=True)[..., :3].astype(np.float32)
+        colour = np.where(keep[..., None], colour, bg)
+        colour = np.where(grey_share[..., None], _EXCLUDED_ALPHA * grey + (1 - _EXCLUDED_ALPHA) * colour, colour)
+        rgba[out, :, :3] = np.round(colour)
+        rgba[out, :, 3] = 255
+    return rgba, urban, fringe
+
+
+def _edge(ax: matplotlib.axes.Axes, xs: np.ndarray, ys: np.ndarray, share: np.ndarray, *, colour: str, width: float):
+    """The 0.5 contour of ``share`` on cell centres ``xs``, ``ys`` as ``Axes.contour`` draws it.
+
+    ``Axes.contour`` would spread ``xs`` and ``ys`` over the grid in float64 and keep them with
+    the contour generator as long as the figure lives; the lines are traced on cell indices
+    instead and placed at the centres."""
+    from matplotlib.contour import ContourSet
+
+    if share.shape[0] < 2 or share.shape[1] < 2:
+        return
+    generator = contourpy.contour_generator(
+        z=share,
+        name=matplotlib.rcParams["contour.algorithm"],
+        corner_mask=matplotlib.rcParams["contour.corner_mask"],
+        line_type=contourpy.LineType.SeparateCode,
+    )
+    lines, kinds = generator.lines(0.5)
+    segments = [
+        np.column_stack([np.interp(v[:, 0], np.arange(len(xs)), xs), np.interp(v[:, 1], np.arange(len(ys)), ys)])
+        for v in lines
+    ]
+    ContourSet(ax, [0.5], [segments], [list(kinds)], colors=colour, linewidths=width)
+
+
+def _block_centres(centres: np.ndarray, f: int) -> np.ndarray:
+    """The centre of each run of ``f`` cells (the last run may be shorter)."""
+    starts = np.arange(0, len(centres), f)
+    return np.add.reduceat(centres, starts) / np.diff(np.append(starts, len(centres)))
 
 
 def _criteria_count(weights: Mapping[str, float]) -> int:

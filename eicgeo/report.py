@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,23 +135,54 @@ _PACKAGES = [
 
 
 def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> None:
-    """Write every file of the contract but the manifest into ``folder``."""
+    """Write every file of the contract but the manifest into ``folder``.
+
+    The GeoTIFFs are written on a background thread while this one draws the maps and the brief:
+    GDAL compresses them without Python's lock, so the two overlap. Each file is still written
+    beside its name and renamed into place, and every one is written (or the first error raised)
+    before this returns; if this thread fails, the GeoTIFFs not yet begun are not written.
+    """
     from eicgeo import maps
 
     outside = no_data(result)
-    io.write_raster(
-        result.suitability,
-        folder / "suitability.tif",
-        description="EIC suitability",
-        units="0..1",
-        tags={"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")},
-        outside=outside,
-    )
     classes = {"fringe": result.fringe, "excluded": result.excluded}
     if result.degurba is not None:
         classes["degurba"] = result.degurba
     if "green_space" in result.layers:
         classes["green_space"] = result.layers["green_space"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eicgeo-rasters") as pool:
+        rasters = [
+            pool.submit(io.write_raster, *args, **kwargs) for args, kwargs in _rasters(result, folder, classes, outside)
+        ]
+        try:
+            _write_raster_styles(
+                result, folder, {name: _written(layer, name, outside) for name, layer in classes.items()}
+            )
+            _write_vectors(result, folder)
+            maps.explore(result, offline=offline).save(str(folder / "map.html"))
+            maps.static(result, folder / "map.png")
+            io.write_text(folder / "report.md", report_markdown(result))
+            brief.write(result, folder, map_png=folder / "map.png")
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        for done in rasters:
+            done.result()
+
+
+def _rasters(
+    result: Result, folder: Path, classes: dict[str, Any], outside: Any
+) -> Iterator[tuple[tuple, dict[str, Any]]]:
+    """The arguments of :func:`eicgeo.io.write_raster` for each GeoTIFF of the contract."""
+    yield (
+        (result.suitability, folder / "suitability.tif"),
+        {
+            "description": "EIC suitability",
+            "units": "0..1",
+            "tags": {"scenario": result.scenario.name, "method": result.suitability.attrs.get("method", "")},
+            "outside": outside,
+        },
+    )
     reasons = result.excluded.attrs.get("reason_names") or EXCLUSION_REASONS
     areas = mcda.exclusion_areas(result.excluded, reasons, cell_area_m2=result.grid.cell_area_m2)
     about = {
@@ -169,28 +202,33 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
     }
     for name, layer in classes.items():
         description, tags = about[name]
-        io.write_raster(
-            layer,
-            folder / f"{name}.tif",
-            description=description,
-            units="class code",
-            tags=tags,
-            nodata=CLASS_NODATA[name],
-            outside=outside,
+        yield (
+            (layer, folder / f"{name}.tif"),
+            {
+                "description": description,
+                "units": "class code",
+                "tags": tags,
+                "nodata": CLASS_NODATA[name],
+                "outside": outside,
+            },
         )
     for name, layer in result.criteria.data_vars.items():
-        io.write_raster(
-            layer,
-            folder / "criteria" / f"{_file_name(name)}.tif",
-            description=f"criterion {name}",
-            units="0..1",
-            tags={
-                "standardisation": layer.attrs.get("standardisation", ""),
-                "parameters": layer.attrs.get("parameters", ""),
+        yield (
+            (layer, folder / "criteria" / f"{_file_name(name)}.tif"),
+            {
+                "description": f"criterion {name}",
+                "units": "0..1",
+                "tags": {
+                    "standardisation": layer.attrs.get("standardisation", ""),
+                    "parameters": layer.attrs.get("parameters", ""),
+                },
+                "outside": outside,
             },
-            outside=outside,
         )
-    _write_raster_styles(result, folder, {name: _written(layer, name, outside) for name, layer in classes.items()})
+
+
+def _write_vectors(result: Result, folder: Path) -> None:
+    """The GeoPackages, with a style per layer inside and as ``LAYER.qml`` beside them."""
     vectors = {
         "zones": result.zones,
         "firms": result.firms,
@@ -220,10 +258,6 @@ def write_outputs(result: Result, folder: Path, *, offline: bool = False) -> Non
         )
     for name, qml in vector_styles.items():
         io.write_text(folder / f"{name}.qml", qml)
-    maps.explore(result, offline=offline).save(str(folder / "map.html"))
-    maps.static(result, folder / "map.png")
-    io.write_text(folder / "report.md", report_markdown(result))
-    brief.write(result, folder, map_png=folder / "map.png")
 
 
 def no_data(result: Result) -> Any:

@@ -148,6 +148,39 @@ def test_report_pdf_renders_page_by_page_with_the_first_page_cards_and_method(wr
     assert "°" in every and "km²" in every, "the PDF's font prints degrees and squares"
 
 
+@needs_poppler
+def test_report_pdf_holds_the_pngs_streams_with_their_pixels(written, sample_result, tmp_path):
+    """The map and the charts go into the PDF as their PNGs' own zlib streams (FlateDecode with
+    the PNG predictor), not decoded and compressed again: the images poppler reads back are the
+    PNGs' pixels."""
+    pdf = (written / "report.pdf").read_bytes()
+    n = len(sample_result.zones) + 1  # the map, a chart per zone
+    assert pdf.count(b"/Subtype /Image") == n
+    assert pdf.count(b"/Predictor 15") == n and b"/SMask" not in pdf
+    subprocess.run(
+        ["pdfimages", "-f", "1", "-l", "3", "-png", str(written / "report.pdf"), str(tmp_path / "i")], check=True
+    )
+    extracted = sorted(tmp_path.glob("i-*.png"))
+    map_png = np.asarray(Image.open(written / "map.png").convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(extracted[0])), map_png)
+    chart = brief.build(sample_result).cards[0].chart
+    assert np.array_equal(np.asarray(Image.open(extracted[1])), np.asarray(Image.open(__import__("io").BytesIO(chart))))
+
+
+def test_a_png_a_pdf_cannot_hold_as_it_is_is_embedded_by_reportlab(sample_result, tmp_path):
+    """An RGBA or palette map PNG (one a caller passes) is left to reportlab, which decodes it."""
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (40, 30), (0, 114, 178, 128)).save(buf, format="PNG")
+    assert brief._png_stream(buf.getvalue()) is None
+    b = brief.build(sample_result, map_png=buf.getvalue())
+    path = brief.to_pdf(b, tmp_path / "report.pdf")
+    pdf = path.read_bytes()
+    assert pdf.count(b"/Subtype /Image") == len(sample_result.zones) + 2  # the map with its alpha mask
+    assert pdf.count(b"/Predictor 15") == len(sample_result.zones)
+
+
 def test_a_region_without_roads_says_its_minutes_are_estimates(data_dir, tmp_path):
     s = eicgeo.Scenario.from_dict(
         {
@@ -177,3 +210,27 @@ def test_a_region_without_roads_says_its_minutes_are_estimates(data_dir, tmp_pat
     assert " S" in b.region and " W" in b.region and "41." in b.region
     html_path, pdf_path = brief.write(result, tmp_path)
     assert pdf_path.stat().st_size > 10_000 and "its by-product partners are not known" in html_path.read_text()
+
+
+def test_each_zone_chart_is_the_full_drawing_of_its_bars_as_an_rgb_png(sample_result):
+    """The charts are drawn once and each zone's bars blitted over: every chart equals a full
+    draw of the figure with that zone's bars, pixel for pixel; opaque, so an RGB PNG (the PDF
+    embeds it without an alpha mask)."""
+    import io
+
+    cards = brief.zone_cards(sample_result)
+    reference = brief._Charts()
+    reference(cards[0].parts)
+    for artist in (*reference.bars, *reference.over):
+        artist.set_animated(False)
+    for card in cards[:4]:
+        achieved = [a if np.isfinite(a) else 0.0 for _, a, _ in card.parts][::-1]
+        for bar, width in zip(reference.bars, achieved, strict=True):
+            bar.set_width(width)
+        buf = io.BytesIO()
+        reference.fig.savefig(buf, format="png")
+        with Image.open(buf) as full, Image.open(io.BytesIO(card.chart)) as chart:
+            assert chart.mode == "RGB" and chart.size == full.size
+            assert chart.info["dpi"] == pytest.approx((200, 200), abs=0.01)
+            assert np.array_equal(np.asarray(chart), np.asarray(full.convert("RGB")))
+    assert len({c.chart for c in cards}) == len(cards), "each zone its own bars"

@@ -385,3 +385,46 @@ def test_qgis_opens_every_layer_styled_by_itself(saved):
     assert seen["clusters"][0] == "singleSymbol" and all(v[-1] for v in seen.values() if len(v) == 4)
     assert seen["places"][:2] == ["categorizedSymbol", "place"]
     assert sorted(seen["places"][2]) == sorted(set(result.places["place"]))
+
+
+def _raster_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("eicgeo-rasters")]
+
+
+def test_a_failure_while_drawing_stops_the_geotiffs_and_leaves_no_part_written(sample_result, tmp_path):
+    """The GeoTIFFs are written on a thread of their own while the maps are drawn: when drawing
+    fails, write_outputs raises its error only once that thread is done, with no file half written
+    and nothing written after it returns."""
+    import time
+
+    folder = tmp_path / "out"
+    (folder / "map.html").mkdir(parents=True)  # the interactive map cannot be saved
+    with pytest.raises(IsADirectoryError):
+        report.write_outputs(sample_result, folder)
+    assert _raster_threads() == []
+    listing = sorted((p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+    time.sleep(0.5)
+    assert sorted((p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*") if p.is_file()) == (
+        listing
+    )
+    assert not [name for name, _ in listing if name.rsplit("/", 1)[-1].startswith(".")], "no temporary file left"
+    for name, _ in listing:
+        if name.endswith(".tif"):
+            with rasterio.open(folder / name) as src:
+                assert src.read(1).shape == sample_result.grid.shape, name
+
+
+def test_a_geotiff_that_fails_fails_write_outputs(sample_result, tmp_path):
+    """An error writing a GeoTIFF on its thread is write_outputs' error, after the other files."""
+    import dataclasses
+
+    codes = sample_result.excluded.copy()
+    codes.values[0, 0] = 255  # the excluded layer's nodata, as a class code
+    broken = dataclasses.replace(sample_result, excluded=codes)
+    with pytest.raises(InputError, match=r"nodata 255 is a class code of layer"):
+        report.write_outputs(broken, tmp_path / "out")
+    assert _raster_threads() == []
+    assert (tmp_path / "out" / "report.pdf").exists() and (tmp_path / "out" / "suitability.tif").exists()
+    assert not (tmp_path / "out" / "excluded.tif").exists()

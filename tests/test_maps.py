@@ -193,6 +193,7 @@ def test_static_map_is_an_a4_page_at_the_asked_dpi(sample_result, tmp_path):
         # 297 x 210 mm at 300 dpi = 3507.9 x 2480.3 pixels.
         assert abs(png.size[0] - 3508) <= 1 and abs(png.size[1] - 2480) <= 1
         assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+        assert png.mode == "RGB", "an opaque page: no alpha channel for the PDF to mask"
     rgb = (matplotlib.image.imread(path)[..., :3] * 255).round().astype(int)
     colours = {tuple(c) for c in rgb.reshape(-1, 3)[::7]}
     assert (215, 48, 31) in colours, "zone outlines"
@@ -294,3 +295,79 @@ def test_the_offline_map_and_the_static_map_name_the_places(offline_html, sample
     xmin, ymin, xmax, ymax = (v / 1000 for v in sample_result.grid.bounds)
     shown = maps._shown_places(sample_result, (xmin, xmax, ymin, ymax))
     assert shown.iloc[0]["name"] == "Nakhon Thong Rin" and list(shown["place"][:6]) == ["city"] + ["town"] * 5
+
+
+def test_the_static_map_colours_its_rasters_once_at_the_page_resolution(sample_result):
+    """The map is drawn from one RGB image no larger than the page shows (at 25 dpi the map's
+    box is less than half the sample's 488 x 485 cells wide: blocks of f x f cells, f >= 2), not
+    from the whole grid coloured by matplotlib at each draw."""
+    fig = maps.static_figure(sample_result, dpi=25)
+    ax = next(a for a in fig.axes if a.get_xlabel().startswith("easting"))
+    (image,) = ax.get_images()
+    rgba = image.get_array()
+    box = ax.get_window_extent()
+    f = int(min(sample_result.grid.width / box.width, sample_result.grid.height / box.height))
+    assert f >= 2
+    assert rgba.dtype == np.uint8 and rgba.shape == (-(-485 // f), -(-488 // f), 4)
+    assert (rgba[..., 3] == 255).all(), "opaque: excluded land and blanks are blended over the page"
+    # the image's extent covers whole blocks; the axes still show the grid's bounds
+    xmin, ymin, xmax, ymax = (v / 1000 for v in sample_result.grid.bounds)
+    left, right, bottom, top = image.get_extent()
+    assert (left, top) == pytest.approx((xmin, ymax)) and right >= xmax - 1e-9 and bottom <= ymin + 1e-9
+    assert ax.get_xlim() == (xmin, xmax) and ax.get_ylim() == (ymin, ymax)
+    # the urban and fringe edges, and the zones in one collection of outlines
+    outlines = [c for c in ax.collections if c.get_zorder() == 5]
+    assert len(outlines) == 1 and len(outlines[0].get_paths()) >= len(sample_result.zones)
+
+
+def test_the_static_map_blocks_take_the_mean_suitability_and_the_majority_of_excluded_land(sample_result):
+    from matplotlib import colormaps
+
+    suit = np.asarray(sample_result.suitability.values, dtype=np.float64)
+    gone = np.asarray(sample_result.excluded.values) > 0
+    codes = np.asarray(sample_result.fringe.values)
+    viridis = colormaps["viridis"]
+    # one cell a pixel: each cell's own colour, excluded land 90 % grey over it (as Agg blends it)
+    rgba, urban, fringe = maps._map_rasters(sample_result, 1, background="white")
+    assert rgba.shape[:2] == suit.shape
+    open_cell = np.argwhere(~np.isnan(suit) & ~gone)[0]
+    assert tuple(rgba[tuple(open_cell)][:3]) == tuple(viridis(suit[tuple(open_cell)], bytes=True)[:3])
+    blank = np.argwhere(np.isnan(suit) & gone)[0]
+    assert tuple(rgba[tuple(blank)][:3]) == (221, 221, 221)  # 229/255 of #d9d9d9 over white
+    assert (urban == (codes == 3)).all() and (fringe == (codes == 2)).all()
+    # blocks of 2 x 2 cells (the last row of blocks is half: 485 rows)
+    rgba, urban, fringe = maps._map_rasters(sample_result, 2, background="white")
+    assert rgba.shape[:2] == (243, 244)
+    pad = np.full((486, 488), np.nan)
+    pad[:485] = suit
+    blocks = pad.reshape(243, 2, 244, 2)
+    valid = (~np.isnan(blocks)).sum(axis=(1, 3))
+    cells = np.full((243, 244), 4)
+    cells[-1] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # blocks without a value: NaN
+        mean = np.nanmean(blocks, axis=(1, 3))
+    grey = np.zeros((486, 488), bool)
+    grey[:485] = gone
+    grey = 2 * grey.reshape(243, 2, 244, 2).sum(axis=(1, 3)) >= cells
+    shown = (2 * valid >= cells) & ~grey
+    assert shown.sum() > 10_000 and grey.sum() > 1_000
+    expected = viridis(np.clip(mean[shown], 0, 1), bytes=True)[:, :3].astype(int)
+    assert np.abs(rgba[shown][:, :3].astype(int) - expected).max() <= 1
+    assert (rgba[~shown & ~grey][:, :3] == 255).all(), "blocks mostly without a value are blank"
+    share = np.zeros((486, 488))
+    share[:485] = codes == 3
+    assert np.allclose(urban, share.reshape(243, 2, 244, 2).sum(axis=(1, 3)) / cells)
+
+
+def test_the_page_holds_names_as_they_are_not_as_jinja(sample_result):
+    """The features' script and the legend go into the page as text: a firm or sector named with
+    Jinja's braces shows as named (branca's Element renders its text as a template)."""
+    import dataclasses
+
+    firms = sample_result.firms.copy()
+    firms.loc[firms.index[0], "name"] = "Mill {{ 6 * 7 }} {% raw %}"
+    firms.loc[firms.index[1], "sector"] = "rice_{{ sector }}"
+    page = maps.explore(dataclasses.replace(sample_result, firms=firms), offline=True).get_root().render()
+    assert "Mill {{ 6 * 7 }} {% raw %}" in page and "Mill 42" not in page
+    assert "rice_{{ sector }}" in page
