@@ -634,7 +634,9 @@ class _Charts:
             ax.draw_artist(bar)
         for spine in self.over:
             ax.draw_artist(spine)
-        return _png(np.asarray(canvas.buffer_rgba()), dpi=self.fig.dpi)
+        from eicgeo.maps import rgb_png
+
+        return rgb_png(np.asarray(canvas.buffer_rgba()), dpi=self.fig.dpi)
 
     def _build(self, names: list[str], weights: list[float]) -> None:
         fig = Figure(figsize=(4.6, 0.32 * max(len(names), 1) + 0.55), dpi=200)
@@ -657,17 +659,6 @@ class _Charts:
         canvas.draw()
         self.background = canvas.copy_from_bbox(fig.bbox)
         self.fig, self.ax = fig, ax
-
-
-def _png(rgba: np.ndarray, *, dpi: float) -> bytes:
-    """An opaque RGBA canvas as an RGB PNG (the PDF then embeds it without an alpha mask)."""
-    from PIL import Image, PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
-    buf = _io.BytesIO()
-    Image.fromarray(rgba[..., :3]).save(buf, format="PNG", dpi=(dpi, dpi), pnginfo=info)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------

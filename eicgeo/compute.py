@@ -161,7 +161,6 @@ def thread_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
 
 def _process_pool() -> Any:
     """The process pool of a run with the ``processes`` scheduler, started as dask starts its own."""
-    import os
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
@@ -263,18 +262,20 @@ def blocks(layer: xr.DataArray) -> Iterator[tuple[tuple[slice, slice], np.ndarra
 # --------------------------------------------------------------------------------------------
 class Meter:
     """Samples this process's resident set size (with ``children``, its child processes' too,
-    which the ``processes`` scheduler uses) every ``interval`` seconds in a background thread;
-    each :meth:`stage` reports its peak and the RSS at its start and end, in MB.
+    which the ``processes`` scheduler uses; by default, when the current run's scheduler is that)
+    every ``interval`` seconds in a background thread; each :meth:`stage` reports its peak and the
+    RSS at its start and end, in MB.
 
     On a ``dask.distributed`` cluster the workers' memory is their own: :meth:`stage` adds the
     workers' total RSS at the stage's end, as the scheduler reports it.
     """
 
-    def __init__(self, interval: float = 0.01, *, children: bool = False):
+    def __init__(self, interval: float = 0.01, *, children: bool | None = None):
         import psutil
 
         self._process = psutil.Process()
-        self._children = children
+        # by default, the children when the run's scheduler is the process pool
+        self._children = current().scheduler == "processes" if children is None else children
         self._interval = interval
         self._peak = 0
         self._lock = threading.Lock()

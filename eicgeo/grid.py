@@ -165,10 +165,7 @@ class Grid:
     @classmethod
     def from_dataarray(cls, da: xr.DataArray) -> Grid:
         """Return the grid of a rioxarray-aware DataArray."""
-        cached = "rio" in (getattr(da, "_cache", None) or {})
-        crs, transform = da.rio.crs, da.rio.transform(recalc=False)
-        if not cached:
-            _drop_accessor(da)
+        crs, transform = georef_of(da)
         if crs is None:
             msg = f"layer {da.name!r} has no CRS; expected a DataArray with rio.crs set"
             raise CRSError(msg)
@@ -314,6 +311,16 @@ def _centre_lonlat(bounds: tuple[float, float, float, float], crs: CRS) -> tuple
         return ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
     w, s, e, n = transform_bounds(crs, WGS84, *bounds, densify_pts=21)
     return ((w + e) / 2, (s + n) / 2)
+
+
+def georef_of(da: xr.DataArray) -> tuple[Any, Affine]:
+    """``da``'s CRS (None without one) and transform, as rioxarray reads them, leaving no ``rio``
+    accessor cached on ``da`` that was not there before (see :func:`_drop_accessor`)."""
+    cached = "rio" in (getattr(da, "_cache", None) or {})
+    crs, transform = da.rio.crs, da.rio.transform(recalc=False)
+    if not cached:
+        _drop_accessor(da)
+    return crs, transform
 
 
 def _drop_accessor(da: xr.DataArray) -> None:

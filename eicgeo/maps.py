@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import mimetypes
 import os
@@ -807,17 +808,26 @@ def static(result: Result, path: str | Path, *, dpi: int = 300) -> Path:
     # The figure was laid out as it was built (static_figure): drawn once, not laid out again.
     fig.set_layout_engine("none")
     fig.canvas.draw()
-    # The page is opaque: an RGB PNG, which the PDF brief embeds without an alpha mask.
-    page = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
     try:
-        page.save(tmp, format="PNG", dpi=(dpi, dpi), pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
+        tmp.write_bytes(rgb_png(np.asarray(fig.canvas.buffer_rgba()), dpi=dpi))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
     return path
+
+
+def rgb_png(rgba: np.ndarray, *, dpi: float) -> bytes:
+    """An opaque RGBA canvas (the static map, the brief's charts) as an RGB PNG, which the PDF
+    brief embeds without an alpha mask; tagged with its dpi and, as matplotlib tags its own, the
+    software."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    buf = io.BytesIO()
+    Image.fromarray(rgba[..., :3]).save(
+        buf, format="PNG", dpi=(dpi, dpi), pnginfo=info, compress_level=PNG_COMPRESS_LEVEL
+    )
+    return buf.getvalue()
 
 
 def static_figure(result: Result, *, dpi: int = 300) -> matplotlib.figure.Figure:

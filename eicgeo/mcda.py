@@ -26,7 +26,7 @@ import xarray as xr
 from eicgeo import settings
 from eicgeo._errors import EicgeoWarning, GridMismatchError, InputError
 from eicgeo._validate import did_you_mean
-from eicgeo.grid import Grid
+from eicgeo.grid import Grid, georef_of
 from eicgeo.settings import MCDA
 
 __all__ = [
@@ -439,22 +439,9 @@ def standardize(layer: xr.DataArray, fn: str, **params: Any) -> xr.DataArray:
 
 
 def _georef_like(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
-    """Georeference ``out`` like ``like`` when ``like`` has a CRS (plain arrays stay plain).
-
-    As :meth:`Grid.georef`, but on a shallow copy written in place: rioxarray's own copies
-    would duplicate the whole array three times.
-    """
-    if like.rio.crs is None:
-        return out
-    grid = Grid.from_dataarray(like)
-    out = out.copy(deep=False)
-    with warnings.catch_warnings():
-        # pyproj's CF conversion of oblique projections (e.g. Swiss LV95) warns needlessly.
-        warnings.filterwarnings("ignore", message="angle from rectified", category=UserWarning)
-        out.rio.write_crs(grid.crs.to_wkt(), inplace=True)
-    out.rio.write_transform(grid.transform, inplace=True)
-    out.rio.write_nodata(np.nan if np.issubdtype(out.dtype, np.floating) else 0, encoded=False, inplace=True)
-    return out
+    """Georeference ``out`` like ``like`` when ``like`` has a CRS (plain arrays stay plain), by
+    :meth:`Grid.georef` (one shallow copy written in place)."""
+    return out if georef_of(like)[0] is None else Grid.from_dataarray(like).georef(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -799,7 +786,7 @@ def _aligned(
                 "criteria must share one grid"
             )
             raise GridMismatchError(msg)
-        if not _same_georef(first, layer) and first.rio.crs is not None and layer.rio.crs is not None:
+        if not _same_georef(first, layer) and georef_of(first)[0] is not None and georef_of(layer)[0] is not None:
             Grid.from_dataarray(first).check(layer, f"criterion {name!r}")
     for name, layer in zip(names, arrays, strict=True):
         if not _has_value(layer.data):
@@ -1159,10 +1146,10 @@ def _cell_size(layer: xr.DataArray, cell_m: float | None) -> tuple[float, float]
     """(row, column) cell size in metres, from the layer's transform or ``cell_m``."""
     if cell_m is not None:
         return float(cell_m), float(cell_m)
-    if layer.rio.crs is None:
+    crs, t = georef_of(layer)
+    if crs is None:
         msg = f"layer {layer.name!r} has no CRS; give cell_m (metres) or a georeferenced layer"
         raise InputError(msg)
-    t = layer.rio.transform(recalc=False)
     return float(-t.e), float(t.a)
 
 

@@ -187,7 +187,7 @@ class Result:
         from eicgeo import report
 
         t0 = time.perf_counter()
-        meter = compute.Meter(children=compute.current().scheduler == "processes")
+        meter = compute.Meter()
         try:
             with io.output_folder(
                 out, overwrite=overwrite, names=report.output_names(), protect=self.scenario.input_paths()
@@ -245,8 +245,7 @@ class _Clock:
     def __init__(self, progress: bool, *, memory: bool = False):
         self.timings: dict[str, float] = {}
         self.memory: dict[str, dict[str, float]] = {}
-        children = compute.current().scheduler == "processes"
-        self.meter = compute.Meter(children=children) if memory else None
+        self.meter = compute.Meter() if memory else None
         self.progress = progress
         self.bar = tqdm(total=len(STAGES), desc="eicgeo", unit="stage", disable=not progress, leave=False)
 

@@ -2027,10 +2027,9 @@ def reach_sums(
             within = np.isfinite(_CellBlock([table[0] for table in tables], offroad, max_minutes)(*arrays))
         else:
             within = np.zeros(window.shape, dtype=bool)
-        # Straight to the geometry itself, off-road: only the cells within that reach of its
-        # bounds can be served so, and its lookup runs on their (much smaller) window. A cell is
-        # within reach as the whole surface has it: its float32 walk, in minutes, at most the limit.
-        margin = limit * offroad + 2 * grid.resolution
+        # Straight to the geometry itself, off-road: only the cells within that reach (margin) of
+        # its bounds can be served so, and its lookup runs on their (much smaller) window. A cell
+        # is within reach as the whole surface has it: its float32 walk, in minutes, at most the limit.
         gw, gs, ge, gn = geom.bounds
         near_cells, near = window.window((gw - margin, gs - margin, ge + margin, gn + margin))
         extra = _nearest_point_lookup(extra_xy, near) if near is not None and len(extra_xy) else None

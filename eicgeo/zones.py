@@ -922,13 +922,9 @@ def stability(
     grid = Grid.from_dataarray(layers[names[0]])
     masks = _masks(out, grid)
     if mcda.method == "wlc":
-        # zones x criteria: the zone mean of each standardised criterion
-        means = np.array(
-            [
-                [float(np.nanmean(np.asarray(layers[k].values).ravel()[m])) if m.size else np.nan for k in names]
-                for m in masks
-            ]
-        )
+        # zones x criteria: the zone mean of each standardised criterion (each layer read once)
+        flat = [np.asarray(layers[k].values).ravel() for k in names]
+        means = np.array([[float(np.nanmean(v[m])) if m.size else np.nan for v in flat] for m in masks])
         suit = draws.to_numpy() @ np.nan_to_num(means).T  # runs x zones
     else:
         where = np.concatenate(masks)
