@@ -273,9 +273,11 @@ class Context:
     reference: xr.DataArray | None = None  # the allowed fringe land: where percentile thresholds are taken
 
     def surface(self, key: str, make: Callable[[], xr.DataArray]) -> xr.DataArray:
-        """The raw layer ``key``, made once."""
+        """The raw layer ``key``, made once. In a chunked run it is computed and held in chunks
+        at once: a lazy surface would keep its cell lookups (8 bytes a cell and table) alive and
+        be computed again by every reader (percentiles, zones, outputs)."""
         if key not in self.raw:
-            self.raw[key] = make()
+            (self.raw[key],) = compute.persist(make())
         return self.raw[key]
 
     def minutes(

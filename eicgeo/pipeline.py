@@ -982,10 +982,12 @@ def _suitability(
     excluded = constraints.exclusions(
         s.constraints, grid, land.roles, combined, green=fr_.green, slope=made.get("slope"), layers=masks
     )
-    suitability = combined.where(excluded == 0).astype(np.float32)
+    suitability = combined.where(excluded == 0)
+    if suitability.dtype != np.float32:
+        suitability = suitability.astype(np.float32)
     suitability.name = "suitability"
     suitability.attrs = {**combined.attrs, "long_name": "EIC suitability (excluded cells are NaN)"}
-    suitability = suitability.rio.write_nodata(np.nan, encoded=False)
+    suitability = grid.georef(suitability)  # nodata NaN, in a shallow copy (rioxarray's write_nodata copies)
     suitability, excluded = compute.persist(suitability, excluded)
     m = s.mcda
     if m.monte_carlo > 0:
@@ -1187,7 +1189,10 @@ def _rural_population(
     ``roads.fallback_kph``)."""
     if population is None or candidates.empty:
         return None
-    people = np.nan_to_num(np.asarray(population.values, dtype=float)) * np.isin(np.asarray(fringe.values), (1, 2))
+    # One copy of the grid in the population's dtype, NaN and urban cells 0; each zone's cells
+    # are summed in float64.
+    people = np.nan_to_num(np.asarray(population.values))
+    people[~np.isin(np.asarray(fringe.values), (1, 2))] = 0
     if network is not None:
         zones = gpd.GeoSeries(candidates.geometry.to_numpy(), crs=grid.crs)
         return roads.reach_sums(network, zones, grid, people, max_minutes=30.0, offroad_kph=s.roads.last_mile_kph())
@@ -1195,7 +1200,7 @@ def _rural_population(
     for geom in track(candidates.geometry, "rural population within 30 min", unit="zone"):
         zone = gpd.GeoSeries([geom], crs=grid.crs)
         minutes = roads.straight_line_minutes(zone, grid, kph=s.roads.fallback_kph, detour=s.roads.detour).values
-        out.append(float(people[minutes <= 30.0].sum()))
+        out.append(float(people[minutes <= 30.0].astype(np.float64).sum()))
     return np.array(out)
 
 

@@ -2036,7 +2036,7 @@ def reach_sums(
         if extra is not None:
             walk = extra[1] / offroad  # float32 seconds, as _CellBlock has them
             within[near_cells] |= walk.astype(np.float64) / 60.0 <= max_minutes
-        return float(values[rows, cols][within].sum())
+        return float(values[rows, cols][within].astype(np.float64).sum())  # float64 sums of any dtype
 
     # The geometries are independent: side by side in the run's threads.
     return np.fromiter(compute.thread_map(one, sources.to_crs(grid.crs).geometry), dtype=float, count=len(sources))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -205,7 +205,8 @@ def locate(
     if lowest_quantile is not None and not 0 <= lowest_quantile < 1:
         raise InputError(f"lowest_quantile must be in [0, 1), got {lowest_quantile}")
     lowest = quantile if lowest_quantile is None else min(lowest_quantile, quantile)
-    suit = np.asarray(suitability.values, dtype=np.float64)
+    # The layer's own float32 cells, compared and averaged as float64 (no float64 copy of the grid).
+    suit = np.asarray(suitability.values)
     ok = np.asarray(allowed.values, dtype=bool) & np.isfinite(suit)
     empty = gpd.GeoDataFrame({"kind": [], "area_ha": [], "mean_suitability": []}, geometry=[], crs=grid.crs)
     if not ok.any():
@@ -229,15 +230,17 @@ def locate(
     radius = math.sqrt((max_cells if max_area_ha is not None else min_cells) / math.pi)
     flat_suit = suit.ravel()
     found: list[np.ndarray] = []
+    allowed_values = suit[ok].astype(np.float64)
     for floor in _floors(quantile, lowest):
-        threshold = float(np.quantile(suit[ok], floor))
+        threshold = float(np.quantile(allowed_values, floor))
         n_big, spaced = _search(
-            ok & (suit >= threshold), open_, flat_suit, grid, n - len(found), min_cells, max_cells,
+            ok & (suit >= np.float64(threshold)), open_, flat_suit, grid, n - len(found), min_cells, max_cells,
             compactness / radius, spacing_m, found,
         )  # fmt: skip
         if len(found) == n:
             break
-    means = np.array([flat_suit[c].mean() for c in found])
+    del allowed_values
+    means = np.array([flat_suit[c].astype(np.float64).mean() for c in found])
     order = np.argsort(-means, kind="stable")
     found = [found[i] for i in order]
     zones = gpd.GeoDataFrame(
@@ -359,7 +362,7 @@ def _grow(seed: int, free: np.ndarray, suit: np.ndarray, width: int, max_cells: 
 
     def push(cell: int) -> None:
         r, c = divmod(cell, width)
-        heapq.heappush(heap, (penalty * math.hypot(r - sr, c - sc) - suit[cell], cell))
+        heapq.heappush(heap, (penalty * math.hypot(r - sr, c - sc) - float(suit[cell]), cell))
 
     def neighbours(cell: int) -> None:
         r, c = divmod(cell, width)
@@ -406,7 +409,7 @@ def _near(mask: np.ndarray, grid: Grid, spacing_m: float) -> np.ndarray:
 
 
 #: Rows of a strip of :func:`_near`.
-_NEAR_ROWS = 1024
+_NEAR_ROWS = 512
 
 
 def _block(cells: np.ndarray, free: np.ndarray, grid: Grid, spacing_m: float) -> int:
@@ -487,7 +490,7 @@ def cluster_zones(
     """
     grid = Grid.from_dataarray(allowed)
     ok = np.asarray(allowed.values, dtype=bool)
-    suit = np.asarray(suitability.values, dtype=float) if suitability is not None else None
+    suit = np.asarray(suitability.values) if suitability is not None else None  # widened window by window
     cell_ha = grid.cell_area_m2 / 1e4
     points = firms.to_crs(grid.crs) if firms is not None and "cluster" in firms else None
     rows, geoms = [], []
@@ -505,7 +508,7 @@ def cluster_zones(
             continue
         cells = rasterio.features.geometry_mask(anchor, sub.shape, sub.transform, invert=True) & ok[window]
         if suit is not None and max_area_ha is not None and cells.sum() * cell_ha > max_area_ha:
-            local = np.where(cells, suit[window], -np.inf)
+            local = np.where(cells, suit[window].astype(float), -np.inf)
             labels, _ = _cap_area(cells.astype(np.int32), 1, local, max_area_ha / cell_ha)
             cells = labels > 0
         area = cells.sum() * cell_ha
@@ -634,8 +637,8 @@ def score(
         return gpd.GeoDataFrame(out[[*ZONE_COLUMNS, *material_columns, "geometry"]], geometry="geometry", crs=zones.crs)
     masks = _masks(out, grid)
     cell_ha = grid.cell_area_m2 / 1e4
-    suit = np.asarray(suitability.values, dtype=float).ravel()
-    out["mean_suitability"] = [float(np.nanmean(suit[m])) if m.size else np.nan for m in masks]
+    suit = _flat(suitability)
+    out["mean_suitability"] = [float(np.nanmean(suit[m].astype(float))) if m.size else np.nan for m in masks]
     out["area_ha"] = [float(m.size * cell_ha) for m in masks]
     out["market_minutes"] = _medians(market_minutes, masks)
     out["material_minutes"] = _medians(material_minutes, masks)
@@ -1087,18 +1090,32 @@ def _within(points: gpd.GeoDataFrame, zones: pd.DataFrame, distance_m: float, cr
     return out
 
 
+def _flat(layer: xr.DataArray) -> np.ndarray:
+    """The layer's cells in one flat array, in its own dtype (a view of a numpy-backed layer):
+    a zone's cells are gathered from it and only they are widened to float64."""
+    return np.asarray(layer.values).ravel()
+
+
 def _means(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:
-    if layer is None:
-        return [np.nan] * len(masks)
-    values = np.asarray(layer.values, dtype=float).ravel()
-    return [float(np.nanmean(values[m])) if m.size and np.isfinite(values[m]).any() else np.nan for m in masks]
+    return _per_zone(np.nanmean, layer, masks)
 
 
 def _medians(layer: xr.DataArray | None, masks: list[np.ndarray]) -> list[float]:
+    return _per_zone(np.nanmedian, layer, masks)
+
+
+def _per_zone(
+    statistic: Callable[[np.ndarray], Any], layer: xr.DataArray | None, masks: list[np.ndarray]
+) -> list[float]:
+    """``statistic`` of each zone's finite cells in float64 (NaN for a zone without any)."""
     if layer is None:
         return [np.nan] * len(masks)
-    values = np.asarray(layer.values, dtype=float).ravel()
-    return [float(np.nanmedian(values[m])) if m.size and np.isfinite(values[m]).any() else np.nan for m in masks]
+    flat = _flat(layer)
+    out = []
+    for m in masks:
+        values = flat[m].astype(float)
+        out.append(float(statistic(values)) if np.isfinite(values).any() else np.nan)
+    return out
 
 
 def _polygons(labels: np.ndarray, wanted: np.ndarray, grid: Grid) -> list:
