@@ -39,7 +39,7 @@ import xarray as xr
 from eicgeo._errors import InputError
 from eicgeo.settings import COMPUTE, LOCAL_SCHEDULERS, ComputeSettings
 
-__all__ = ["Meter", "Session", "chunked", "current", "is_lazy", "persist", "session", "thread_map"]
+__all__ = ["Meter", "Session", "chunked", "current", "is_lazy", "persist", "release_memory", "session", "thread_map"]
 
 #: The most threads :func:`thread_map` runs at once: each holds whole-grid temporaries (a
 #: distance transform's indices, a travel-time surface), so more cores are not worth their memory.
@@ -62,13 +62,18 @@ class Session:
     scheduler: str = COMPUTE.scheduler
     client: Any = None
     workers: dict[str, Any] = field(default_factory=dict)
+    #: Whether :func:`persist` holds layers in a temporary folder (``compute.spill``; chunked
+    #: runs on this machine only).
+    spill: bool = False
 
     @property
     def threads(self) -> int:
         """Threads for independent whole-grid work in this process (:func:`thread_map`): the
         cores this process may use, at most :data:`MAX_THREADS`; one with the ``synchronous``
-        scheduler, which is for debugging."""
-        return 1 if self.scheduler == "synchronous" else min(_cores(), MAX_THREADS)
+        scheduler, which is for debugging, and in a run that spills its layers to disk."""
+        if self.scheduler == "synchronous" or self.spill:
+            return 1  # a spilling run bounds its memory: one whole-grid piece at a time (its chunks use every core)
+        return min(_cores(), MAX_THREADS)
 
     def describe(self) -> dict[str, Any]:
         """What ``manifest.json`` records of how the run computed."""
@@ -77,6 +82,8 @@ class Session:
             "chunks": self.chunks,
             "scheduler": self.scheduler,
         }
+        if self.chunks is not None:
+            out["spill"] = self.spill
         if self.workers:
             out["workers"] = self.workers
         return out
@@ -132,7 +139,8 @@ def session(settings: ComputeSettings = COMPUTE) -> Iterator[Session]:
             }
             stack.enter_context(dask.config.set(scheduler=client.get))
         previous = _CURRENT
-        _CURRENT = Session(chunks, scheduler, client, workers)
+        spill = settings.spill and chunks is not None and client is None
+        _CURRENT = Session(chunks, scheduler, client, workers, spill)
         try:
             yield _CURRENT
         finally:
@@ -222,21 +230,116 @@ def chunked(layer: xr.DataArray, chunks: int | None = None) -> xr.DataArray:
 
 
 def persist(*layers: Any) -> tuple[Any, ...]:
-    """The dask-backed layers computed once and held in chunks (in this process, or in the
-    workers' memory on a cluster); others as they are. Layers sharing inputs are computed in one
-    pass."""
+    """The dask-backed layers computed once and held in chunks (in this process, in the
+    workers' memory on a cluster, or with ``compute.spill`` in a temporary folder, read back a
+    chunk at a time); others as they are. Layers sharing inputs are computed in one pass."""
     import dask
 
     lazy = [i for i, layer in enumerate(layers) if layer is not None and is_lazy(layer)]
     if not lazy:
         return layers
-    client = current().client
+    run = current()
     chosen = [layers[i] for i in lazy]
-    done = client.persist(chosen) if client is not None else dask.persist(*chosen)
+    if run.spill:
+        done = _spilled(chosen)
+    elif run.client is not None:
+        done = run.client.persist(chosen)
+    else:
+        done = dask.persist(*chosen)
     out = list(layers)
     for i, layer in zip(lazy, done, strict=True):
         out[i] = layer
     return tuple(out)
+
+
+class _SpillFolder:
+    """A temporary folder of chunk files, removed when the last array reading it is gone (or
+    when Python exits)."""
+
+    def __init__(self) -> None:
+        import shutil
+        import tempfile
+        import weakref
+
+        self.path = tempfile.mkdtemp(prefix="eicgeo-spill-")
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
+class _ChunkFiles:
+    """The target of :func:`dask.array.store`: each chunk written to ``<row>_<col>.npy`` (its
+    first row and column) in ``folder``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
+        rows, cols = key[-2:]
+        path = os.path.join(self.folder, f"{rows.start}_{cols.start}.npy")
+        np.save(path, np.ascontiguousarray(value), allow_pickle=False)
+
+
+class _ChunkReader:
+    """Reads a spilled layer's chunk (a task of :func:`dask.array.map_blocks`). Holding the
+    folder keeps it; a copy sent to another process carries only its path."""
+
+    def __init__(self, spill: _SpillFolder | None, folder: str) -> None:
+        self.spill, self.folder = spill, folder
+
+    def __call__(self, block_info: dict | None = None) -> np.ndarray:
+        (r0, _), (c0, _) = block_info[None]["array-location"][-2:]
+        return np.load(os.path.join(self.folder, f"{r0}_{c0}.npy"), allow_pickle=False)
+
+    def __reduce__(self) -> tuple:
+        return _ChunkReader, (None, self.folder)
+
+
+def release_memory(*, collect: bool = True) -> None:
+    """Return the memory freed by this process to the system: a garbage collection (with
+    ``collect``), then glibc's ``malloc_trim`` (elsewhere, nothing more). Freed blocks of a few
+    MB stay in the allocator's heaps otherwise, and whole-grid temporaries freed in threads keep
+    the resident memory of a run at its high-water mark."""
+    import gc
+
+    if collect:
+        gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    if not _TRIM:
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):  # not glibc
+            _TRIM.append(None)
+    return _TRIM[0]
+
+
+def _spilled(layers: list[xr.DataArray]) -> list[xr.DataArray]:
+    """``layers`` computed once, in one pass, into chunk files in a new temporary folder (one
+    sub-folder per layer), each returned reading its chunks back. The folder goes with the
+    last array that reads it."""
+    import tempfile
+
+    import dask.array as da
+
+    spill = _SpillFolder()
+    folders = [tempfile.mkdtemp(dir=spill.path) for _ in layers]
+    da.store([layer.data for layer in layers], [_ChunkFiles(f) for f in folders], lock=False)
+    release_memory()  # the chunks' temporaries, freed in the scheduler's threads
+    out = []
+    for layer, folder in zip(layers, folders, strict=True):
+        data = layer.data
+        meta = np.empty((0,) * data.ndim, dtype=data.dtype)
+        read = da.map_blocks(_ChunkReader(spill, folder), dtype=data.dtype, chunks=data.chunks, meta=meta)
+        out.append(layer.copy(deep=False, data=read))
+    return out
 
 
 def blocks(layer: xr.DataArray) -> Iterator[tuple[tuple[slice, slice], np.ndarray]]:

@@ -33,7 +33,6 @@ estimates, and the result says so.
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
 import warnings
 from collections import OrderedDict
@@ -229,7 +228,8 @@ class Result:
         )
 
 
-#: Stages after which the garbage collector runs: xarray caches rioxarray's accessor on a layer
+#: Stages after which the garbage collector runs (after every stage, the freed memory goes back
+#: to the system, :func:`eicgeo.compute.release_memory`): xarray caches rioxarray's accessor on a layer
 #: and the accessor refers back to it, so the layers these stages drop (raw surfaces before their
 #: land mask, intermediate criteria) are reference cycles that would otherwise hold their values
 #: until Python's oldest generation is next collected (0.13 s a collection on L; ~110 MB on L at
@@ -259,8 +259,7 @@ class _Clock:
         t0 = time.perf_counter()
         with self.meter.stage(self.memory, name) if self.meter is not None else contextlib.nullcontext():
             yield
-            if name in _COLLECT_AFTER:
-                gc.collect()
+            compute.release_memory(collect=name in _COLLECT_AFTER)
         self.timings[name] = time.perf_counter() - t0
         self.bar.update(1)
 

@@ -713,6 +713,13 @@ class ComputeSettings(Settings):
     connect_timeout_s: Number = setting(
         10.0, gt=0, unit="s", doc="How long to wait for the `dask.distributed` scheduler of `scheduler`."
     )
+    spill: StrictBool = setting(
+        True,
+        doc="In a chunked run on this machine, hold the computed layers in a temporary folder (in `TMPDIR`, "
+        "removed when the last layer reading it is gone) and read them back chunk by chunk, instead of "
+        "holding them in memory: memory then follows the chunks, not the region. `false` holds them in "
+        "memory (faster when they fit). On a `dask.distributed` cluster the workers hold them.",
+    )
 
     @field_validator("chunks", mode="before")
     @classmethod

@@ -925,9 +925,13 @@ def stability(
     grid = Grid.from_dataarray(layers[names[0]])
     masks = _masks(out, grid)
     if mcda.method == "wlc":
-        # zones x criteria: the zone mean of each standardised criterion (each layer read once)
-        flat = [np.asarray(layers[k].values).ravel() for k in names]
-        means = np.array([[float(np.nanmean(v[m])) if m.size else np.nan for v in flat] for m in masks])
+        # zones x criteria: the zone mean of each standardised criterion, one layer at a time
+        # (each read once; in a chunked run each is gathered, so never all at once)
+        means = np.empty((len(masks), len(names)))
+        for j, k in enumerate(names):
+            v = _flat(layers[k])
+            means[:, j] = [float(np.nanmean(v[m])) if m.size else np.nan for m in masks]
+            del v
         suit = draws.to_numpy() @ np.nan_to_num(means).T  # runs x zones
     else:
         where = np.concatenate(masks)

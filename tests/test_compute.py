@@ -102,12 +102,50 @@ def _assert_same(a, b):
 
 def test_a_chunked_run_gives_the_in_memory_outputs_cell_for_cell(in_memory, chunked):
     assert in_memory.compute == {"mode": "in memory", "chunks": None, "scheduler": "threads"}
-    assert chunked.compute == {"mode": "chunked", "chunks": CHUNKS, "scheduler": "threads"}
+    assert chunked.compute == {"mode": "chunked", "chunks": CHUNKS, "scheduler": "threads", "spill": True}
     # several chunks each way: the stages ran chunk by chunk
     assert chunked.suitability.chunks is not None and len(chunked.suitability.chunks[0]) == 4
     assert compute.is_lazy(chunked.layers["landcover_class"]) and compute.is_lazy(chunked.layers["road_access"])
     assert not compute.is_lazy(in_memory.suitability)
     _assert_same(in_memory, chunked)
+
+
+def _spill_folders(root):
+    return sorted(p for p in root.iterdir() if p.name.startswith("eicgeo-spill-"))
+
+
+def test_a_chunked_run_holds_its_layers_in_a_temporary_folder_gone_with_the_result(
+    in_memory, scenario, small_tiles, tmp_path, monkeypatch
+):
+    import gc
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # TMPDIR, as tempfile reads it
+    result = _run(scenario.replace(compute={"chunks": CHUNKS}))
+    folders = _spill_folders(tmp_path)
+    assert folders, "no spill folder in TMPDIR"
+    # each held chunk is one .npy file: the 4 x 4 chunks of the suitability are among them
+    files = [f for folder in folders for f in folder.rglob("*.npy")]
+    assert {"0_0.npy", "48_48.npy"} <= {f.name for f in files}
+    graph = dict(result.suitability.data.__dask_graph__())
+    assert all(not isinstance(v, np.ndarray) for v in graph.values()), "the suitability is held in memory"
+    _assert_same(in_memory, result)
+    del result, graph
+    gc.collect()
+    assert _spill_folders(tmp_path) == [], "the spill folders outlived the result"
+
+
+def test_without_spill_a_chunked_run_holds_its_chunks_in_memory(
+    in_memory, scenario, small_tiles, tmp_path, monkeypatch
+):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = _run(scenario.replace(compute={"chunks": CHUNKS, "spill": False}))
+    assert result.compute == {"mode": "chunked", "chunks": CHUNKS, "scheduler": "threads", "spill": False}
+    assert _spill_folders(tmp_path) == []
+    assert compute.is_lazy(result.suitability)
+    _assert_same(in_memory, result)
 
 
 def test_a_run_on_a_distributed_cluster_gives_the_in_memory_outputs(in_memory, scenario, small_tiles):
@@ -159,7 +197,7 @@ def test_a_chunked_run_writes_its_rasters_window_by_window_and_records_seconds_a
         assert manifest["stage_seconds"][stage] >= 0
         assert memory["peak_rss_mb"] >= max(memory["rss_start_mb"], memory["rss_end_mb"]) > 0, stage
     assert manifest["peak_memory_mb"] == max(m["peak_rss_mb"] for m in manifest["stage_memory_mb"].values())
-    assert manifest["compute"] == {"mode": "chunked", "chunks": CHUNKS, "scheduler": "threads"}
+    assert manifest["compute"] == {"mode": "chunked", "chunks": CHUNKS, "scheduler": "threads", "spill": True}
     assert manifest["scenario"]["compute"]["chunks"] == CHUNKS
     report = (out / "report.md").read_text()
     assert f"Computed chunk by chunk ({CHUNKS} x {CHUNKS} cells)" in report and "peak memory (MB)" in report
@@ -191,6 +229,22 @@ def test_a_windowed_cog_equals_the_in_memory_cog(tmp_path):
         half = (1, grid.height // 2, grid.width // 2)
         np.testing.assert_array_equal(a.read(1, out_shape=half), b.read(1, out_shape=half))
     assert not list(tmp_path.glob(".*")), "no staging file is left"
+
+
+def test_only_a_chunked_run_on_this_machine_spills_and_then_one_whole_grid_piece_at_a_time(monkeypatch):
+    from eicgeo.settings import ComputeSettings
+
+    monkeypatch.setattr(compute, "_cores", lambda: 2)
+    with compute.session(ComputeSettings()) as run:
+        assert (run.spill, run.threads) == (False, 2)
+    with compute.session(ComputeSettings(chunks=64)) as run:
+        assert (run.spill, run.threads) == (True, 1)
+        # thread_map then runs in the calling thread
+        import threading
+
+        assert set(compute.thread_map(lambda _: threading.get_ident(), range(3))) == {threading.get_ident()}
+    with compute.session(ComputeSettings(chunks=64, spill=False)) as run:
+        assert (run.spill, run.threads) == (False, 2)
 
 
 def test_the_mean_over_materials_is_equal_cell_for_cell(small_tiles, road_grid):
