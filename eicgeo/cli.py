@@ -298,7 +298,10 @@ def _memory_line(result) -> str:
     """``peak memory (MB): ...`` per stage, and how the run computed."""
     stages = ", ".join(f"{k} {m['peak_rss_mb']:,.0f}" for k, m in result.memory.items())
     c = result.compute or {}
-    how = "in memory" if c.get("mode") != "chunked" else f"chunks {c['chunks']}, scheduler {c['scheduler']}"
+    how = "in memory"
+    if c.get("mode") == "chunked":
+        spilled = ", layers spilled to disk" if c.get("spill") else ""
+        how = f"chunks {c['chunks']}, scheduler {c['scheduler']}{spilled}"
     return f"peak memory (MB): {stages} ({how})"
 
 

@@ -424,6 +424,8 @@ def _compute_line(result: Result) -> str:
     workers = c.get("workers")
     if workers:
         line += f" ({workers['n_workers']} workers, {workers['threads']} threads)"
+    if c.get("spill"):
+        line += ", the computed layers held in a temporary folder on disk (`compute.spill`)"
     return line + ". Peak memory is this process's resident set during the stage (the workers' is in manifest.json)."
 
 

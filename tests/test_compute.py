@@ -201,6 +201,7 @@ def test_a_chunked_run_writes_its_rasters_window_by_window_and_records_seconds_a
     assert manifest["scenario"]["compute"]["chunks"] == CHUNKS
     report = (out / "report.md").read_text()
     assert f"Computed chunk by chunk ({CHUNKS} x {CHUNKS} cells)" in report and "peak memory (MB)" in report
+    assert "held in a temporary folder on disk (`compute.spill`)" in report
 
 
 def test_a_windowed_cog_equals_the_in_memory_cog(tmp_path):
