@@ -25,9 +25,15 @@ True
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import gc
 import os
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -257,10 +263,6 @@ class _SpillFolder:
     when Python exits)."""
 
     def __init__(self) -> None:
-        import shutil
-        import tempfile
-        import weakref
-
         self.path = tempfile.mkdtemp(prefix="eicgeo-spill-")
         weakref.finalize(self, shutil.rmtree, self.path, True)
 
@@ -298,8 +300,6 @@ def release_memory(*, collect: bool = True) -> None:
     ``collect``), then glibc's ``malloc_trim`` (elsewhere, nothing more). Freed blocks of a few
     MB stay in the allocator's heaps otherwise, and whole-grid temporaries freed in threads keep
     the resident memory of a run at its high-water mark."""
-    import gc
-
     if collect:
         gc.collect()
     trim = _malloc_trim()
@@ -307,32 +307,25 @@ def release_memory(*, collect: bool = True) -> None:
         trim(0)
 
 
-_TRIM: list[Any] = []
-
-
+@functools.cache
 def _malloc_trim() -> Any:
-    if not _TRIM:
-        try:
-            import ctypes
-
-            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
-        except (OSError, AttributeError):  # not glibc
-            _TRIM.append(None)
-    return _TRIM[0]
+    """glibc's ``malloc_trim``, or None on another C library."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _spilled(layers: list[xr.DataArray]) -> list[xr.DataArray]:
     """``layers`` computed once, in one pass, into chunk files in a new temporary folder (one
     sub-folder per layer), each returned reading its chunks back. The folder goes with the
     last array that reads it."""
-    import tempfile
-
     import dask.array as da
 
     spill = _SpillFolder()
     folders = [tempfile.mkdtemp(dir=spill.path) for _ in layers]
     da.store([layer.data for layer in layers], [_ChunkFiles(f) for f in folders], lock=False)
-    release_memory()  # the chunks' temporaries, freed in the scheduler's threads
+    release_memory(collect=False)  # the chunks' temporaries, freed in the scheduler's threads (no cycles)
     out = []
     for layer, folder in zip(layers, folders, strict=True):
         data = layer.data
